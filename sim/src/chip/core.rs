@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! One ARM968E-S core: a Unicorn engine (ARM946 model: ARMv5TE, no VFP, MPU off) with its
+//! private TCMs and peripherals (comms controller, dual timer, VIC, DMA), wired to the chip's
+//! shared blocks.
+//!
+//! Time is counted by one block hook against a per-slice budget (hardware notes §8.2 cost table
+//! in `crate::cost`); external memory and peripheral accesses add their own cycles. Exceptions are
+//! entered by hand between slices, as the ARM core would: Unicorn itself never takes IRQ, FIQ or
+//! aborts for us.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Permission};
+use unicorn_engine::{RegisterARM, Unicorn};
+
+use super::cc::CommsController;
+use super::dma::{Dma, DmaMemory};
+use super::memory::{self, region_of, Ram, Region};
+use super::packet::Packet;
+use super::timer::DualTimer;
+use super::vic::Vic;
+use super::Shared;
+use crate::cost::{block_cost, BlockCost};
+use crate::Cycle;
+
+/// Cycles charged for one access to a peripheral register over the AHB (UNVERIFIED: the notes
+/// give only "20–30× a TCM access" for off-core accesses; peripherals on the core's own bus are
+/// closer, so we pick the low end of that range).
+pub const PERIPHERAL_ACCESS_CYCLES: u64 = 10;
+/// Extra cycles for one System RAM access from a core (UNVERIFIED; §1.3 "20–30× slower than TCM").
+pub const SYSRAM_ACCESS_CYCLES: u64 = 20;
+/// Extra cycles for one SDRAM access from a core (UNVERIFIED; §1.3 "20–30× slower than TCM").
+pub const SDRAM_ACCESS_CYCLES: u64 = 30;
+/// Cycles to enter an exception (UNVERIFIED: ARM9E-S pipeline refill after the vector fetch).
+pub const EXCEPTION_ENTRY_CYCLES: u64 = 3;
+
+const CPSR_T: u32 = 1 << 5;
+const CPSR_F: u32 = 1 << 6;
+const CPSR_I: u32 = 1 << 7;
+const MODE_FIQ: u32 = 0x11;
+const MODE_IRQ: u32 = 0x12;
+const MODE_SVC: u32 = 0x13;
+const MODE_ABT: u32 = 0x17;
+const MODE_UND: u32 = 0x1B;
+
+/// An ARM exception the simulator enters on the guest's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exception {
+    /// Undefined instruction (vector 0x04).
+    Undefined,
+    /// Supervisor call (vector 0x08).
+    SupervisorCall,
+    /// Prefetch abort (vector 0x0C).
+    PrefetchAbort,
+    /// Data abort (vector 0x10).
+    DataAbort,
+    /// Interrupt request (vector 0x18).
+    Irq,
+    /// Fast interrupt request (vector 0x1C).
+    Fiq,
+}
+
+impl Exception {
+    fn mode_and_vector(self) -> (u32, u32) {
+        match self {
+            Exception::Undefined => (MODE_UND, 0x04),
+            Exception::SupervisorCall => (MODE_SVC, 0x08),
+            Exception::PrefetchAbort => (MODE_ABT, 0x0C),
+            Exception::DataAbort => (MODE_ABT, 0x10),
+            Exception::Irq => (MODE_IRQ, 0x18),
+            Exception::Fiq => (MODE_FIQ, 0x1C),
+        }
+    }
+}
+
+/// Why a slice of execution ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SliceEnd {
+    /// The cycle budget was used up (or the chip asked to look at the core).
+    Budget,
+    /// The core executed WFI and sleeps until an interrupt is pending.
+    Sleep,
+    /// The core took an exception (the guest's handler runs next).
+    Exception(Exception),
+    /// The simulator could not go on with this core (engine error); the core is halted.
+    Halted,
+}
+
+/// Per-core state that the engine's hooks and MMIO callbacks see.
+pub struct CoreState {
+    /// Physical core number on the chip (0..17).
+    pub phys: u8,
+    /// Current simulated time of this core in cycles.
+    pub now: Cycle,
+    /// The slice ends at the first block boundary at or after this cycle.
+    pub budget: Cycle,
+    /// Instructions executed so far.
+    pub instructions: u64,
+    /// Cycles spent executing (not asleep).
+    pub busy_cycles: u64,
+    /// Communications controller.
+    pub cc: CommsController,
+    /// Dual timer.
+    pub timer: DualTimer,
+    /// Vectored interrupt controller.
+    pub vic: Vic,
+    /// DMA controller.
+    pub dma: Dma,
+    /// Packets launched by this core in the current slice, with their launch cycle.
+    pub outbox: Vec<(Cycle, Packet)>,
+    /// The chip's shared blocks.
+    pub shared: Rc<RefCell<Shared>>,
+    /// Private instruction TCM.
+    pub itcm: Rc<Ram>,
+    /// Private data TCM.
+    pub dtcm: Rc<Ram>,
+    /// Check alignment on every data access (CP15 c1 bit A, which SARK-style start-up sets).
+    pub align_check: bool,
+    stop_requested: bool,
+    ran_block: bool,
+    /// An interrupt is asserted but masked by CPSR: blocks check whether the guest unmasked it.
+    masked_pending: bool,
+    pending_fault: Option<(u32, u32)>,
+    pending_intr: Option<u32>,
+    itcm_costs: Vec<Option<BlockCost>>,
+    other_costs: HashMap<(u32, bool), BlockCost>,
+}
+
+impl CoreState {
+    /// Interrupt source lines (bit n = VIC source n) driven at `self.now`.
+    fn lines(&self, shared: &Shared) -> u32 {
+        let now = self.now;
+        let mut lines = self.timer.irq_sources(now) | self.dma.irq_sources(now) | self.cc.irq_sources(now);
+        lines |= shared.router.irq_sources();
+        if shared.sysctl.cpu_int(self.phys) {
+            lines |= 1 << 18;
+        }
+        if self.phys == shared.sysctl.monitor_id() && shared.watchdog.irq(now) {
+            lines |= 1;
+        }
+        lines
+    }
+
+    /// Brings DMA up to `now` and feeds the current source lines into the VIC.
+    pub fn update_interrupts(&mut self) {
+        let shared = self.shared.clone();
+        let mut sh = shared.borrow_mut();
+        let mut mem = CoreMemory { itcm: &self.itcm, dtcm: &self.dtcm, sysram: &sh.sysram, sdram: &sh.sdram };
+        self.dma.advance(self.now, &mut mem);
+        let lines = self.lines(&sh);
+        drop(mem);
+        sh.touch();
+        drop(sh);
+        self.vic.set_lines(lines);
+    }
+
+    /// Earliest future cycle at which this core's own peripherals change their outputs.
+    pub fn next_event(&self) -> Option<Cycle> {
+        let now = self.now;
+        [self.timer.next_event(now), self.dma.next_event(now), self.cc.next_event(now)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn request_stop(&mut self) {
+        self.stop_requested = true;
+    }
+}
+
+/// The memories one core's DMA controller reaches.
+struct CoreMemory<'a> {
+    itcm: &'a Ram,
+    dtcm: &'a Ram,
+    sysram: &'a Ram,
+    sdram: &'a Ram,
+}
+
+impl DmaMemory for CoreMemory<'_> {
+    fn sys_read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
+        match region_of(addr, buf.len() as u32) {
+            Some(Region::Sdram(o)) => self.sdram.read(o as usize, buf),
+            Some(Region::SysRam(o)) => self.sysram.read(o as usize, buf),
+            _ => false,
+        }
+    }
+    fn sys_write(&mut self, addr: u32, data: &[u8]) -> bool {
+        match region_of(addr, data.len() as u32) {
+            Some(Region::Sdram(o)) => self.sdram.write(o as usize, data),
+            Some(Region::SysRam(o)) => self.sysram.write(o as usize, data),
+            _ => false,
+        }
+    }
+    fn tcm_read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
+        match region_of(addr, buf.len() as u32) {
+            Some(Region::Itcm(o)) => self.itcm.read(o as usize, buf),
+            Some(Region::Dtcm(o)) => self.dtcm.read(o as usize, buf),
+            _ => false,
+        }
+    }
+    fn tcm_write(&mut self, addr: u32, data: &[u8]) -> bool {
+        match region_of(addr, data.len() as u32) {
+            Some(Region::Itcm(o)) => self.itcm.write(o as usize, data),
+            Some(Region::Dtcm(o)) => self.dtcm.write(o as usize, data),
+            _ => false,
+        }
+    }
+}
+
+/// Which peripheral an MMIO region belongs to.
+#[derive(Clone, Copy, Debug)]
+enum Periph {
+    Cc,
+    Timer,
+    Vic,
+    Dma,
+    Pl340,
+    Router,
+    SysCtl,
+    Watchdog,
+}
+
+/// MMIO regions of a core's address map (§1.2): base, size, block.
+const MMIO_MAP: &[(u64, usize, Periph)] = &[
+    (0x1000_0000, 0x1000, Periph::Cc),
+    (0x2000_0000, 0x1000, Periph::Cc),
+    (0x1100_0000, 0x1000, Periph::Timer),
+    (0x2100_0000, 0x1000, Periph::Timer),
+    (0x1F00_0000, 0x1000, Periph::Vic),
+    (0x2F00_0000, 0x1000, Periph::Vic),
+    // The IRQ vector reads VIC_VADDR through this high alias (§1.2, §8.1).
+    (0xFFFF_F000, 0x1000, Periph::Vic),
+    (0x3000_0000, 0x1000, Periph::Dma),
+    (0x4000_0000, 0x1000, Periph::Dma),
+    (0xE000_0000, 0x1000, Periph::Pl340),
+    (0xF000_0000, 0x1000, Periph::Pl340),
+    (0xE100_0000, 0x2_0000, Periph::Router),
+    (0xF100_0000, 0x2_0000, Periph::Router),
+    (0xE200_0000, 0x1000, Periph::SysCtl),
+    (0xF200_0000, 0x1000, Periph::SysCtl),
+    (0xE300_0000, 0x1000, Periph::Watchdog),
+    (0xF300_0000, 0x1000, Periph::Watchdog),
+];
+
+fn periph_read(st: &mut CoreState, p: Periph, offset: u32) -> u32 {
+    st.now += PERIPHERAL_ACCESS_CYCLES;
+    let now = st.now;
+    match p {
+        Periph::Cc => st.cc.read(offset, now),
+        Periph::Timer => st.timer.read(offset, now),
+        Periph::Vic => {
+            // VADDR reads act on the priority logic: the lines must be current first.
+            st.update_interrupts();
+            st.vic.read(offset)
+        }
+        Periph::Dma => {
+            st.update_interrupts();
+            st.dma.read(offset, now)
+        }
+        Periph::Pl340 => {
+            let sh = st.shared.borrow();
+            sh.pl340_read(offset)
+        }
+        Periph::Router => st.shared.borrow_mut().router.read(offset),
+        Periph::SysCtl => {
+            let phys = st.phys;
+            let mut sh = st.shared.borrow_mut();
+            sh.touch();
+            sh.sysctl.read(offset, phys)
+        }
+        Periph::Watchdog => st.shared.borrow_mut().watchdog.read(offset, now),
+    }
+}
+
+fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
+    st.now += PERIPHERAL_ACCESS_CYCLES;
+    let now = st.now;
+    match p {
+        Periph::Cc => {
+            if let Some(pkt) = st.cc.write(offset, value, now) {
+                st.outbox.push((now, pkt));
+                // The chip routes the packet now, so that a receiver (maybe this core) sees it
+                // at the modelled time rather than at the end of a long slice.
+                st.request_stop();
+            }
+        }
+        Periph::Timer => st.timer.write(offset, value, now),
+        Periph::Vic => st.vic.write(offset, value),
+        Periph::Dma => {
+            st.update_interrupts();
+            st.dma.write(offset, value, now)
+        }
+        Periph::Pl340 => st.shared.borrow_mut().pl340_write(offset, value),
+        Periph::Router => st.shared.borrow_mut().router.write(offset, value),
+        Periph::SysCtl => {
+            let phys = st.phys;
+            let mut sh = st.shared.borrow_mut();
+            sh.touch();
+            sh.sysctl.write(offset, value, phys);
+            // Another core's CPU_INT may have changed: let the chip look at every core.
+            st.request_stop();
+        }
+        Periph::Watchdog => st.shared.borrow_mut().watchdog.write(offset, value, now),
+    }
+    // A write may raise an interrupt or move this core's next event earlier.
+    st.update_interrupts();
+    if let Some(ev) = st.next_event() {
+        st.budget = st.budget.min(ev);
+    }
+    if st.vic.irq() || st.vic.fiq() {
+        // Whether CPSR masks it is checked by the block hook, which sees the guest's CPSR.
+        st.masked_pending = true;
+    }
+}
+
+/// One simulated core: its engine and scheduling state.
+pub struct Core {
+    uc: Unicorn<'static, CoreState>,
+    hooks: Vec<unicorn_engine::ffi::uc_hook>,
+    /// Asleep in WFI until an interrupt is pending.
+    pub sleeping: bool,
+    /// No longer simulated (finished, faulted beyond recovery, or engine error).
+    pub halted: bool,
+    /// Why the core was halted by the simulator, if it was.
+    pub halt_reason: Option<String>,
+}
+
+/// Errors setting up a core's engine.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Unicorn refused an operation.
+    #[error("Unicorn engine error {0:?} while {1}")]
+    Engine(uc_error, &'static str),
+}
+
+fn eng<T>(r: Result<T, uc_error>, what: &'static str) -> Result<T, CoreError> {
+    r.map_err(|e| CoreError::Engine(e, what))
+}
+
+impl Core {
+    /// Creates physical core `phys` with fresh TCMs, wired to the chip's shared blocks.
+    pub fn new(phys: u8, shared: Rc<RefCell<Shared>>, align_check: bool) -> Result<Core, CoreError> {
+        let itcm = Ram::new(memory::ITCM_SIZE as usize);
+        let dtcm = Ram::new(memory::DTCM_SIZE as usize);
+        let (sysram, sdram) = {
+            let sh = shared.borrow();
+            (sh.sysram.clone(), sh.sdram.clone())
+        };
+        let state = CoreState {
+            phys,
+            now: 0,
+            budget: 0,
+            instructions: 0,
+            busy_cycles: 0,
+            cc: CommsController::new(),
+            timer: DualTimer::new(),
+            vic: Vic::new(),
+            dma: Dma::new(phys),
+            outbox: Vec::new(),
+            shared,
+            itcm: itcm.clone(),
+            dtcm: dtcm.clone(),
+            align_check,
+            stop_requested: false,
+            ran_block: false,
+            masked_pending: false,
+            pending_fault: None,
+            pending_intr: None,
+            itcm_costs: vec![None; (memory::ITCM_SIZE / 2) as usize],
+            other_costs: HashMap::new(),
+        };
+        // ARM946 is Unicorn's ARMv5TE model without VFP or Jazelle; its MPU stays off because
+        // SARK-style start-up writes CP15 c1 with bit M clear (hardware notes §8.3).
+        let mut uc = eng(Unicorn::new_with_data(Arch::ARM, Mode::ARM946, state), "creating the engine")?;
+        // SAFETY: the Ram buffers outlive the engine: the engine's data holds Rc clones of the
+        // TCMs and the shared block holds SysRAM/SDRAM for the chip's lifetime.
+        unsafe {
+            eng(uc.mem_map_ptr(memory::ITCM_BASE as u64, memory::ITCM_SIZE as usize, Permission::ALL, itcm.as_ptr() as _), "mapping ITCM")?;
+            eng(uc.mem_map_ptr(memory::DTCM_BASE as u64, memory::DTCM_SIZE as usize, Permission::ALL, dtcm.as_ptr() as _), "mapping DTCM")?;
+            for base in [memory::SDRAM_BASE, memory::SDRAM_BASE_UNBUF] {
+                eng(uc.mem_map_ptr(base as u64, memory::SDRAM_SIZE as usize, Permission::ALL, sdram.as_ptr() as _), "mapping SDRAM")?;
+            }
+            for base in [memory::SYSRAM_BASE, memory::SYSRAM_BASE_UNBUF] {
+                eng(uc.mem_map_ptr(base as u64, memory::SYSRAM_SIZE as usize, Permission::ALL, sysram.as_ptr() as _), "mapping System RAM")?;
+            }
+        }
+        // System ROM: readable and executable, never writable (its contents are not modelled).
+        eng(uc.mem_map(memory::SYSROM_BASE as u64, memory::SYSROM_SIZE as usize, Permission::READ | Permission::EXEC), "mapping System ROM")?;
+        for &(base, size, p) in MMIO_MAP {
+            eng(
+                uc.mmio_map(
+                    base,
+                    size,
+                    Some(move |uc: &mut Unicorn<CoreState>, off: u64, size: usize| -> u64 {
+                        let word = periph_read(uc.get_data_mut(), p, (off as u32) & !3);
+                        let shift = (off as u32 & 3) * 8;
+                        let mask = if size >= 4 { u32::MAX } else { (1u32 << (size * 8)) - 1 };
+                        ((word >> shift) & mask) as u64
+                    }),
+                    Some(move |uc: &mut Unicorn<CoreState>, off: u64, _size: usize, value: u64| {
+                        let shift = (off as u32 & 3) * 8;
+                        periph_write(uc.get_data_mut(), p, (off as u32) & !3, (value as u32) << shift);
+                        if uc.get_data().stop_requested {
+                            let _ = uc.emu_stop();
+                        }
+                    }),
+                ),
+                "mapping peripherals",
+            )?;
+        }
+        let mut hooks = Vec::new();
+        hooks.push(eng(uc.add_block_hook(block_hook), "adding the block hook")?);
+        hooks.push(eng(
+            uc.add_intr_hook(|uc, intno| {
+                uc.get_data_mut().pending_intr = Some(intno);
+                uc.get_data_mut().stop_requested = true;
+                let _ = uc.emu_stop();
+            }),
+            "adding the interrupt hook",
+        )?);
+        if align_check {
+            hooks.push(eng(uc.add_mem_hook(HookType::MEM_READ | HookType::MEM_WRITE, 0, u32::MAX as u64, mem_hook), "adding the memory hook")?);
+        }
+        Ok(Core { uc, hooks, sleeping: false, halted: false, halt_reason: None })
+    }
+
+    /// The engine's per-core state.
+    pub fn state(&self) -> &CoreState {
+        self.uc.get_data()
+    }
+
+    /// The engine's per-core state, mutable.
+    pub fn state_mut(&mut self) -> &mut CoreState {
+        self.uc.get_data_mut()
+    }
+
+    /// Reads a core register (r0..r15, CPSR, SPSR of the current mode).
+    pub fn reg(&self, r: RegisterARM) -> u32 {
+        self.uc.reg_read(r).unwrap_or(0) as u32
+    }
+
+    /// The current program counter (with the Thumb bit clear).
+    pub fn pc(&self) -> u32 {
+        self.reg(RegisterARM::PC)
+    }
+
+    /// Reads the core's view of memory (TCMs, SysRAM, SDRAM); None when unmapped.
+    pub fn read_mem(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        match region_of(addr, len as u32)? {
+            Region::Itcm(o) => self.state().itcm.read(o as usize, &mut buf),
+            Region::Dtcm(o) => self.state().dtcm.read(o as usize, &mut buf),
+            _ => self.uc.mem_read(addr as u64, &mut buf).is_ok(),
+        }
+        .then_some(buf)
+    }
+
+    /// Puts the core at `entry` as an APLX EXEC leaves it: SVC mode, IRQ and FIQ masked,
+    /// r0 = (flags << 8) | app_id, SP at the top of DTCM.
+    pub fn reset_to(&mut self, entry: u32, r0: u32) {
+        let uc = &mut self.uc;
+        let _ = uc.reg_write(RegisterARM::CPSR, (MODE_SVC | CPSR_I | CPSR_F) as u64);
+        for r in [
+            RegisterARM::R1, RegisterARM::R2, RegisterARM::R3, RegisterARM::R4, RegisterARM::R5,
+            RegisterARM::R6, RegisterARM::R7, RegisterARM::R8, RegisterARM::R9, RegisterARM::R10,
+            RegisterARM::R11, RegisterARM::R12, RegisterARM::LR,
+        ] {
+            let _ = uc.reg_write(r, 0);
+        }
+        let _ = uc.reg_write(RegisterARM::R0, r0 as u64);
+        let _ = uc.reg_write(RegisterARM::SP, (memory::DTCM_BASE + memory::DTCM_SIZE) as u64);
+        if entry & 1 == 1 {
+            let _ = uc.reg_write(RegisterARM::CPSR, (MODE_SVC | CPSR_I | CPSR_F | CPSR_T) as u64);
+        }
+        let _ = uc.reg_write(RegisterARM::PC, (entry & !1) as u64);
+        self.sleeping = false;
+        self.halted = false;
+        self.halt_reason = None;
+    }
+
+    /// Enters `exc` with `lr` as the exception's return link, exactly as the ARM core does.
+    pub fn enter_exception(&mut self, exc: Exception, lr: u32) {
+        let (mode, vector) = exc.mode_and_vector();
+        let cpsr = self.reg(RegisterARM::CPSR);
+        let mut new = (cpsr & !(0x1F | CPSR_T)) | mode | CPSR_I;
+        if exc == Exception::Fiq {
+            new |= CPSR_F;
+        }
+        // Writing CPSR switches the register bank, so SPSR and LR land in the new mode's copies.
+        let uc = &mut self.uc;
+        let _ = uc.reg_write(RegisterARM::CPSR, new as u64);
+        let _ = uc.reg_write(RegisterARM::SPSR, cpsr as u64);
+        let _ = uc.reg_write(RegisterARM::LR, lr as u64);
+        let _ = uc.reg_write(RegisterARM::PC, vector as u64);
+        let st = uc.get_data_mut();
+        st.now += EXCEPTION_ENTRY_CYCLES;
+        st.busy_cycles += EXCEPTION_ENTRY_CYCLES;
+    }
+
+    /// Takes a pending FIQ or IRQ if the VIC asserts one and CPSR does not mask it.
+    /// Returns the exception taken.
+    pub fn take_interrupt(&mut self) -> Option<Exception> {
+        let cpsr = self.reg(RegisterARM::CPSR);
+        let (irq, fiq) = (self.state().vic.irq(), self.state().vic.fiq());
+        let exc = if fiq && cpsr & CPSR_F == 0 {
+            Exception::Fiq
+        } else if irq && cpsr & CPSR_I == 0 {
+            Exception::Irq
+        } else {
+            return None;
+        };
+        // The return link of IRQ/FIQ is the next instruction + 4 in both ARM and Thumb state.
+        let lr = self.pc().wrapping_add(4);
+        self.enter_exception(exc, lr);
+        Some(exc)
+    }
+
+    /// True when the VIC asserts IRQ or FIQ: what wakes a core from WFI, masked or not.
+    pub fn interrupt_pending(&self) -> bool {
+        self.state().vic.irq() || self.state().vic.fiq()
+    }
+
+    /// Runs the core until `until` (a block boundary at or after it), WFI, or an exception.
+    pub fn run_slice(&mut self, until: Cycle) -> SliceEnd {
+        {
+            let st = self.uc.get_data_mut();
+            st.budget = until;
+            if let Some(ev) = st.next_event() {
+                st.budget = st.budget.min(ev);
+            }
+            st.stop_requested = false;
+            st.ran_block = false;
+            st.pending_fault = None;
+            st.pending_intr = None;
+            if st.itcm.take_dirty() {
+                // Code written from outside the engine (loader, DMA): drop stale costs.
+                st.itcm_costs.iter_mut().for_each(|c| *c = None);
+            }
+        }
+        let cpsr = self.reg(RegisterARM::CPSR);
+        // take_interrupt ran just before: anything still asserted is masked by CPSR.
+        let asserted = self.interrupt_pending();
+        self.state_mut().masked_pending = asserted;
+        let pc = self.pc();
+        let start = if cpsr & CPSR_T != 0 { pc | 1 } else { pc };
+        let start_now = self.state().now;
+        // 0xFFFF_FFFF can never be an instruction address, so Unicorn never stops on "until".
+        let result = self.uc.emu_start(start as u64, 0xFFFF_FFFF, 0, 0);
+        let st = self.uc.get_data_mut();
+        st.busy_cycles += st.now.saturating_sub(start_now);
+        let pc = self.pc();
+        let thumb = self.reg(RegisterARM::CPSR) & CPSR_T != 0;
+        match result {
+            Ok(()) => {
+                if let Some((fault_pc, _addr)) = self.state().pending_fault {
+                    // Alignment fault found by the memory hook (see `mem_hook` for the limits).
+                    self.enter_exception(Exception::DataAbort, fault_pc.wrapping_add(8));
+                    return SliceEnd::Exception(Exception::DataAbort);
+                }
+                if let Some(intno) = self.state().pending_intr {
+                    return self.software_exception(intno, pc, thumb);
+                }
+                if !self.state().stop_requested && is_wfi(self, pc) {
+                    self.sleeping = true;
+                    return SliceEnd::Sleep;
+                }
+                SliceEnd::Budget
+            }
+            Err(uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::READ_PROT | uc_error::WRITE_PROT) => {
+                self.enter_exception(Exception::DataAbort, pc.wrapping_add(8));
+                SliceEnd::Exception(Exception::DataAbort)
+            }
+            Err(uc_error::FETCH_UNMAPPED | uc_error::FETCH_PROT) => {
+                self.enter_exception(Exception::PrefetchAbort, pc.wrapping_add(4));
+                SliceEnd::Exception(Exception::PrefetchAbort)
+            }
+            Err(uc_error::INSN_INVALID) => {
+                let lr = pc.wrapping_add(if thumb { 2 } else { 4 });
+                self.enter_exception(Exception::Undefined, lr);
+                SliceEnd::Exception(Exception::Undefined)
+            }
+            Err(e) => {
+                self.halted = true;
+                self.halt_reason = Some(format!("engine stopped with {e:?} at pc {pc:#010x}"));
+                SliceEnd::Halted
+            }
+        }
+    }
+
+    fn software_exception(&mut self, intno: u32, pc: u32, thumb: bool) -> SliceEnd {
+        // QEMU's exception numbers: 1 UDEF, 2 SWI, 3 prefetch abort, 4 data abort, 7 BKPT.
+        let exc = match intno {
+            2 => {
+                // Unicorn leaves PC after the SWI: that is the return link.
+                self.enter_exception(Exception::SupervisorCall, pc);
+                return SliceEnd::Exception(Exception::SupervisorCall);
+            }
+            1 => Exception::Undefined,
+            4 => Exception::DataAbort,
+            _ => Exception::PrefetchAbort,
+        };
+        let lr = match exc {
+            Exception::DataAbort => pc.wrapping_add(8),
+            Exception::Undefined if thumb => pc.wrapping_add(2),
+            _ => pc.wrapping_add(4),
+        };
+        self.enter_exception(exc, lr);
+        SliceEnd::Exception(exc)
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // Hooks and MMIO callbacks hold handles to the engine: remove them to free it.
+        for h in self.hooks.drain(..) {
+            let _ = self.uc.remove_hook(h);
+        }
+        for &(base, size, _) in MMIO_MAP {
+            let _ = self.uc.mem_unmap(base, size);
+        }
+    }
+}
+
+/// `MCR p15, 0, Rd, c7, c0, 4` (any condition, any Rd): the ARMv5 wait-for-interrupt.
+fn is_wfi(core: &Core, pc_after: u32) -> bool {
+    let Some(bytes) = core.read_mem(pc_after.wrapping_sub(4), 4) else { return false };
+    let insn = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    insn & 0x0FFF_0FFF == 0x0E07_0F90
+}
+
+fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
+    let addr = addr as u32;
+    let st = uc.get_data();
+    if st.stop_requested {
+        // A stop is pending: this block will not run, so it must not be counted.
+        return;
+    }
+    if st.masked_pending && st.ran_block {
+        // Writing CPSR ends a translated block, so checking at block starts takes an interrupt
+        // right after the instruction that unmasks it, as the ARM core does.
+        let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32;
+        let st = uc.get_data();
+        if (st.vic.irq() && cpsr & CPSR_I == 0) || (st.vic.fiq() && cpsr & CPSR_F == 0) {
+            let st = uc.get_data_mut();
+            st.stop_requested = true;
+            let _ = uc.emu_stop();
+            return;
+        }
+    }
+    let st = uc.get_data();
+    let cached = if addr < memory::ITCM_SIZE { st.itcm_costs[(addr / 2) as usize] } else { None };
+    let cost = match cached {
+        Some(c) => c,
+        None => {
+            let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32 & CPSR_T != 0;
+            let st = uc.get_data();
+            let key = (addr, thumb);
+            if let Some(c) = st.other_costs.get(&key) {
+                *c
+            } else {
+                let mut code = vec![0u8; size as usize];
+                let _ = uc.mem_read(addr as u64, &mut code);
+                let c = block_cost(&code, thumb);
+                let st = uc.get_data_mut();
+                if addr < memory::ITCM_SIZE && !thumb {
+                    st.itcm_costs[(addr / 2) as usize] = Some(c);
+                } else {
+                    st.other_costs.insert(key, c);
+                }
+                c
+            }
+        }
+    };
+    let st = uc.get_data_mut();
+    if st.ran_block && st.now + cost.cycles as u64 > st.budget {
+        // Stopping in a block hook happens before the block runs.
+        st.stop_requested = true;
+        let _ = uc.emu_stop();
+        return;
+    }
+    st.ran_block = true;
+    st.now += cost.cycles as u64;
+    st.instructions += cost.instructions as u64;
+}
+
+fn mem_hook(uc: &mut Unicorn<CoreState>, _ty: MemType, addr: u64, size: usize, _value: i64) -> bool {
+    let addr32 = addr as u32;
+    let misaligned = size > 1 && addr32 & (size as u32 - 1) != 0;
+    if misaligned && uc.get_data().pending_fault.is_none() {
+        // Unicorn 2.0's ARM model ignores CP15 c1 bit A, so the check is ours. The access and the
+        // rest of its basic block still complete before the abort is taken (Unicorn cannot abort
+        // from a memory hook); the abort's return link names the faulting instruction exactly.
+        let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0) as u32;
+        let st = uc.get_data_mut();
+        st.pending_fault = Some((pc, addr32));
+        st.stop_requested = true;
+        let _ = uc.emu_stop();
+    }
+    let st = uc.get_data_mut();
+    match addr32 >> 24 {
+        0x60..=0x7F => st.now += SDRAM_ACCESS_CYCLES,
+        0xE5 | 0xF5 => st.now += SYSRAM_ACCESS_CYCLES,
+        _ => {}
+    }
+    true
+}

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The chip as a whole: loading applications as the monitor does, and running its cores in one
+//! deterministic interleaving on one simulated clock.
+//!
+//! Scheduling: awake cores run in physical-core order in slices that end at a common horizon
+//! (at most `quantum` cycles ahead while two or more cores are awake), repeating passes until
+//! every awake core reaches the horizon. A core in WFI costs nothing: it is skipped until an
+//! interrupt is pending for it, and when every core sleeps, time jumps to the next event. The
+//! order depends only on simulated time and core numbers, never on the host.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::core::{Core, CoreError, SliceEnd};
+use super::memory::{region_of, Region};
+use super::packet::Packet;
+use super::router::{RouterCounters, Source};
+use super::sysram::{self, vcpu, CpuState};
+use super::Shared;
+use crate::loader::Program;
+use crate::Cycle;
+
+/// Number of cores on a chip.
+pub const NUM_CORES: usize = 18;
+
+/// Cycles from a packet leaving a core's comms controller to its arrival at a core of the same
+/// chip (UNVERIFIED: the notes estimate ~0.1–0.2 µs per router hop, §3.6; we take 0.1 µs).
+pub const ROUTER_LATENCY_CYCLES: Cycle = 20;
+
+/// How a chip runs.
+#[derive(Clone, Debug)]
+pub struct ChipConfig {
+    /// Longest stretch (cycles) two awake cores may run apart before they are interleaved again.
+    pub quantum: Cycle,
+    /// Check data alignment on every access, as CP15 c1 bit A set by SARK-style start-up asks.
+    pub align_check: bool,
+}
+
+impl Default for ChipConfig {
+    fn default() -> Self {
+        // 2,000 cycles = 10 µs: short against a 1 ms tick, long enough to keep slices cheap.
+        ChipConfig { quantum: 2_000, align_check: true }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum StopReason {
+    /// Every loaded core reached EXIT, RTE or WDOG (or was halted by the simulator).
+    AllFinished,
+    /// The time limit was reached.
+    TimeLimit,
+    /// Every running core sleeps with nothing that could ever wake it.
+    Deadlock,
+}
+
+/// Errors loading an application onto a chip.
+#[derive(Debug, thiserror::Error)]
+pub enum ChipError {
+    /// Core 0 is the monitor; valid application cores are 1..17.
+    #[error("core {0} is out of range: application cores are 1..{max}", max = NUM_CORES - 1)]
+    BadCore(u32),
+    /// The engine could not be set up.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A segment does not fit the core's memories.
+    #[error("{0}: segment at {1:#010x} does not fit the core's memory")]
+    Segment(String, u32),
+}
+
+/// Everything the host can learn about one application core after a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CoreReport {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// Virtual core number.
+    pub p: u8,
+    /// Physical core number.
+    pub phys: u8,
+    /// State name as SpiNNaker's tools spell it.
+    pub state: String,
+    /// Run-time error code (0 when none).
+    pub rt_code: u8,
+    /// Run-time error name.
+    pub rt_name: String,
+    /// For RTE: the faulting instruction's address; otherwise the core's current PC.
+    pub pc: u32,
+    /// vcpu user0..user3.
+    pub user: [u32; 4],
+    /// Cycles spent executing (not asleep).
+    pub cycles: u64,
+    /// Instructions executed.
+    pub instructions: u64,
+    /// IOBUF text.
+    pub iobuf: String,
+    /// Why the simulator halted the core, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halt_reason: Option<String>,
+}
+
+/// One SpiNNaker chip with its cores.
+pub struct Chip {
+    /// Chip coordinates.
+    pub x: u8,
+    /// Chip coordinates.
+    pub y: u8,
+    shared: Rc<RefCell<Shared>>,
+    cores: Vec<Option<Core>>,
+    v2p: Vec<u8>,
+    config: ChipConfig,
+    now: Cycle,
+    packets_sent: u64,
+}
+
+impl Chip {
+    /// A booted chip at (x, y) of a `width`×`height` machine: sv and vcpu blocks written,
+    /// router and system controller as the monitor leaves them, no application loaded.
+    pub fn new(x: u8, y: u8, width: u8, height: u8, config: ChipConfig) -> Chip {
+        // Physical and virtual numbering are the same on a simulated chip: no core is faulty.
+        let v2p: Vec<u8> = (0..NUM_CORES as u8).collect();
+        let monitor = v2p[0];
+        let shared = Rc::new(RefCell::new(Shared::new(monitor, NUM_CORES)));
+        {
+            let sh = shared.borrow();
+            let info = sysram::BootInfo { x, y, width, height, v2p: v2p.clone(), ethernet: x == 0 && y == 0 };
+            sysram::boot(&sh.sysram, &info);
+        }
+        Chip { x, y, shared, cores: (0..NUM_CORES).map(|_| None).collect(), v2p, config, now: 0, packets_sent: 0 }
+    }
+
+    /// Current simulated time (cycles).
+    pub fn now(&self) -> Cycle {
+        self.now
+    }
+
+    /// The chip's shared blocks.
+    pub fn shared(&self) -> std::cell::Ref<'_, Shared> {
+        self.shared.borrow()
+    }
+
+    /// The chip's shared blocks, mutable (e.g. to write routing tables from the host).
+    pub fn shared_mut(&self) -> std::cell::RefMut<'_, Shared> {
+        self.shared.borrow_mut()
+    }
+
+    /// Packets launched by cores so far.
+    pub fn packets_sent(&self) -> u64 {
+        self.packets_sent
+    }
+
+    /// Router totals (routed, dropped, ...).
+    pub fn router_counters(&self) -> RouterCounters {
+        self.shared.borrow().router.counters()
+    }
+
+    /// Physical core of virtual core `virt`.
+    pub fn phys_of(&self, virt: u8) -> u8 {
+        self.v2p[virt as usize]
+    }
+
+    /// The simulated core behind virtual core `virt`, if an application was loaded there.
+    pub fn core(&self, virt: u8) -> Option<&Core> {
+        self.cores.get(*self.v2p.get(virt as usize)? as usize)?.as_ref()
+    }
+
+    /// Loads `program` onto virtual core `virt` and starts it as SC&MP does after an APLX load:
+    /// vcpu INIT with the app ID, an empty IOBUF, entry in SVC mode with r0 = (flags<<8)|app_id.
+    pub fn load(&mut self, virt: u32, program: &Program, app_id: u8, app_flags: u8) -> Result<(), ChipError> {
+        if virt == 0 || virt as usize >= NUM_CORES {
+            return Err(ChipError::BadCore(virt));
+        }
+        let v = virt as u8;
+        let phys = self.v2p[virt as usize];
+        let mut core = Core::new(phys, self.shared.clone(), self.config.align_check)?;
+        {
+            let sh = self.shared.borrow();
+            let st = core.state();
+            for seg in &program.segments {
+                let mut bytes = seg.data.clone();
+                bytes.resize(seg.mem_size as usize, 0);
+                let ok = match region_of(seg.addr, seg.mem_size) {
+                    Some(Region::Itcm(o)) => st.itcm.write(o as usize, &bytes),
+                    Some(Region::Dtcm(o)) => st.dtcm.write(o as usize, &bytes),
+                    Some(Region::SysRam(o)) => sh.sysram.write(o as usize, &bytes),
+                    Some(Region::Sdram(o)) => sh.sdram.write(o as usize, &bytes),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(ChipError::Segment(program.name.clone(), seg.addr));
+                }
+            }
+            let ram = &sh.sysram;
+            let f = |field| sysram::vcpu_field(v, field);
+            ram.write(f(0), &[0u8; 48]);
+            ram.write_u8(f(vcpu::RT_CODE), 0);
+            ram.write_u8(f(vcpu::CPU_STATE), CpuState::Init.to_u8());
+            ram.write_u8(f(vcpu::APP_ID), app_id);
+            let mut name = [0u8; 16];
+            let n = program.name.len().min(15);
+            name[..n].copy_from_slice(&program.name.as_bytes()[..n]);
+            ram.write(f(vcpu::APP_NAME), &name);
+            for i in 0..4 {
+                ram.write_u32(f(vcpu::USER + 4 * i), 0);
+            }
+            // The monitor model gives each core an empty IOBUF block (SARK would allocate it
+            // from the SDRAM heap at start-up; the layout of the block is the same).
+            let iobuf = sysram::iobuf_addr(v);
+            ram.write_u32(f(vcpu::IOBUF), iobuf);
+            if let Some(Region::Sdram(o)) = region_of(iobuf, sysram::IOBUF_HEADER) {
+                sh.sdram.write(o as usize, &[0u8; sysram::IOBUF_HEADER as usize]);
+            }
+        }
+        core.state_mut().now = self.now;
+        core.reset_to(program.entry, ((app_flags as u32) << 8) | app_id as u32);
+        self.cores[phys as usize] = Some(core);
+        Ok(())
+    }
+
+    fn is_active(&self, phys: usize) -> bool {
+        self.cores[phys].as_ref().is_some_and(|c| !c.halted)
+    }
+
+    /// Runs until every loaded core is in EXIT, RTE or WDOG, or `limit` cycles of simulated
+    /// time have passed since the chip started.
+    pub fn run(&mut self, limit: Cycle) -> StopReason {
+        loop {
+            let active: Vec<usize> = (0..NUM_CORES).filter(|&p| self.is_active(p)).collect();
+            if active.is_empty() {
+                return StopReason::AllFinished;
+            }
+            if self.now >= limit {
+                return StopReason::TimeLimit;
+            }
+            for &p in &active {
+                self.refresh_sleeper(p);
+            }
+            let awake: Vec<usize> = active.iter().copied().filter(|&p| !self.cores[p].as_ref().unwrap().sleeping).collect();
+            let wake_min = active
+                .iter()
+                .filter(|&&p| self.cores[p].as_ref().unwrap().sleeping)
+                .filter_map(|&p| self.cores[p].as_ref().unwrap().state().next_event())
+                .min();
+            let horizon = if awake.is_empty() {
+                match wake_min {
+                    // Nothing runs until the next event: jump there.
+                    Some(t) => t.max(self.now),
+                    None => return StopReason::Deadlock,
+                }
+            } else {
+                let t_min = awake.iter().map(|&p| self.cores[p].as_ref().unwrap().state().now).min().unwrap();
+                let step = if awake.len() >= 2 { self.config.quantum } else { Cycle::MAX / 4 };
+                let mut h = t_min.saturating_add(step);
+                if let Some(w) = wake_min {
+                    h = h.min(w.max(t_min).saturating_add(self.config.quantum));
+                }
+                h
+            }
+            .min(limit);
+            self.run_until(horizon);
+            self.now = self.now.max(horizon);
+        }
+    }
+
+    /// Wakes a sleeping core whose interrupt is pending at its current time.
+    fn refresh_sleeper(&mut self, p: usize) {
+        let core = self.cores[p].as_mut().unwrap();
+        if core.sleeping {
+            core.state_mut().update_interrupts();
+            if core.interrupt_pending() {
+                core.sleeping = false;
+            }
+        }
+    }
+
+    /// One horizon: passes over the cores until none has anything left to do before `horizon`.
+    fn run_until(&mut self, horizon: Cycle) {
+        loop {
+            let mut progress = false;
+            for p in 0..NUM_CORES {
+                if !self.is_active(p) {
+                    continue;
+                }
+                let core = self.cores[p].as_mut().unwrap();
+                if core.sleeping {
+                    core.state_mut().update_interrupts();
+                    while !core.interrupt_pending() {
+                        match core.state().next_event() {
+                            Some(ev) if ev <= horizon => {
+                                core.state_mut().now = ev;
+                                core.state_mut().update_interrupts();
+                            }
+                            _ => break,
+                        }
+                    }
+                    if !core.interrupt_pending() {
+                        continue;
+                    }
+                    core.sleeping = false;
+                }
+                if core.state().now >= horizon {
+                    continue;
+                }
+                core.state_mut().update_interrupts();
+                core.take_interrupt();
+                let end = core.run_slice(horizon);
+                progress = true;
+                if end == SliceEnd::Sleep {
+                    core.state_mut().update_interrupts();
+                    if core.interrupt_pending() {
+                        core.sleeping = false;
+                    }
+                }
+                let slice_end = core.state().now;
+                self.route_outbox(p);
+                self.check_finished(p);
+                self.wake_others(p, slice_end);
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    /// A slice may have changed shared state (CPU_INT, locks): sleeping cores take a look at
+    /// the time that slice ended.
+    fn wake_others(&mut self, ran: usize, t: Cycle) {
+        if !std::mem::take(&mut self.shared.borrow_mut().touched) {
+            return;
+        }
+        for p in 0..NUM_CORES {
+            if p == ran || !self.is_active(p) {
+                continue;
+            }
+            let core = self.cores[p].as_mut().unwrap();
+            if core.sleeping {
+                core.state_mut().update_interrupts();
+                if core.interrupt_pending() {
+                    core.sleeping = false;
+                    let st = core.state_mut();
+                    st.now = st.now.max(t);
+                }
+            }
+        }
+    }
+
+    /// Routes the packets core `p` launched during its last slice.
+    fn route_outbox(&mut self, p: usize) {
+        let out = std::mem::take(&mut self.cores[p].as_mut().unwrap().state_mut().outbox);
+        for (t, pkt) in out {
+            self.packets_sent += 1;
+            self.route_packet(pkt, Source::Core(p as u8), t);
+        }
+    }
+
+    fn route_packet(&mut self, pkt: Packet, source: Source, t: Cycle) {
+        let route = self.shared.borrow_mut().router.route(&pkt, source, t);
+        if route.dropped {
+            return;
+        }
+        let mut failed_cores = 0u32;
+        for dest in 0..NUM_CORES {
+            if route.cores & (1 << dest) == 0 {
+                continue;
+            }
+            match self.cores[dest].as_mut() {
+                Some(core) if !core.halted => {
+                    let arrival = t + ROUTER_LATENCY_CYCLES;
+                    if !core.state_mut().cc.deliver(pkt, arrival) {
+                        failed_cores |= 1 << dest;
+                    } else if core.sleeping {
+                        // The arrival is an event of the receiver: run_until wakes it then.
+                    }
+                }
+                // Packets for the monitor or for idle cores are consumed by their (unmodelled)
+                // software.
+                _ => {}
+            }
+        }
+        // Links to other chips do not exist on a lone chip: what goes there is dropped.
+        if route.links != 0 || failed_cores != 0 {
+            self.shared.borrow_mut().router.count_dropped(&pkt, source, route.links, failed_cores, t);
+        }
+    }
+
+    fn check_finished(&mut self, p: usize) {
+        let virt = p as u8; // identity map
+        let state = sysram::cpu_state(&self.shared.borrow().sysram, virt);
+        let core = self.cores[p].as_mut().unwrap();
+        if state.is_final() {
+            core.halted = true;
+        }
+    }
+
+    /// Reads a word from the vcpu block of virtual core `virt`.
+    fn vcpu_u32(&self, virt: u8, field: u32) -> u32 {
+        self.shared.borrow().sysram.read_u32(sysram::vcpu_field(virt, field))
+    }
+
+    /// The text in a core's IOBUF blocks (followed along their `next` links).
+    pub fn iobuf(&self, virt: u8) -> String {
+        let sh = self.shared.borrow();
+        let mut text = Vec::new();
+        let mut block = self.vcpu_u32(virt, vcpu::IOBUF);
+        let mut seen = 0;
+        while block != 0 && seen < 64 {
+            seen += 1;
+            let Some(Region::Sdram(o)) = region_of(block, sysram::IOBUF_HEADER) else { break };
+            let next = sh.sdram.read_u32(o as usize);
+            let used = sh.sdram.read_u32(o as usize + 12).min(sysram::IOBUF_SIZE) as usize;
+            let mut buf = vec![0u8; used];
+            sh.sdram.read(o as usize + sysram::IOBUF_HEADER as usize, &mut buf);
+            text.extend_from_slice(&buf);
+            block = next;
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// The state of virtual core `virt` as its vcpu block says.
+    pub fn cpu_state(&self, virt: u8) -> CpuState {
+        sysram::cpu_state(&self.shared.borrow().sysram, virt)
+    }
+
+    /// A report for each loaded application core, in virtual core order.
+    pub fn reports(&self) -> Vec<CoreReport> {
+        let mut out = Vec::new();
+        for virt in 1..NUM_CORES as u8 {
+            let Some(core) = self.core(virt) else { continue };
+            let (state, rt_code, lr, psr, user) = {
+                let sh = self.shared.borrow();
+                let ram = &sh.sysram;
+                let f = |field| sysram::vcpu_field(virt, field);
+                (
+                    CpuState::from_u8(ram.read_u8(f(vcpu::CPU_STATE))),
+                    ram.read_u8(f(vcpu::RT_CODE)),
+                    ram.read_u32(f(vcpu::LR)),
+                    ram.read_u32(f(vcpu::PSR)),
+                    [0, 1, 2, 3].map(|i| ram.read_u32(f(vcpu::USER + 4 * i))),
+                )
+            };
+            let pc = if state == CpuState::RunTimeException {
+                fault_pc(rt_code, lr, psr)
+            } else {
+                core.pc()
+            };
+            let st = core.state();
+            out.push(CoreReport {
+                x: self.x,
+                y: self.y,
+                p: virt,
+                phys: self.phys_of(virt),
+                state: state.name(),
+                rt_code,
+                rt_name: sysram::rte_name(rt_code).to_string(),
+                pc,
+                user,
+                cycles: st.busy_cycles,
+                instructions: st.instructions,
+                iobuf: self.iobuf(virt),
+                halt_reason: core.halt_reason.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// The faulting instruction's address from the exception link SARK-style handlers save:
+/// data aborts return to +8, undefined instructions and prefetch aborts to +4 (+2 in Thumb).
+pub fn fault_pc(rt_code: u8, lr: u32, psr: u32) -> u32 {
+    let thumb = psr & (1 << 5) != 0;
+    match rt_code {
+        5 => lr.wrapping_sub(8),
+        2 | 3 if thumb => lr.wrapping_sub(2),
+        2..=4 => lr.wrapping_sub(4),
+        _ => lr,
+    }
+}

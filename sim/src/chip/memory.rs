@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Host buffers behind the chip's memories (hardware notes §1.2): private ITCM/DTCM per core,
+//! System RAM and SDRAM shared by all cores of a chip, System ROM.
+//!
+//! Each buffer is mapped into Unicorn engines with `mem_map_ptr`, so the guest and the Rust side
+//! (DMA controller, monitor, result extraction) see the same bytes without copies.
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// ITCM base address and size (32 KiB).
+pub const ITCM_BASE: u32 = 0x0000_0000;
+/// ITCM size in bytes.
+pub const ITCM_SIZE: u32 = 0x8000;
+/// DTCM base address.
+pub const DTCM_BASE: u32 = 0x0040_0000;
+/// DTCM size in bytes (64 KiB).
+pub const DTCM_SIZE: u32 = 0x1_0000;
+/// SDRAM, buffered alias.
+pub const SDRAM_BASE: u32 = 0x6000_0000;
+/// SDRAM, unbuffered alias.
+pub const SDRAM_BASE_UNBUF: u32 = 0x7000_0000;
+/// SDRAM size (128 MiB).
+pub const SDRAM_SIZE: u32 = 0x0800_0000;
+/// System RAM, buffered alias.
+pub const SYSRAM_BASE: u32 = 0xE500_0000;
+/// System RAM, unbuffered alias.
+pub const SYSRAM_BASE_UNBUF: u32 = 0xF500_0000;
+/// System RAM size (32 KiB).
+pub const SYSRAM_SIZE: u32 = 0x8000;
+/// System ROM base (unbuffered only).
+pub const SYSROM_BASE: u32 = 0xF600_0000;
+/// System ROM size (32 KiB).
+pub const SYSROM_SIZE: u32 = 0x8000;
+
+const PAGE: usize = 4096;
+
+/// A zero-initialised, page-aligned host buffer that Unicorn engines map directly.
+///
+/// Shared by `Rc`: the chip, its cores' engines and the DMA controllers hold the same buffer.
+/// Every access goes through raw copies because the guest writes the same bytes behind our back.
+pub struct Ram {
+    ptr: *mut u8,
+    len: usize,
+    /// Set when the Rust side wrote into the buffer (engines may hold stale translations).
+    dirty_code: Cell<bool>,
+}
+
+impl Ram {
+    /// Allocates `len` zeroed bytes (a multiple of 4 KiB, as Unicorn maps whole pages).
+    pub fn new(len: usize) -> Rc<Ram> {
+        assert!(len > 0 && len % PAGE == 0, "RAM size must be whole pages");
+        let layout = Layout::from_size_align(len, PAGE).expect("valid layout");
+        // SAFETY: layout has non-zero size; a null result is handled below.
+        let ptr = unsafe { alloc_zeroed(layout) };
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Rc::new(Ram { ptr, len, dirty_code: Cell::new(false) })
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for a zero-sized buffer (never: kept for API completeness).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Raw pointer for `mem_map_ptr`.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Copies `buf.len()` bytes from `offset`; false (and nothing read) when out of range.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> bool {
+        if offset.checked_add(buf.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: range checked above; the buffer lives as long as self.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(offset), buf.as_mut_ptr(), buf.len()) };
+        true
+    }
+
+    /// Copies `data` to `offset`; false (and nothing written) when out of range.
+    pub fn write(&self, offset: usize, data: &[u8]) -> bool {
+        if offset.checked_add(data.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: range checked above; the buffer lives as long as self.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(offset), data.len()) };
+        self.dirty_code.set(true);
+        true
+    }
+
+    /// Reads a little-endian word at `offset` (0 when out of range).
+    pub fn read_u32(&self, offset: usize) -> u32 {
+        let mut b = [0u8; 4];
+        self.read(offset, &mut b);
+        u32::from_le_bytes(b)
+    }
+
+    /// Writes a little-endian word at `offset` (ignored when out of range).
+    pub fn write_u32(&self, offset: usize, value: u32) {
+        self.write(offset, &value.to_le_bytes());
+    }
+
+    /// Reads a byte at `offset` (0 when out of range).
+    pub fn read_u8(&self, offset: usize) -> u8 {
+        let mut b = [0u8; 1];
+        self.read(offset, &mut b);
+        b[0]
+    }
+
+    /// Writes a byte at `offset` (ignored when out of range).
+    pub fn write_u8(&self, offset: usize, value: u8) {
+        self.write(offset, &[value]);
+    }
+
+    /// Returns and clears the "written from the host side" flag.
+    pub fn take_dirty(&self) -> bool {
+        self.dirty_code.replace(false)
+    }
+
+    /// A 64-bit FNV-1a digest of the whole buffer, for determinism checks.
+    pub fn digest(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        // SAFETY: the whole buffer is valid for reads.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            h ^= u64::from_le_bytes(w);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+}
+
+impl Drop for Ram {
+    fn drop(&mut self) {
+        let layout = Layout::from_size_align(self.len, PAGE).expect("valid layout");
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { dealloc(self.ptr, layout) };
+    }
+}
+
+/// Where a core address lands in the chip's memories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// Private instruction TCM, with the offset into it.
+    Itcm(u32),
+    /// Private data TCM.
+    Dtcm(u32),
+    /// Shared System RAM (either alias).
+    SysRam(u32),
+    /// Shared SDRAM (either alias).
+    Sdram(u32),
+    /// System ROM.
+    SysRom(u32),
+}
+
+/// Decodes a core address range `[addr, addr+len)` into one memory region, or None if it is not
+/// wholly inside one RAM/ROM (peripherals and holes are not memory).
+pub fn region_of(addr: u32, len: u32) -> Option<Region> {
+    let within = |base: u32, size: u32| -> Option<u32> {
+        let off = addr.checked_sub(base)?;
+        (off < size && len <= size - off).then_some(off)
+    };
+    if let Some(o) = within(ITCM_BASE, ITCM_SIZE) {
+        return Some(Region::Itcm(o));
+    }
+    if let Some(o) = within(DTCM_BASE, DTCM_SIZE) {
+        return Some(Region::Dtcm(o));
+    }
+    if let Some(o) = within(SDRAM_BASE, SDRAM_SIZE).or_else(|| within(SDRAM_BASE_UNBUF, SDRAM_SIZE)) {
+        return Some(Region::Sdram(o));
+    }
+    if let Some(o) = within(SYSRAM_BASE, SYSRAM_SIZE).or_else(|| within(SYSRAM_BASE_UNBUF, SYSRAM_SIZE)) {
+        return Some(Region::SysRam(o));
+    }
+    within(SYSROM_BASE, SYSROM_SIZE).map(Region::SysRom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_decode_both_aliases() {
+        assert_eq!(region_of(0x10, 4), Some(Region::Itcm(0x10)));
+        assert_eq!(region_of(0x40_FFFC, 4), Some(Region::Dtcm(0xFFFC)));
+        assert_eq!(region_of(0x40_FFFE, 4), None);
+        assert_eq!(region_of(0x6000_0100, 4), Some(Region::Sdram(0x100)));
+        assert_eq!(region_of(0x7000_0100, 4), Some(Region::Sdram(0x100)));
+        assert_eq!(region_of(0xE500_7F00, 4), Some(Region::SysRam(0x7F00)));
+        assert_eq!(region_of(0xF500_7F00, 4), Some(Region::SysRam(0x7F00)));
+        assert_eq!(region_of(0x1000_0000, 4), None);
+        assert_eq!(region_of(0x8000, 1), None);
+    }
+
+    #[test]
+    fn ram_bounds_are_checked() {
+        let r = Ram::new(4096);
+        assert!(r.write(4092, &[1, 2, 3, 4]));
+        assert!(!r.write(4093, &[1, 2, 3, 4]));
+        assert_eq!(r.read_u32(4092), 0x0403_0201);
+        assert!(!r.read(usize::MAX, &mut [0u8; 2]));
+    }
+}

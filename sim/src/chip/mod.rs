@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! One SpiNNaker chip: 18 cores with their private peripherals, and the shared blocks (router,
+//! system controller, watchdog, System RAM, SDRAM). The chip wires the blocks together: blocks
+//! never reach into each other.
+
+pub mod cc;
+// pub mod core; // (lead: enabled once the peripherals land)
+pub mod dma;
+pub mod memory;
+pub mod packet;
+pub mod router;
+pub mod sysctl;
+pub mod sysram;
+pub mod timer;
+pub mod vic;
+pub mod watchdog;
+
+// mod machine;
+// pub use machine::*;
+// mod shared;
+// pub use shared::Shared;
+

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The chip-level blocks shared by all cores of a chip.
+
+use std::rc::Rc;
+
+use super::memory::{self, Ram};
+use super::router::Router;
+use super::sysctl::SystemController;
+use super::watchdog::Watchdog;
+
+/// The chip-level blocks every core of the chip reaches over the System NoC.
+pub struct Shared {
+    /// The multicast/P2P/NN/FR router.
+    pub router: Router,
+    /// The system controller.
+    pub sysctl: SystemController,
+    /// The SP805 watchdog.
+    pub watchdog: Watchdog,
+    /// System RAM (32 KiB).
+    pub sysram: Rc<Ram>,
+    /// SDRAM (128 MiB).
+    pub sdram: Rc<Ram>,
+    pl340: [u32; 1024],
+    pub(crate) touched: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(monitor_phys: u8, num_cores: usize) -> Shared {
+        let mut router = Router::new(monitor_phys);
+        router.boot_init(monitor_phys);
+        let mut sysctl = SystemController::new(num_cores);
+        sysctl.boot_init(monitor_phys);
+        Shared {
+            router,
+            sysctl,
+            watchdog: Watchdog::new(),
+            sysram: Ram::new(memory::SYSRAM_SIZE as usize),
+            sdram: Ram::new(memory::SDRAM_SIZE as usize),
+            pl340: [0; 1024],
+            touched: false,
+        }
+    }
+
+    /// Marks that shared state changed during a slice (other cores may need a look).
+    pub(crate) fn touch(&mut self) {
+        self.touched = true;
+    }
+
+    /// The PL340 SDRAM controller as plain registers; only the monitor programs it, and
+    /// `pl340_init` polls DLL_STATUS bit 18 (locked), which therefore reads 1 (§2.8).
+    pub(crate) fn pl340_read(&self, offset: u32) -> u32 {
+        if offset == 0x300 {
+            return 1 << 18;
+        }
+        self.pl340.get((offset / 4) as usize).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn pl340_write(&mut self, offset: u32, value: u32) {
+        if let Some(r) = self.pl340.get_mut((offset / 4) as usize) {
+            *r = value;
+        }
+    }
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Reads firmware ELF files (goblin) into loadable programs, rejecting what a SpiNNaker core
+//! could not run with a clear reason.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use goblin::elf::{header, program_header::PT_LOAD, Elf};
+
+use crate::chip::memory::region_of;
+
+/// One loadable piece of a program: bytes at a core address, zero-filled up to `mem_size`.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    /// Core address where the segment goes.
+    pub addr: u32,
+    /// Initialised bytes.
+    pub data: Vec<u8>,
+    /// Size in memory (>= data length; the rest is zeroed).
+    pub mem_size: u32,
+}
+
+/// A firmware image ready to load onto a core.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Name (file stem), stored in the vcpu block's `app_name`.
+    pub name: String,
+    /// Entry point (bit 0 set for Thumb).
+    pub entry: u32,
+    /// Loadable segments.
+    pub segments: Vec<Segment>,
+    /// Symbol table: name → address, for tests and tools.
+    pub symbols: BTreeMap<String, u32>,
+}
+
+/// Why a file cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable { file: String, reason: String },
+    /// The bytes are not an ELF file.
+    #[error("{file}: not an ELF file: {reason}")]
+    NotElf { file: String, reason: String },
+    /// An ELF, but not for a SpiNNaker core.
+    #[error("{file}: not an ARM 32-bit little-endian ELF ({reason})")]
+    WrongArch { file: String, reason: String },
+    /// No PT_LOAD segment with contents.
+    #[error("{file}: no loadable segment")]
+    NoSegments { file: String },
+    /// A segment outside ITCM, DTCM, System RAM and SDRAM.
+    #[error("{file}: segment at {addr:#010x} (+{size:#x} bytes) is outside ITCM, DTCM, System RAM and SDRAM")]
+    BadSegment { file: String, addr: u32, size: u32 },
+}
+
+impl Program {
+    /// Reads and checks an ELF file.
+    pub fn from_file(path: &Path) -> Result<Program, LoadError> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable { file: file.clone(), reason: e.to_string() })?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Program::from_elf_bytes(&file, &name, &bytes)
+    }
+
+    /// Checks and converts ELF bytes; `file` names the source in errors.
+    pub fn from_elf_bytes(file: &str, name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
+        let f = || file.to_string();
+        if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+            return Err(LoadError::NotElf { file: f(), reason: "missing the ELF magic number".into() });
+        }
+        if bytes.len() < 20 {
+            return Err(LoadError::NotElf { file: f(), reason: "truncated header".into() });
+        }
+        if bytes[4] != header::ELFCLASS32 {
+            return Err(LoadError::WrongArch { file: f(), reason: "64-bit ELF".into() });
+        }
+        if bytes[5] != header::ELFDATA2LSB {
+            return Err(LoadError::WrongArch { file: f(), reason: "big-endian ELF".into() });
+        }
+        let machine = u16::from_le_bytes([bytes[18], bytes[19]]);
+        if machine != header::EM_ARM {
+            return Err(LoadError::WrongArch { file: f(), reason: format!("machine {} is not ARM", header::machine_to_str(machine)) });
+        }
+        let elf = Elf::parse(bytes).map_err(|e| LoadError::NotElf { file: f(), reason: e.to_string() })?;
+        let mut segments = Vec::new();
+        for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0) {
+            let addr = ph.p_paddr as u32;
+            let size = ph.p_memsz as u32;
+            if ph.p_paddr > u32::MAX as u64 || ph.p_memsz > u32::MAX as u64 || region_of(addr, size).is_none() {
+                return Err(LoadError::BadSegment { file: f(), addr, size });
+            }
+            if ph.p_filesz > ph.p_memsz {
+                return Err(LoadError::NotElf { file: f(), reason: "segment file size exceeds its memory size".into() });
+            }
+            let start = ph.p_offset as usize;
+            let data = start
+                .checked_add(ph.p_filesz as usize)
+                .and_then(|end| bytes.get(start..end))
+                .ok_or_else(|| LoadError::NotElf { file: f(), reason: "segment data beyond the end of the file".into() })?;
+            segments.push(Segment { addr, data: data.to_vec(), mem_size: size });
+        }
+        if segments.is_empty() {
+            return Err(LoadError::NoSegments { file: f() });
+        }
+        let mut symbols = BTreeMap::new();
+        for sym in elf.syms.iter() {
+            if let Some(n) = elf.strtab.get_at(sym.st_name) {
+                if !n.is_empty() && sym.st_value <= u32::MAX as u64 {
+                    symbols.insert(n.to_string(), sym.st_value as u32);
+                }
+            }
+        }
+        Ok(Program { name: name.to_string(), entry: elf.entry as u32, segments, symbols })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_elf_and_wrong_class() {
+        assert!(matches!(Program::from_elf_bytes("x", "x", b"hello world"), Err(LoadError::NotElf { .. })));
+        let mut hdr = vec![0u8; 64];
+        hdr[..4].copy_from_slice(b"\x7fELF");
+        hdr[4] = header::ELFCLASS64;
+        hdr[5] = header::ELFDATA2LSB;
+        assert!(matches!(Program::from_elf_bytes("x", "x", &hdr), Err(LoadError::WrongArch { .. })));
+        hdr[4] = header::ELFCLASS32;
+        hdr[18] = 62; // x86-64
+        let e = Program::from_elf_bytes("f.elf", "f", &hdr).unwrap_err().to_string();
+        assert!(e.starts_with("f.elf: not an ARM"), "{e}");
+    }
+}
