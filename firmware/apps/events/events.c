@@ -5,8 +5,11 @@
 //   - callbacks scheduled before spin1_start run highest priority first;
 //   - a preeminent (priority -1, FIQ) timer callback that triggers user
 //     events and queues work;
-//   - ten multicast packets to itself sent back to back (software TX queue
-//     and the CC "TX empty" interrupt), half of them with payload;
+//   - ten multicast packets to itself sent back to back from a queued
+//     callback (software TX queue and the CC "TX empty" interrupt), half of
+//     them with payload; not from the FIQ callback, where the receive
+//     interrupt could not drain them and the router would drop what waits
+//     longer than its wait time;
 //   - five DMA writes issued back to back (software DMA queue chained by
 //     the DMA-done interrupt), DMA_TRANSFER_DONE at priority 0;
 //   - spin1_callback_off of the timer from inside its own callback;
@@ -32,6 +35,12 @@ static void ordered(uint n, uint unused)
 static void user(uint arg0, uint arg1)
 {
     user_seen++;
+    if (arg0 == 1) {
+        uint me = spin1_get_core_id();
+
+        for (uint i = 0; i < N_PACKETS; i++)
+            spin1_send_mc_packet((me << 16) | i, 0x100 + i, i & 1);
+    }
     io_printf(IO_BUF, "user %u %u\n", arg0, arg1);
     if (arg0 == 99)
         spin1_exit(EXIT_CODE);
@@ -45,8 +54,6 @@ static void tick(uint n, uint unused)
     if (n == 1) {
         uint me = spin1_get_core_id();
 
-        for (uint i = 0; i < N_PACKETS; i++)
-            spin1_send_mc_packet((me << 16) | i, 0x100 + i, i & 1);
         for (uint i = 0; i < N_DMA; i++)
             spin1_dma_transfer(10 + i,
                                (void *) (SDRAM_USER_BASE + 0x10000 * me +

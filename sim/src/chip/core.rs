@@ -19,6 +19,7 @@ use super::cc::CommsController;
 use super::dma::{Dma, DmaMemory};
 use super::memory::{self, region_of, Ram, Region};
 use super::packet::Packet;
+use super::router::Source;
 use super::timer::DualTimer;
 use super::vic::Vic;
 use super::Shared;
@@ -110,6 +111,9 @@ pub struct CoreState {
     pub dma: Dma,
     /// Packets launched by this core in the current slice, with their launch cycle.
     pub outbox: Vec<(Cycle, Packet)>,
+    /// Packets the router holds for this core while its receive buffer is full: the cycle after
+    /// which the router gives up and drops each, the packet, and where it came from.
+    pub rx_wait: std::collections::VecDeque<(Cycle, Packet, Source)>,
     /// The chip's shared blocks.
     pub shared: Rc<RefCell<Shared>>,
     /// Private instruction TCM.
@@ -122,7 +126,13 @@ pub struct CoreState {
     ran_block: bool,
     /// An interrupt is asserted but masked by CPSR: blocks check whether the guest unmasked it.
     masked_pending: bool,
-    pending_fault: Option<(u32, u32)>,
+    /// Index (within the current block) of a misaligned data access found by the memory hook.
+    pending_fault: Option<u32>,
+    /// Index of the data access that hit unmapped or protected memory.
+    bad_access: Option<u32>,
+    /// The block being executed: start, size, Thumb state, data accesses made so far.
+    block: (u32, u32, bool),
+    block_accesses: u32,
     pending_intr: Option<u32>,
     itcm_costs: Vec<Option<BlockCost>>,
     other_costs: HashMap<(u32, bool), BlockCost>,
@@ -163,6 +173,22 @@ impl CoreState {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// Moves packets the router holds into the receive buffer as it frees up, and drops (and
+    /// counts) those that waited longer than the router's wait time.
+    pub fn refill_rx(&mut self) {
+        while let Some(&(deadline, pkt, source)) = self.rx_wait.front() {
+            if deadline < self.now {
+                self.rx_wait.pop_front();
+                let phys = self.phys;
+                self.shared.borrow_mut().router.count_dropped(&pkt, source, 0, 1 << phys, deadline);
+            } else if self.cc.deliver(pkt, self.now) {
+                self.rx_wait.pop_front();
+            } else {
+                break;
+            }
+        }
     }
 
     fn request_stop(&mut self) {
@@ -248,7 +274,14 @@ fn periph_read(st: &mut CoreState, p: Periph, offset: u32) -> u32 {
     st.now += PERIPHERAL_ACCESS_CYCLES;
     let now = st.now;
     match p {
-        Periph::Cc => st.cc.read(offset, now),
+        Periph::Cc => {
+            let v = st.cc.read(offset, now);
+            if offset == 0x14 && !st.rx_wait.is_empty() {
+                // Reading RXKEY freed the buffer: the router hands over the next packet.
+                st.refill_rx();
+            }
+            v
+        }
         Periph::Timer => st.timer.read(offset, now),
         Periph::Vic => {
             // VADDR reads act on the priority logic: the lines must be current first.
@@ -296,9 +329,11 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
         Periph::Router => st.shared.borrow_mut().router.write(offset, value),
         Periph::SysCtl => {
             let phys = st.phys;
-            let mut sh = st.shared.borrow_mut();
-            sh.touch();
-            sh.sysctl.write(offset, value, phys);
+            {
+                let mut sh = st.shared.borrow_mut();
+                sh.touch();
+                sh.sysctl.write(offset, value, phys);
+            }
             // Another core's CPU_INT may have changed: let the chip look at every core.
             st.request_stop();
         }
@@ -318,7 +353,7 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
 /// One simulated core: its engine and scheduling state.
 pub struct Core {
     uc: Unicorn<'static, CoreState>,
-    hooks: Vec<unicorn_engine::ffi::uc_hook>,
+    hooks: Vec<*mut std::ffi::c_void>,
     /// Asleep in WFI until an interrupt is pending.
     pub sleeping: bool,
     /// No longer simulated (finished, faulted beyond recovery, or engine error).
@@ -359,6 +394,7 @@ impl Core {
             vic: Vic::new(),
             dma: Dma::new(phys),
             outbox: Vec::new(),
+            rx_wait: std::collections::VecDeque::new(),
             shared,
             itcm: itcm.clone(),
             dtcm: dtcm.clone(),
@@ -367,6 +403,9 @@ impl Core {
             ran_block: false,
             masked_pending: false,
             pending_fault: None,
+            bad_access: None,
+            block: (0, 0, false),
+            block_accesses: 0,
             pending_intr: None,
             itcm_costs: vec![None; (memory::ITCM_SIZE / 2) as usize],
             other_costs: HashMap::new(),
@@ -401,10 +440,10 @@ impl Core {
                     }),
                     Some(move |uc: &mut Unicorn<CoreState>, off: u64, _size: usize, value: u64| {
                         let shift = (off as u32 & 3) * 8;
+                        // A stop requested here is carried out by the block hook at the next block:
+                        // Unicorn 2.0's emu_stop inside an MMIO callback abandons the block and
+                        // rewinds the PC to its start, which would repeat the write.
                         periph_write(uc.get_data_mut(), p, (off as u32) & !3, (value as u32) << shift);
-                        if uc.get_data().stop_requested {
-                            let _ = uc.emu_stop();
-                        }
                     }),
                 ),
                 "mapping peripherals",
@@ -423,6 +462,16 @@ impl Core {
         if align_check {
             hooks.push(eng(uc.add_mem_hook(HookType::MEM_READ | HookType::MEM_WRITE, 0, u32::MAX as u64, mem_hook), "adding the memory hook")?);
         }
+        // Only called on a fault, so free: remembers which access of the block failed.
+        let bad = HookType::MEM_READ_UNMAPPED | HookType::MEM_WRITE_UNMAPPED | HookType::MEM_READ_PROT | HookType::MEM_WRITE_PROT;
+        hooks.push(eng(
+            uc.add_mem_hook(bad, 0, u32::MAX as u64, |uc, _ty, _addr, _size, _value| {
+                let st = uc.get_data_mut();
+                st.bad_access = Some(st.block_accesses);
+                false
+            }),
+            "adding the fault hook",
+        )?);
         Ok(Core { uc, hooks, sleeping: false, halted: false, halt_reason: None })
     }
 
@@ -533,6 +582,7 @@ impl Core {
             st.stop_requested = false;
             st.ran_block = false;
             st.pending_fault = None;
+            st.bad_access = None;
             st.pending_intr = None;
             if st.itcm.take_dirty() {
                 // Code written from outside the engine (loader, DMA): drop stale costs.
@@ -554,8 +604,9 @@ impl Core {
         let thumb = self.reg(RegisterARM::CPSR) & CPSR_T != 0;
         match result {
             Ok(()) => {
-                if let Some((fault_pc, _addr)) = self.state().pending_fault {
+                if let Some(index) = self.state().pending_fault {
                     // Alignment fault found by the memory hook (see `mem_hook` for the limits).
+                    let fault_pc = self.faulting_pc(index, pc);
                     self.enter_exception(Exception::DataAbort, fault_pc.wrapping_add(8));
                     return SliceEnd::Exception(Exception::DataAbort);
                 }
@@ -569,7 +620,12 @@ impl Core {
                 SliceEnd::Budget
             }
             Err(uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::READ_PROT | uc_error::WRITE_PROT) => {
-                self.enter_exception(Exception::DataAbort, pc.wrapping_add(8));
+                let fault_pc = match self.state().bad_access {
+                    Some(index) if self.state().align_check => self.faulting_pc(index, pc),
+                    // Without the access count the PC is the block's start: the best we know.
+                    _ => pc,
+                };
+                self.enter_exception(Exception::DataAbort, fault_pc.wrapping_add(8));
                 SliceEnd::Exception(Exception::DataAbort)
             }
             Err(uc_error::FETCH_UNMAPPED | uc_error::FETCH_PROT) => {
@@ -587,6 +643,16 @@ impl Core {
                 SliceEnd::Halted
             }
         }
+    }
+
+    /// The address of the instruction that made data access `index` of the current block
+    /// (Unicorn leaves `pc_now` at the block's start after a fault).
+    fn faulting_pc(&self, index: u32, pc_now: u32) -> u32 {
+        let (start, size, thumb) = self.state().block;
+        let cpsr = self.reg(RegisterARM::CPSR);
+        self.read_mem(start, size as usize)
+            .and_then(|code| super::fault::faulting_instruction(&code, start, thumb, index, cpsr))
+            .unwrap_or(pc_now)
     }
 
     fn software_exception(&mut self, intno: u32, pc: u32, thumb: bool) -> SliceEnd {
@@ -634,7 +700,9 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
     let addr = addr as u32;
     let st = uc.get_data();
     if st.stop_requested {
-        // A stop is pending: this block will not run, so it must not be counted.
+        // A stop is pending (from a peripheral write in the last block): this block will not
+        // run, so it must not be counted.
+        let _ = uc.emu_stop();
         return;
     }
     if st.masked_pending && st.ran_block {
@@ -651,10 +719,12 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
     }
     let st = uc.get_data();
     let cached = if addr < memory::ITCM_SIZE { st.itcm_costs[(addr / 2) as usize] } else { None };
+    let mut thumb_block = false;
     let cost = match cached {
         Some(c) => c,
         None => {
             let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32 & CPSR_T != 0;
+            thumb_block = thumb;
             let st = uc.get_data();
             let key = (addr, thumb);
             if let Some(c) = st.other_costs.get(&key) {
@@ -681,6 +751,8 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
         return;
     }
     st.ran_block = true;
+    st.block = (addr, size, thumb_block);
+    st.block_accesses = 0;
     st.now += cost.cycles as u64;
     st.instructions += cost.instructions as u64;
 }
@@ -688,13 +760,14 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
 fn mem_hook(uc: &mut Unicorn<CoreState>, _ty: MemType, addr: u64, size: usize, _value: i64) -> bool {
     let addr32 = addr as u32;
     let misaligned = size > 1 && addr32 & (size as u32 - 1) != 0;
-    if misaligned && uc.get_data().pending_fault.is_none() {
-        // Unicorn 2.0's ARM model ignores CP15 c1 bit A, so the check is ours. The access and the
-        // rest of its basic block still complete before the abort is taken (Unicorn cannot abort
-        // from a memory hook); the abort's return link names the faulting instruction exactly.
-        let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0) as u32;
-        let st = uc.get_data_mut();
-        st.pending_fault = Some((pc, addr32));
+    let st = uc.get_data_mut();
+    st.block_accesses += 1;
+    if misaligned && st.pending_fault.is_none() {
+        // Unicorn 2.0's ARM model ignores CP15 c1 bit A, so the check is ours. Stopping here
+        // leaves the block at this access (the unit tests check nothing after it runs); the
+        // faulting instruction is found from the access's position in the block, because
+        // Unicorn leaves the PC at the block's start.
+        st.pending_fault = Some(st.block_accesses - 1);
         st.stop_requested = true;
         let _ = uc.emu_stop();
     }
@@ -705,4 +778,107 @@ fn mem_hook(uc: &mut Unicorn<CoreState>, _ty: MemType, addr: u64, size: usize, _
         _ => {}
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B_SELF: u32 = 0xEAFF_FFFE; // b .
+
+    /// A core whose vectors all loop on themselves, with `code` at 0x100 ready to run in SVC mode.
+    fn core_with(code: &[u32], align_check: bool) -> Core {
+        let shared = Rc::new(RefCell::new(Shared::new(0, 18)));
+        let mut core = Core::new(1, shared, align_check).unwrap();
+        for v in 0..8u32 {
+            core.state().itcm.write_u32((v * 4) as usize, B_SELF);
+        }
+        for (i, w) in code.iter().enumerate() {
+            core.state().itcm.write_u32(0x100 + 4 * i, *w);
+        }
+        core.reset_to(0x100, 0);
+        core
+    }
+
+    fn lr_of(core: &Core) -> u32 {
+        core.reg(RegisterARM::LR)
+    }
+
+    #[test]
+    fn unmapped_load_is_a_data_abort() {
+        // mov r0,#0x50000000; ldr r1,[r0]
+        let mut core = core_with(&[0xE3A0_0205, 0xE590_1000, B_SELF], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::DataAbort));
+        assert_eq!(core.pc(), 0x10);
+        assert_eq!(core.reg(RegisterARM::CPSR) & 0x1F, MODE_ABT);
+        assert_eq!(core.reg(RegisterARM::SPSR), MODE_SVC | CPSR_I | CPSR_F);
+        assert_eq!(lr_of(&core), 0x104 + 8);
+    }
+
+    #[test]
+    fn branch_to_unmapped_is_a_prefetch_abort() {
+        // mov r0,#0x50000000; bx r0
+        let mut core = core_with(&[0xE3A0_0205, 0xE12F_FF10], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::PrefetchAbort));
+        assert_eq!(core.pc(), 0x0C);
+        assert_eq!(lr_of(&core), 0x5000_0004);
+    }
+
+    #[test]
+    fn svc_and_undefined_take_their_vectors() {
+        let mut core = core_with(&[0xEF00_0000, B_SELF], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::SupervisorCall));
+        assert_eq!((core.pc(), lr_of(&core)), (0x08, 0x104));
+        let mut core = core_with(&[0xE1A0_0000, 0xE7F0_00F0, B_SELF], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::Undefined));
+        assert_eq!((core.pc(), lr_of(&core)), (0x04, 0x108));
+        assert_eq!(core.reg(RegisterARM::CPSR) & 0x1F, MODE_UND);
+    }
+
+    #[test]
+    fn unaligned_word_load_aborts_only_when_checking() {
+        // mov r0,#0x400000; add r0,r0,#1; ldr r1,[r0]; mov r5,#1; b .
+        let code = [0xE3A0_0501, 0xE280_0001, 0xE590_1000, 0xE3A0_5001, B_SELF];
+        let mut core = core_with(&code, true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::DataAbort));
+        assert_eq!(lr_of(&core), 0x108 + 8);
+        // The abort is precise: the instruction after the faulting load did not run.
+        assert_eq!(core.reg(RegisterARM::R5), 0);
+        let mut core = core_with(&code, false);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Budget);
+        assert_eq!(core.pc(), 0x110);
+        assert_eq!(core.reg(RegisterARM::R5), 1);
+    }
+
+    #[test]
+    fn wfi_sleeps_with_pc_after_it() {
+        let mut core = core_with(&[0xEE07_0F90, B_SELF], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Sleep);
+        assert_eq!(core.pc(), 0x104);
+        assert!(core.sleeping);
+    }
+
+    #[test]
+    fn irq_is_taken_right_after_cpsr_unmasks_it() {
+        // mov r0,#0x1F000000; mov r1,#2; str r1,[r0,#0x10] (enable src 1);
+        // str r1,[r0,#0x18] (soft set); msr cpsr_c,#0x13 (unmask); b .
+        let code = [0xE3A0_041F, 0xE3A0_1002, 0xE580_1010, 0xE580_1018, 0xE321_F013, B_SELF];
+        let mut core = core_with(&code, true);
+        assert_eq!(core.run_slice(1_000_000), SliceEnd::Budget);
+        assert!(core.state().now < 1_000, "stopped early, at {}", core.state().now);
+        assert_eq!(core.take_interrupt(), Some(Exception::Irq));
+        assert_eq!(core.pc(), 0x18);
+        assert_eq!(lr_of(&core), 0x114 + 4);
+        assert_eq!(core.reg(RegisterARM::SPSR) & 0xFF, MODE_SVC);
+    }
+
+    #[test]
+    fn cycles_follow_the_budget_and_count_instructions() {
+        let mut core = core_with(&[B_SELF], true);
+        assert_eq!(core.run_slice(3_000), SliceEnd::Budget);
+        let st = core.state();
+        // b . costs 3 cycles: the slice stops at the first block boundary at or after 3,000.
+        assert_eq!(st.now, 3_000);
+        assert_eq!(st.instructions, 1_000);
+    }
 }

@@ -259,7 +259,13 @@ impl Chip {
             }
             .min(limit);
             self.run_until(horizon);
-            self.now = self.now.max(horizon);
+            if (0..NUM_CORES).any(|p| self.is_active(p)) {
+                self.now = self.now.max(horizon);
+            } else {
+                // Everything finished inside this horizon: time stops where the last core did.
+                let last = self.cores.iter().flatten().map(|c| c.state().now).max().unwrap_or(self.now);
+                self.now = self.now.max(last);
+            }
         }
     }
 
@@ -312,6 +318,7 @@ impl Chip {
                         core.sleeping = false;
                     }
                 }
+                core.state_mut().refill_rx();
                 let slice_end = core.state().now;
                 self.route_outbox(p);
                 self.check_finished(p);
@@ -355,11 +362,15 @@ impl Chip {
     }
 
     fn route_packet(&mut self, pkt: Packet, source: Source, t: Cycle) {
-        let route = self.shared.borrow_mut().router.route(&pkt, source, t);
+        let (route, wait) = {
+            let mut sh = self.shared.borrow_mut();
+            let control = sh.router.read(0);
+            (sh.router.route(&pkt, source, t), router_wait_cycles(control))
+        };
         if route.dropped {
             return;
         }
-        let mut failed_cores = 0u32;
+        let failed_cores = 0u32;
         for dest in 0..NUM_CORES {
             if route.cores & (1 << dest) == 0 {
                 continue;
@@ -367,10 +378,11 @@ impl Chip {
             match self.cores[dest].as_mut() {
                 Some(core) if !core.halted => {
                     let arrival = t + ROUTER_LATENCY_CYCLES;
-                    if !core.state_mut().cc.deliver(pkt, arrival) {
-                        failed_cores |= 1 << dest;
-                    } else if core.sleeping {
-                        // The arrival is an event of the receiver: run_until wakes it then.
+                    let st = core.state_mut();
+                    // Behind packets already waiting, or into a full buffer: the router holds it
+                    // for its wait time (the arrival is an event of the receiver, which wakes it).
+                    if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
+                        st.rx_wait.push_back((arrival + wait, pkt, source));
                     }
                 }
                 // Packets for the monitor or for idle cores are consumed by their (unmodelled)
@@ -463,6 +475,18 @@ impl Chip {
         }
         out
     }
+}
+
+/// Core cycles the router waits for a blocked output before dropping a packet: wait1 then wait2
+/// (RTR_CONTROL bits [23:16] and [31:24], 8-bit floats counting router clock cycles, §2.5).
+/// Router clock 133 MHz against the 200 MHz core clock (PLL_CLK_SEL: system PLL 400 MHz / 3).
+pub fn router_wait_cycles(control: u32) -> Cycle {
+    let decode = |v: u32| -> u64 {
+        let (m, e) = ((v & 0xF) as u64, (v >> 4) as u64);
+        if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e }
+    };
+    let router_cycles = decode((control >> 16) & 0xFF) + decode(control >> 24);
+    router_cycles * 3 / 2
 }
 
 /// The faulting instruction's address from the exception link SARK-style handlers save:

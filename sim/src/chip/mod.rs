@@ -4,8 +4,9 @@
 //! never reach into each other.
 
 pub mod cc;
-// pub mod core; // (lead: enabled once the peripherals land)
+pub mod core;
 pub mod dma;
+pub mod fault;
 pub mod memory;
 pub mod packet;
 pub mod router;
@@ -15,8 +16,9 @@ pub mod timer;
 pub mod vic;
 pub mod watchdog;
 
-// mod machine;
-// pub use machine::*;
-// mod shared;
-// pub use shared::Shared;
+mod machine;
+mod shared;
+
+pub use machine::*;
+pub use shared::Shared;
 

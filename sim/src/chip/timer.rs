@@ -99,7 +99,7 @@ impl Timer {
     fn at_cycle(&self, now: Cycle) -> Timer {
         let mut t = *self;
         if t.enabled() {
-            let total = t.phase + now.saturating_sub(t.at);
+            let total = now.saturating_sub(t.at).saturating_add(t.phase);
             let div = t.divisor();
             t.phase = total % div;
             t.tick(total / div);
@@ -236,7 +236,7 @@ impl DualTimer {
 
     /// Splits a block offset into (timer index, register offset); None outside 0x00–0x3F.
     fn decode(offset: u32) -> Option<(usize, u32)> {
-        (offset < 0x40).then(|| ((offset / 0x20) as usize, offset % 0x20))
+        (offset < 0x40).then_some(((offset / 0x20) as usize, offset % 0x20))
     }
 
     /// Reads the register at `offset` (timer1 0x00–0x1C, timer2 0x20–0x3C) as seen at `now`.
@@ -629,6 +629,11 @@ mod tests {
         assert_eq!(t.read(RAW_INT, far), 1);
         t.write(INT_CLR, 0, far);
         assert!(t.next_event(far).is_none_or(|e| e > far));
+        // A partial prescaled tick carried to the end of time does not overflow either.
+        let mut p = periodic(1000, 0);
+        p.write(CONTROL, SPIN1_CTRL | (1 << 2), 0);
+        assert_eq!(p.read(COUNT, 5), 1000);
+        assert!(p.read(COUNT, u64::MAX) <= 1000);
         // Time going backwards is tolerated (treated as no time passing).
         let c = t.read(COUNT, far);
         assert_eq!(t.read(COUNT, 5), c);
@@ -699,6 +704,28 @@ mod tests {
             let e = t.next_event(9).unwrap();
             assert_eq!(t.irq_sources(e - 1), 0);
             assert_eq!(t.irq_sources(e), 1 << TIMER1_INT);
+        }
+    }
+
+    #[test]
+    fn random_register_traffic_never_panics() {
+        let mut t = DualTimer::new();
+        let (mut x, mut now) = (0x2545_F491_4F6C_DD1Du64, 0u64);
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            now += x % 300;
+            let off = ((x >> 20) as u32 % 0x48) & !3;
+            if x & 1 == 0 {
+                t.write(off, (x >> 32) as u32, now);
+            } else {
+                t.read(off, now);
+            }
+            if let Some(e) = t.next_event(now) {
+                assert!(e > now);
+            }
+            t.irq_sources(now);
         }
     }
 }

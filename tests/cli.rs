@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The `spinn` command line: output formats, exit status, and clear errors for bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn spinn(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spinn")).args(args).output().expect("spinn runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn elf(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build").join(format!("{name}.elf")).display().to_string()
+}
+
+fn tmp(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("spinn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let (code, out, err) = spinn(&["run", &elf("hello"), "--core", "1,3", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert!(v["sim_time_ns"].as_u64().unwrap() > 0);
+    let cores = v["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 2);
+    for (c, p) in cores.iter().zip([1, 3]) {
+        assert_eq!(c["x"], 0);
+        assert_eq!(c["y"], 0);
+        assert_eq!(c["p"], p);
+        assert_eq!(c["phys"], p);
+        assert_eq!(c["state"], "EXIT");
+        assert_eq!(c["rt_code"], 0);
+        assert_eq!(c["user"][0], 0x600D);
+        assert!(c["cycles"].as_u64().unwrap() > 0);
+        assert!(c["instructions"].as_u64().unwrap() > 0);
+        assert!(c["pc"].is_u64());
+        assert_eq!(c["iobuf"], format!("hello from core {p} on chip 0,0\n"));
+    }
+}
+
+#[test]
+fn text_report_and_fault_exit_status() {
+    let (code, out, _) = spinn(&["run", &elf("fault_undef"), "--core", "2"]);
+    assert_eq!(code, 1, "an RTE core makes the exit status non-zero");
+    assert!(out.contains("core 0,0,2 (phys 2): RTE UNDEF (rt_code 2) at pc 0x"), "{out}");
+    let (code, out, _) = spinn(&["run", &elf("hello")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("core 0,0,1 (phys 1): EXIT"), "{out}");
+    assert!(out.contains("hello from core 1 on chip 0,0"), "{out}");
+}
+
+#[test]
+fn time_limit_stops_a_running_core() {
+    let (code, out, _) = spinn(&["run", &elf("ticks"), "--ms", "3", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stop"], "TimeLimit");
+    assert_eq!(v["sim_time_ns"], 3_000_000);
+    assert_eq!(v["cores"][0]["state"], "RUN");
+}
+
+fn bad_input(args: &[&str], file: &str, reason: &str) {
+    let (code, out, err) = spinn(args);
+    assert_eq!(code, 2, "{args:?}: stdout {out} stderr {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(file), "names the file: {err}");
+    assert!(err.contains(reason), "says {reason:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_status_2() {
+    let missing = "/nonexistent/app.elf";
+    bad_input(&["run", missing], missing, "cannot read");
+    let text = tmp("notes.elf", b"this is not an ELF file at all");
+    bad_input(&["run", &text], &text, "not an ELF file");
+    let x86 = tmp("x86.elf", &std::fs::read("/proc/self/exe").unwrap());
+    bad_input(&["run", &x86], &x86, "not an ARM 32-bit little-endian ELF");
+
+    // A real ARM ELF whose program headers are all turned into PT_NULL: nothing to load.
+    let mut bytes = std::fs::read(elf("hello")).unwrap();
+    let phoff = u32::from_le_bytes(bytes[28..32].try_into().unwrap()) as usize;
+    let phentsize = u16::from_le_bytes(bytes[42..44].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(bytes[44..46].try_into().unwrap()) as usize;
+    let mut no_load = bytes.clone();
+    for i in 0..phnum {
+        no_load[phoff + i * phentsize..phoff + i * phentsize + 4].copy_from_slice(&0u32.to_le_bytes());
+    }
+    let p = tmp("noload.elf", &no_load);
+    bad_input(&["run", &p], &p, "no loadable segment");
+
+    // The first segment moved to an address no memory answers at.
+    bytes[phoff + 12..phoff + 16].copy_from_slice(&0x9000_0000u32.to_le_bytes());
+    let p = tmp("outside.elf", &bytes);
+    bad_input(&["run", &p], &p, "outside ITCM, DTCM, System RAM and SDRAM");
+
+    let (code, _, err) = spinn(&["run", &elf("hello"), "--core", "18"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("out of range"), "{err}");
+    let (code, _, err) = spinn(&["run", &elf("hello"), "--core", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("monitor"), "{err}");
+}
