@@ -63,7 +63,7 @@ fn tick_count_matches_simulated_time() {
     assert_eq!(lines[10], "done 10 ticks, time 10, rc 0");
     // Ten 1 ms ticks: the tenth fires at 10 ms of simulated time and the core exits just after.
     let now = chip.now();
-    assert!(now >= 10 * MS && now < 11 * MS, "finished at {now} cycles");
+    assert!((10 * MS..11 * MS).contains(&now), "finished at {now} cycles");
 }
 
 #[test]

@@ -101,6 +101,8 @@ pub struct CoreState {
     pub instructions: u64,
     /// Cycles spent executing (not asleep).
     pub busy_cycles: u64,
+    /// Slices run (calls into the engine), for performance accounting.
+    pub slices: u64,
     /// Communications controller.
     pub cc: CommsController,
     /// Dual timer.
@@ -156,12 +158,10 @@ impl CoreState {
     /// Brings DMA up to `now` and feeds the current source lines into the VIC.
     pub fn update_interrupts(&mut self) {
         let shared = self.shared.clone();
-        let mut sh = shared.borrow_mut();
+        let sh = shared.borrow();
         let mut mem = CoreMemory { itcm: &self.itcm, dtcm: &self.dtcm, sysram: &sh.sysram, sdram: &sh.sdram };
         self.dma.advance(self.now, &mut mem);
         let lines = self.lines(&sh);
-        drop(mem);
-        sh.touch();
         drop(sh);
         self.vic.set_lines(lines);
     }
@@ -389,6 +389,7 @@ impl Core {
             budget: 0,
             instructions: 0,
             busy_cycles: 0,
+            slices: 0,
             cc: CommsController::new(),
             timer: DualTimer::new(),
             vic: Vic::new(),
@@ -524,7 +525,7 @@ impl Core {
             let _ = uc.reg_write(RegisterARM::CPSR, (MODE_SVC | CPSR_I | CPSR_F | CPSR_T) as u64);
         }
         let _ = uc.reg_write(RegisterARM::PC, (entry & !1) as u64);
-        self.sleeping = false;
+        self.set_sleeping(false);
         self.halted = false;
         self.halt_reason = None;
     }
@@ -566,6 +567,15 @@ impl Core {
         Some(exc)
     }
 
+    /// Parks or wakes the core; the system controller's SC_SLEEP shows it (STANDBYWFI).
+    pub fn set_sleeping(&mut self, asleep: bool) {
+        if self.sleeping != asleep {
+            self.sleeping = asleep;
+            let phys = self.state().phys;
+            self.state().shared.borrow_mut().sysctl.set_sleeping(phys, asleep);
+        }
+    }
+
     /// True when the VIC asserts IRQ or FIQ: what wakes a core from WFI, masked or not.
     pub fn interrupt_pending(&self) -> bool {
         self.state().vic.irq() || self.state().vic.fiq()
@@ -600,6 +610,7 @@ impl Core {
         let result = self.uc.emu_start(start as u64, 0xFFFF_FFFF, 0, 0);
         let st = self.uc.get_data_mut();
         st.busy_cycles += st.now.saturating_sub(start_now);
+        st.slices += 1;
         let pc = self.pc();
         let thumb = self.reg(RegisterARM::CPSR) & CPSR_T != 0;
         match result {
@@ -614,7 +625,7 @@ impl Core {
                     return self.software_exception(intno, pc, thumb);
                 }
                 if !self.state().stop_requested && is_wfi(self, pc) {
-                    self.sleeping = true;
+                    self.set_sleeping(true);
                     return SliceEnd::Sleep;
                 }
                 SliceEnd::Budget

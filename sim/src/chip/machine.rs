@@ -275,7 +275,7 @@ impl Chip {
         if core.sleeping {
             core.state_mut().update_interrupts();
             if core.interrupt_pending() {
-                core.sleeping = false;
+                core.set_sleeping(false);
             }
         }
     }
@@ -303,7 +303,7 @@ impl Chip {
                     if !core.interrupt_pending() {
                         continue;
                     }
-                    core.sleeping = false;
+                    core.set_sleeping(false);
                 }
                 if core.state().now >= horizon {
                     continue;
@@ -315,7 +315,7 @@ impl Chip {
                 if end == SliceEnd::Sleep {
                     core.state_mut().update_interrupts();
                     if core.interrupt_pending() {
-                        core.sleeping = false;
+                        core.set_sleeping(false);
                     }
                 }
                 core.state_mut().refill_rx();
@@ -344,7 +344,7 @@ impl Chip {
             if core.sleeping {
                 core.state_mut().update_interrupts();
                 if core.interrupt_pending() {
-                    core.sleeping = false;
+                    core.set_sleeping(false);
                     let st = core.state_mut();
                     st.now = st.now.max(t);
                 }

@@ -43,6 +43,8 @@ const PAGE: usize = 4096;
 pub struct Ram {
     ptr: *mut u8,
     len: usize,
+    /// The allocation behind `ptr` (`ptr` is rounded up to a page inside it).
+    base: *mut u8,
     /// Set when the Rust side wrote into the buffer (engines may hold stale translations).
     dirty_code: Cell<bool>,
 }
@@ -50,14 +52,18 @@ pub struct Ram {
 impl Ram {
     /// Allocates `len` zeroed bytes (a multiple of 4 KiB, as Unicorn maps whole pages).
     pub fn new(len: usize) -> Rc<Ram> {
-        assert!(len > 0 && len % PAGE == 0, "RAM size must be whole pages");
-        let layout = Layout::from_size_align(len, PAGE).expect("valid layout");
+        assert!(len > 0 && len.is_multiple_of(PAGE), "RAM size must be whole pages");
+        // A small alignment lets the allocator hand out fresh zero pages from the kernel (calloc)
+        // instead of clearing 128 MiB of SDRAM by hand; the page alignment is made by rounding.
+        let layout = Layout::from_size_align(len + PAGE, 16).expect("valid layout");
         // SAFETY: layout has non-zero size; a null result is handled below.
-        let ptr = unsafe { alloc_zeroed(layout) };
-        if ptr.is_null() {
+        let base = unsafe { alloc_zeroed(layout) };
+        if base.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
-        Rc::new(Ram { ptr, len, dirty_code: Cell::new(false) })
+        // SAFETY: the rounded pointer stays inside the allocation (it has PAGE bytes to spare).
+        let ptr = unsafe { base.add(base.align_offset(PAGE)) };
+        Rc::new(Ram { ptr, len, base, dirty_code: Cell::new(false) })
     }
 
     /// Size in bytes.
@@ -142,9 +148,9 @@ impl Ram {
 
 impl Drop for Ram {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(self.len, PAGE).expect("valid layout");
+        let layout = Layout::from_size_align(self.len + PAGE, 16).expect("valid layout");
         // SAFETY: allocated in `new` with the same layout.
-        unsafe { dealloc(self.ptr, layout) };
+        unsafe { dealloc(self.base, layout) };
     }
 }
 
