@@ -76,6 +76,9 @@ fn mc_ping_pong_between_two_cores_with_and_without_payload() {
     assert_eq!(r[1].user, [100, 0x0002_00C6, 209_700, 1]);
     assert_eq!(r[0].iobuf, "pingpong core 1 ready\nself packet 0x0001ffff\nreceived 100 last 0x000100c7 sum 209750 self 1\n");
     assert_eq!(r[1].iobuf, "pingpong core 2 ready\nself packet 0x0002ffff\nreceived 100 last 0x000200c6 sum 209700 self 1\n");
+    // The first hop leaves on the 1 ms tick; 200 hops of a few hundred cycles each follow, so
+    // the exchange must not wait for later ticks.
+    assert!(chip.now() < 2 * MS, "ping-pong ended at {} cycles", chip.now());
     // 200 hops plus one self packet per core went through the router.
     assert_eq!(chip.packets_sent(), 202);
     assert_eq!(chip.router_counters().dropped, 0);

@@ -110,6 +110,8 @@ pub struct Chip {
     cores: Vec<Option<Core>>,
     v2p: Vec<u8>,
     config: ChipConfig,
+    /// For each sleeping core, when it next has something to do.
+    wake_at: Vec<Option<Cycle>>,
     now: Cycle,
     packets_sent: u64,
 }
@@ -127,7 +129,7 @@ impl Chip {
             let info = sysram::BootInfo { x, y, width, height, v2p: v2p.clone(), ethernet: x == 0 && y == 0 };
             sysram::boot(&sh.sysram, &info);
         }
-        Chip { x, y, shared, cores: (0..NUM_CORES).map(|_| None).collect(), v2p, config, now: 0, packets_sent: 0 }
+        Chip { x, y, shared, cores: (0..NUM_CORES).map(|_| None).collect(), v2p, config, wake_at: vec![None; NUM_CORES], now: 0, packets_sent: 0 }
     }
 
     /// Current simulated time (cycles).
@@ -224,110 +226,111 @@ impl Chip {
 
     /// Runs until every loaded core is in EXIT, RTE or WDOG, or `limit` cycles of simulated
     /// time have passed since the chip started.
+    ///
+    /// Conservative and deterministic: the awake core furthest behind in time runs next (ties
+    /// go to the lower core number), and it may run at most one quantum past the next thing
+    /// any other core will do (its current time if awake, its wake-up if asleep). A sleeping
+    /// core costs nothing until its wake-up time comes round.
     pub fn run(&mut self, limit: Cycle) -> StopReason {
+        let quantum = self.config.quantum;
+        for p in 0..NUM_CORES {
+            if self.is_active(p) {
+                self.refresh_wake(p);
+            }
+        }
         loop {
-            let active: Vec<usize> = (0..NUM_CORES).filter(|&p| self.is_active(p)).collect();
-            if active.is_empty() {
-                return StopReason::AllFinished;
-            }
-            if self.now >= limit {
-                return StopReason::TimeLimit;
-            }
-            for &p in &active {
-                self.refresh_sleeper(p);
-            }
-            let awake: Vec<usize> = active.iter().copied().filter(|&p| !self.cores[p].as_ref().unwrap().sleeping).collect();
-            let wake_min = active
-                .iter()
-                .filter(|&&p| self.cores[p].as_ref().unwrap().sleeping)
-                .filter_map(|&p| self.cores[p].as_ref().unwrap().state().next_event())
-                .min();
-            let horizon = if awake.is_empty() {
-                match wake_min {
-                    // Nothing runs until the next event: jump there.
-                    Some(t) => t.max(self.now),
-                    None => return StopReason::Deadlock,
+            // The earliest awake core and the earliest sleeper wake-up, by (time, core).
+            let mut run: Option<(Cycle, usize)> = None;
+            let mut wake: Option<(Cycle, usize)> = None;
+            let mut active = false;
+            for p in 0..NUM_CORES {
+                let Some(core) = self.cores[p].as_ref().filter(|c| !c.halted) else { continue };
+                active = true;
+                let slot = if core.sleeping { &mut wake } else { &mut run };
+                let t = if core.sleeping { self.wake_at[p] } else { Some(core.state().now) };
+                if let Some(t) = t {
+                    if slot.is_none_or(|(best, _)| t < best) {
+                        *slot = Some((t, p));
+                    }
                 }
-            } else {
-                let t_min = awake.iter().map(|&p| self.cores[p].as_ref().unwrap().state().now).min().unwrap();
-                let step = if awake.len() >= 2 { self.config.quantum } else { Cycle::MAX / 4 };
-                let mut h = t_min.saturating_add(step);
-                if let Some(w) = wake_min {
-                    h = h.min(w.max(t_min).saturating_add(self.config.quantum));
-                }
-                h
             }
-            .min(limit);
-            self.run_until(horizon);
-            if (0..NUM_CORES).any(|p| self.is_active(p)) {
-                self.now = self.now.max(horizon);
-            } else {
-                // Everything finished inside this horizon: time stops where the last core did.
+            if !active {
+                // Time stops where the last core finished.
                 let last = self.cores.iter().flatten().map(|c| c.state().now).max().unwrap_or(self.now);
                 self.now = self.now.max(last);
+                return StopReason::AllFinished;
             }
+            let next = match (run, wake) {
+                (Some(r), Some(w)) => r.min(w),
+                (Some(r), None) => r,
+                (None, Some(w)) => w,
+                (None, None) => return StopReason::Deadlock,
+            };
+            if next.0 >= limit {
+                self.now = self.now.max(limit);
+                return StopReason::TimeLimit;
+            }
+            self.now = self.now.max(next.0);
+            let p = next.1;
+            if self.cores[p].as_ref().unwrap().sleeping {
+                self.wake_up(p, next.0);
+                continue;
+            }
+            // How far core p may run: one quantum past the next activity of any other core.
+            let others = (0..NUM_CORES)
+                .filter(|&q| q != p)
+                .filter_map(|q| {
+                    let c = self.cores[q].as_ref().filter(|c| !c.halted)?;
+                    if c.sleeping { self.wake_at[q] } else { Some(c.state().now) }
+                })
+                .min();
+            let until = others.map_or(limit, |t| t.max(next.0).saturating_add(quantum).min(limit));
+            self.step(p, until);
         }
     }
 
-    /// Wakes a sleeping core whose interrupt is pending at its current time.
-    fn refresh_sleeper(&mut self, p: usize) {
+    /// When sleeping core `p` will next have something to do: now if an interrupt is pending,
+    /// else its next peripheral event (None: never by itself).
+    fn refresh_wake(&mut self, p: usize) {
         let core = self.cores[p].as_mut().unwrap();
-        if core.sleeping {
+        self.wake_at[p] = if core.sleeping {
+            core.state_mut().update_interrupts();
+            if core.interrupt_pending() { Some(core.state().now) } else { core.state().next_event() }
+        } else {
+            None
+        };
+    }
+
+    /// Sleeping core `p` reaches its wake-up time `t`: it wakes if an interrupt is pending then.
+    fn wake_up(&mut self, p: usize, t: Cycle) {
+        let core = self.cores[p].as_mut().unwrap();
+        let st = core.state_mut();
+        st.now = st.now.max(t);
+        st.update_interrupts();
+        if core.interrupt_pending() {
+            core.set_sleeping(false);
+        }
+        self.refresh_wake(p);
+    }
+
+    /// Runs awake core `p` for one slice ending by `until`, then hands its packets to the router.
+    fn step(&mut self, p: usize, until: Cycle) {
+        let core = self.cores[p].as_mut().unwrap();
+        core.state_mut().update_interrupts();
+        core.take_interrupt();
+        let end = core.run_slice(until.max(core.state().now + 1));
+        if end == SliceEnd::Sleep {
             core.state_mut().update_interrupts();
             if core.interrupt_pending() {
                 core.set_sleeping(false);
             }
         }
-    }
-
-    /// One horizon: passes over the cores until none has anything left to do before `horizon`.
-    fn run_until(&mut self, horizon: Cycle) {
-        loop {
-            let mut progress = false;
-            for p in 0..NUM_CORES {
-                if !self.is_active(p) {
-                    continue;
-                }
-                let core = self.cores[p].as_mut().unwrap();
-                if core.sleeping {
-                    core.state_mut().update_interrupts();
-                    while !core.interrupt_pending() {
-                        match core.state().next_event() {
-                            Some(ev) if ev <= horizon => {
-                                core.state_mut().now = ev;
-                                core.state_mut().update_interrupts();
-                            }
-                            _ => break,
-                        }
-                    }
-                    if !core.interrupt_pending() {
-                        continue;
-                    }
-                    core.set_sleeping(false);
-                }
-                if core.state().now >= horizon {
-                    continue;
-                }
-                core.state_mut().update_interrupts();
-                core.take_interrupt();
-                let end = core.run_slice(horizon);
-                progress = true;
-                if end == SliceEnd::Sleep {
-                    core.state_mut().update_interrupts();
-                    if core.interrupt_pending() {
-                        core.set_sleeping(false);
-                    }
-                }
-                core.state_mut().refill_rx();
-                let slice_end = core.state().now;
-                self.route_outbox(p);
-                self.check_finished(p);
-                self.wake_others(p, slice_end);
-            }
-            if !progress {
-                break;
-            }
-        }
+        core.state_mut().refill_rx();
+        let slice_end = core.state().now;
+        self.refresh_wake(p);
+        self.route_outbox(p);
+        self.check_finished(p);
+        self.wake_others(p, slice_end);
     }
 
     /// A slice may have changed shared state (CPU_INT, locks): sleeping cores take a look at
@@ -337,18 +340,12 @@ impl Chip {
             return;
         }
         for p in 0..NUM_CORES {
-            if p == ran || !self.is_active(p) {
+            if p == ran || !self.is_active(p) || !self.cores[p].as_ref().unwrap().sleeping {
                 continue;
             }
-            let core = self.cores[p].as_mut().unwrap();
-            if core.sleeping {
-                core.state_mut().update_interrupts();
-                if core.interrupt_pending() {
-                    core.set_sleeping(false);
-                    let st = core.state_mut();
-                    st.now = st.now.max(t);
-                }
-            }
+            let st = self.cores[p].as_mut().unwrap().state_mut();
+            st.now = st.now.max(t);
+            self.refresh_wake(p);
         }
     }
 
@@ -371,6 +368,7 @@ impl Chip {
             return;
         }
         let failed_cores = 0u32;
+        let mut woken = Vec::new();
         for dest in 0..NUM_CORES {
             if route.cores & (1 << dest) == 0 {
                 continue;
@@ -384,11 +382,17 @@ impl Chip {
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
                         st.rx_wait.push_back((arrival + wait, pkt, source));
                     }
+                    if core.sleeping {
+                        woken.push(dest);
+                    }
                 }
                 // Packets for the monitor or for idle cores are consumed by their (unmodelled)
                 // software.
                 _ => {}
             }
+        }
+        for dest in woken {
+            self.refresh_wake(dest);
         }
         // Links to other chips do not exist on a lone chip: what goes there is dropped.
         if route.links != 0 || failed_cores != 0 {
