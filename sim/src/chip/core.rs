@@ -128,6 +128,8 @@ pub struct CoreState {
     ran_block: bool,
     /// An interrupt is asserted but masked by CPSR: blocks check whether the guest unmasked it.
     masked_pending: bool,
+    /// The VIC's IRQ and FIQ outputs as of its last change (cheap to test in the block hook).
+    vic_out: (bool, bool),
     /// Index (within the current block) of a misaligned data access found by the memory hook.
     pending_fault: Option<u32>,
     /// Index of the data access that hit unmapped or protected memory.
@@ -164,6 +166,7 @@ impl CoreState {
         let lines = self.lines(&sh);
         drop(sh);
         self.vic.set_lines(lines);
+        self.vic_out = (self.vic.irq(), self.vic.fiq());
     }
 
     /// Earliest future cycle at which this core's own peripherals change their outputs.
@@ -286,7 +289,9 @@ fn periph_read(st: &mut CoreState, p: Periph, offset: u32) -> u32 {
         Periph::Vic => {
             // VADDR reads act on the priority logic: the lines must be current first.
             st.update_interrupts();
-            st.vic.read(offset)
+            let v = st.vic.read(offset);
+            st.vic_out = (st.vic.irq(), st.vic.fiq());
+            v
         }
         Periph::Dma => {
             st.update_interrupts();
@@ -320,7 +325,10 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
             }
         }
         Periph::Timer => st.timer.write(offset, value, now),
-        Periph::Vic => st.vic.write(offset, value),
+        Periph::Vic => {
+            st.vic.write(offset, value);
+            st.vic_out = (st.vic.irq(), st.vic.fiq());
+        }
         Periph::Dma => {
             st.update_interrupts();
             st.dma.write(offset, value, now)
@@ -344,7 +352,7 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
     if let Some(ev) = st.next_event() {
         st.budget = st.budget.min(ev);
     }
-    if st.vic.irq() || st.vic.fiq() {
+    if st.vic_out.0 || st.vic_out.1 {
         // Whether CPSR masks it is checked by the block hook, which sees the guest's CPSR.
         st.masked_pending = true;
     }
@@ -403,6 +411,7 @@ impl Core {
             stop_requested: false,
             ran_block: false,
             masked_pending: false,
+            vic_out: (false, false),
             pending_fault: None,
             bad_access: None,
             block: (0, 0, false),
@@ -721,7 +730,7 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
         // right after the instruction that unmasks it, as the ARM core does.
         let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32;
         let st = uc.get_data();
-        if (st.vic.irq() && cpsr & CPSR_I == 0) || (st.vic.fiq() && cpsr & CPSR_F == 0) {
+        if (st.vic_out.0 && cpsr & CPSR_I == 0) || (st.vic_out.1 && cpsr & CPSR_F == 0) {
             let st = uc.get_data_mut();
             st.stop_requested = true;
             let _ = uc.emu_stop();
