@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `spinn`: the command line of the SpiNNaker simulator and toolchain.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use spinn_sim::chip::{Chip, ChipConfig, CoreReport, StopReason};
+use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
+use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
+use spinn_sim::machine::Machine;
+use spinn_sim::routes;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
 
 /// A SpiNNaker machine on an ordinary computer.
@@ -19,17 +23,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load a firmware ELF onto application cores of chip (0,0) and run it.
+    /// Load firmware ELFs onto application cores of a machine and run them.
     Run(RunArgs),
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Firmware ELF (ARM, little-endian, 32-bit).
-    elf: PathBuf,
-    /// Application cores to load (1..17); repeat or give lists and ranges: `--core 1,3-5`.
-    #[arg(long = "core", value_name = "P", default_value = "1")]
+    /// Firmware ELF (ARM, little-endian, 32-bit) for the `--core` cores of chip (0,0).
+    elf: Option<PathBuf>,
+    /// Application cores of chip (0,0) for ELF (1..17; default 1): `--core 1,3-5`, repeatable.
+    #[arg(long = "core", value_name = "P")]
     cores: Vec<String>,
+    /// The machine: single, spinn3, spinn5, WxH (a torus), boards:N, or a JSON description file.
+    #[arg(long, default_value = "single")]
+    machine: String,
+    /// Load an ELF onto cores: `X,Y,P=ELF` (each field a number or a range such as 1-17), or
+    /// `all=ELF` for every application core of every chip. Repeatable.
+    #[arg(long = "load", value_name = "SPEC")]
+    loads: Vec<String>,
+    /// Multicast routing entries to load, one `x y key mask route` per line.
+    #[arg(long, value_name = "FILE")]
+    routes: Option<PathBuf>,
     /// Stop after this many milliseconds of simulated time.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     ms: u64,
@@ -47,20 +61,25 @@ struct RunArgs {
 /// A one-line error for the user, exit status 2.
 struct UsageError(String);
 
+fn parse_range(spec: &str, what: &str, max: u32) -> Result<(u32, u32), UsageError> {
+    let bad = || UsageError(format!("{what} `{spec}`: expected a number or a range like 2-5"));
+    let (a, b) = match spec.split_once('-') {
+        Some((a, b)) => (a.trim().parse::<u32>().map_err(|_| bad())?, b.trim().parse::<u32>().map_err(|_| bad())?),
+        None => {
+            let a = spec.trim().parse::<u32>().map_err(|_| bad())?;
+            (a, a)
+        }
+    };
+    if a > b || b > max {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
 fn parse_cores(specs: &[String]) -> Result<Vec<u32>, UsageError> {
     let mut cores = Vec::new();
     for spec in specs.iter().flat_map(|s| s.split(',')) {
-        let bad = || UsageError(format!("--core {spec}: expected a core number or a range like 2-5"));
-        let (a, b) = match spec.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<u32>().map_err(|_| bad())?, b.trim().parse::<u32>().map_err(|_| bad())?),
-            None => {
-                let a = spec.trim().parse::<u32>().map_err(|_| bad())?;
-                (a, a)
-            }
-        };
-        if a > b {
-            return Err(bad());
-        }
+        let (a, b) = parse_range(spec, "--core", u32::MAX)?;
         for c in a..=b {
             if c == 0 || c >= 18 {
                 return Err(UsageError(format!("--core {c}: out of range: application cores are 1..17 (core 0 is the monitor)")));
@@ -73,30 +92,99 @@ fn parse_cores(specs: &[String]) -> Result<Vec<u32>, UsageError> {
     Ok(cores)
 }
 
+/// Reads each ELF once, however many cores it goes to.
+struct Programs(HashMap<PathBuf, Program>);
+
+impl Programs {
+    fn get(&mut self, path: &Path) -> Result<&Program, UsageError> {
+        if !self.0.contains_key(path) {
+            let p = Program::from_file(path).map_err(|e| UsageError(e.to_string()))?;
+            self.0.insert(path.to_path_buf(), p);
+        }
+        Ok(&self.0[path])
+    }
+}
+
+fn load_spec(machine: &mut Machine, programs: &mut Programs, spec: &str, app_id: u8) -> Result<(), UsageError> {
+    let (cores, elf) = spec
+        .split_once('=')
+        .ok_or_else(|| UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF")))?;
+    let elf = PathBuf::from(elf);
+    let targets: Vec<(u8, u8, u32)> = if cores == "all" {
+        machine
+            .chips()
+            .iter()
+            .flat_map(|c| (1..c.num_cores() as u32).map(move |p| (c.x, c.y, p)))
+            .collect()
+    } else {
+        let f: Vec<&str> = cores.split(',').collect();
+        if f.len() != 3 {
+            return Err(UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF")));
+        }
+        let (x0, x1) = parse_range(f[0], "--load x", 255)?;
+        let (y0, y1) = parse_range(f[1], "--load y", 255)?;
+        let (p0, p1) = parse_range(f[2], "--load core", 255)?;
+        let mut t = Vec::new();
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                for p in p0..=p1 {
+                    t.push((x as u8, y as u8, p));
+                }
+            }
+        }
+        t
+    };
+    let program = programs.get(&elf)?.clone();
+    for (x, y, p) in targets {
+        machine.load(x, y, p, &program, app_id).map_err(|e| UsageError(format!("{}: {e}", elf.display())))?;
+    }
+    Ok(())
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
-    let cores = parse_cores(&args.cores)?;
-    let program = Program::from_file(&args.elf).map_err(|e| UsageError(e.to_string()))?;
+    let desc = MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
     let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
-    let mut chip = Chip::new(0, 0, 1, 1, config);
-    for &c in &cores {
-        chip.load(c, &program, args.app_id, 0).map_err(|e| UsageError(format!("{}: {e}", args.elf.display())))?;
+    let mut machine = Machine::new(desc, config);
+    let mut programs = Programs(HashMap::new());
+    if let Some(elf) = &args.elf {
+        let cores = if args.cores.is_empty() { vec![1] } else { parse_cores(&args.cores)? };
+        let program = programs.get(elf)?.clone();
+        for c in cores {
+            machine.load(0, 0, c, &program, args.app_id).map_err(|e| UsageError(format!("{}: {e}", elf.display())))?;
+        }
+    } else if !args.cores.is_empty() {
+        return Err(UsageError("--core needs an ELF to load".into()));
+    }
+    for spec in &args.loads {
+        load_spec(&mut machine, &mut programs, spec, args.app_id)?;
+    }
+    if args.elf.is_none() && args.loads.is_empty() {
+        return Err(UsageError("nothing to run: give an ELF or --load X,Y,P=ELF".into()));
+    }
+    if let Some(path) = &args.routes {
+        let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
+        let entries = routes::parse(&path.display().to_string(), &text).map_err(|e| UsageError(e.to_string()))?;
+        machine.load_routes(&entries).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
     }
     let limit: Cycle = args.ms.saturating_mul(CPU_CLK_MHZ * 1000);
-    let stop = chip.run(limit);
-    let reports = chip.reports();
-    let sim_time_ns = chip.now() * NS_PER_CYCLE;
+    let stop = machine.run(limit);
+    let reports = machine.reports();
+    let sim_time_ns = machine.now() * NS_PER_CYCLE;
     let failed = reports.iter().any(|r| r.state == "RTE" || r.state == "WDOG");
     if args.json {
         let obj = serde_json::json!({
             "sim_time_ns": sim_time_ns,
             "stop": stop,
-            "packets_sent": chip.packets_sent(),
-            "router": chip.router_counters(),
+            "packets_sent": machine.packets_sent(),
+            "routers": machine.router_reports(),
             "cores": reports,
         });
         println!("{obj}");
     } else {
         print_text(sim_time_ns, stop, &reports);
+        let routers = machine.router_reports();
+        let (routed, dropped) = routers.iter().fold((0, 0), |(r, d), x| (r + x.counters.routed, d + x.counters.dropped));
+        println!("routers: {routed} packets routed, {dropped} dropped");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -6,7 +6,11 @@
 
 pub mod chip;
 pub mod cost;
+pub mod geometry;
 pub mod loader;
+pub mod routes;
+pub mod machine;
+pub mod timing;
 
 /// Simulated time, in core clock cycles (200 MHz: one cycle is 5 ns).
 pub type Cycle = u64;

@@ -16,9 +16,9 @@ pub mod timer;
 pub mod vic;
 pub mod watchdog;
 
-mod machine;
+mod scheduler;
 mod shared;
 
-pub use machine::*;
+pub use scheduler::*;
 pub use shared::Shared;
 

@@ -18,14 +18,12 @@ use super::router::{RouterCounters, Source};
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
 use crate::loader::Program;
+use crate::timing::{link_serialisation_cycles, router_wait_cycles, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
 use crate::Cycle;
 
 /// Number of cores on a chip.
 pub const NUM_CORES: usize = 18;
 
-/// Cycles from a packet leaving a core's comms controller to its arrival at a core of the same
-/// chip (UNVERIFIED: the notes estimate ~0.1–0.2 µs per router hop, §3.6; we take 0.1 µs).
-pub const ROUTER_LATENCY_CYCLES: Cycle = 20;
 
 /// How a chip runs.
 #[derive(Clone, Debug)]
@@ -57,9 +55,9 @@ pub enum StopReason {
 /// Errors loading an application onto a chip.
 #[derive(Debug, thiserror::Error)]
 pub enum ChipError {
-    /// Core 0 is the monitor; valid application cores are 1..17.
-    #[error("core {0} is out of range: application cores are 1..{max}", max = NUM_CORES - 1)]
-    BadCore(u32),
+    /// Core 0 is the monitor; valid application cores are 1..(live cores - 1).
+    #[error("core {0} is out of range: application cores are 1..{1} (core 0 is the monitor)")]
+    BadCore(u32, u32),
     /// The engine could not be set up.
     #[error(transparent)]
     Core(#[from] CoreError),
@@ -109,19 +107,43 @@ pub struct Chip {
     shared: Rc<RefCell<Shared>>,
     cores: Vec<Option<Core>>,
     v2p: Vec<u8>,
+    p2v: [u8; NUM_CORES],
     config: ChipConfig,
     /// For each sleeping core, when it next has something to do.
     wake_at: Vec<Option<Cycle>>,
     now: Cycle,
     packets_sent: u64,
+    /// Links that lead to a live neighbour (bit l = link l).
+    live_links: u8,
+    /// When each outgoing link finishes sending what it has been given.
+    link_free_at: [Cycle; 6],
+    /// Packets on their way to neighbours, in the order they left.
+    outgoing: Vec<LinkPacket>,
+    link_packets: [u64; 6],
+}
+
+/// A packet on an inter-chip link: it reaches the neighbour's router at `arrival`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkPacket {
+    /// Cycle at which it arrives at the neighbour's router.
+    pub arrival: Cycle,
+    /// The link it left on (the neighbour receives it on the opposite one).
+    pub link: u8,
+    /// The packet.
+    pub packet: Packet,
 }
 
 impl Chip {
     /// A booted chip at (x, y) of a `width`×`height` machine: sv and vcpu blocks written,
     /// router and system controller as the monitor leaves them, no application loaded.
     pub fn new(x: u8, y: u8, width: u8, height: u8, config: ChipConfig) -> Chip {
-        // Physical and virtual numbering are the same on a simulated chip: no core is faulty.
-        let v2p: Vec<u8> = (0..NUM_CORES as u8).collect();
+        Chip::with_dead_cores(x, y, width, height, 0, config)
+    }
+
+    /// As [`Chip::new`], with the physical cores in `dead` (bit p = core p) out of service: the
+    /// monitor numbers the live ones virtually 0, 1, 2, ... as SC&MP's p2v map does.
+    pub fn with_dead_cores(x: u8, y: u8, width: u8, height: u8, dead: u32, config: ChipConfig) -> Chip {
+        let v2p: Vec<u8> = (0..NUM_CORES as u8).filter(|p| dead & (1 << p) == 0).collect();
         let monitor = v2p[0];
         let shared = Rc::new(RefCell::new(Shared::new(monitor, NUM_CORES)));
         {
@@ -129,7 +151,27 @@ impl Chip {
             let info = sysram::BootInfo { x, y, width, height, v2p: v2p.clone(), ethernet: x == 0 && y == 0 };
             sysram::boot(&sh.sysram, &info);
         }
-        Chip { x, y, shared, cores: (0..NUM_CORES).map(|_| None).collect(), v2p, config, wake_at: vec![None; NUM_CORES], now: 0, packets_sent: 0 }
+        let mut p2v = [0u8; NUM_CORES];
+        for (v, &p) in v2p.iter().enumerate() {
+            p2v[p as usize] = v as u8;
+        }
+        shared.borrow_mut().router.set_p2p_entry(((x as u16) << 8) | y as u16, 7);
+        Chip {
+            x,
+            y,
+            shared,
+            cores: (0..NUM_CORES).map(|_| None).collect(),
+            v2p,
+            p2v,
+            config,
+            wake_at: vec![None; NUM_CORES],
+            now: 0,
+            packets_sent: 0,
+            live_links: 0,
+            link_free_at: [0; 6],
+            outgoing: Vec::new(),
+            link_packets: [0; 6],
+        }
     }
 
     /// Current simulated time (cycles).
@@ -157,6 +199,11 @@ impl Chip {
         self.shared.borrow().router.counters()
     }
 
+    /// Live cores on this chip (the monitor included).
+    pub fn num_cores(&self) -> usize {
+        self.v2p.len()
+    }
+
     /// Physical core of virtual core `virt`.
     pub fn phys_of(&self, virt: u8) -> u8 {
         self.v2p[virt as usize]
@@ -170,8 +217,8 @@ impl Chip {
     /// Loads `program` onto virtual core `virt` and starts it as SC&MP does after an APLX load:
     /// vcpu INIT with the app ID, an empty IOBUF, entry in SVC mode with r0 = (flags<<8)|app_id.
     pub fn load(&mut self, virt: u32, program: &Program, app_id: u8, app_flags: u8) -> Result<(), ChipError> {
-        if virt == 0 || virt as usize >= NUM_CORES {
-            return Err(ChipError::BadCore(virt));
+        if virt == 0 || virt as usize >= self.v2p.len() {
+            return Err(ChipError::BadCore(virt, self.v2p.len() as u32 - 1));
         }
         let v = virt as u8;
         let phys = self.v2p[virt as usize];
@@ -233,11 +280,6 @@ impl Chip {
     /// core costs nothing until its wake-up time comes round.
     pub fn run(&mut self, limit: Cycle) -> StopReason {
         let quantum = self.config.quantum;
-        for p in 0..NUM_CORES {
-            if self.is_active(p) {
-                self.refresh_wake(p);
-            }
-        }
         loop {
             // The earliest awake core and the earliest sleeper wake-up, by (time, core).
             let mut run: Option<(Cycle, usize)> = None;
@@ -394,14 +436,72 @@ impl Chip {
         for dest in woken {
             self.refresh_wake(dest);
         }
-        // Links to other chips do not exist on a lone chip: what goes there is dropped.
-        if route.links != 0 || failed_cores != 0 {
-            self.shared.borrow_mut().router.count_dropped(&pkt, source, route.links, failed_cores, t);
+        let mut failed_links = 0u8;
+        for link in 0..6u8 {
+            if route.links & (1 << link) == 0 {
+                continue;
+            }
+            if self.live_links & (1 << link) == 0 {
+                // No live neighbour there (machine edge, dead link or chip): the packet is lost.
+                failed_links |= 1 << link;
+                continue;
+            }
+            let l = link as usize;
+            let start = (t + ROUTER_LATENCY_CYCLES).max(self.link_free_at[l]);
+            let sent = start + link_serialisation_cycles(pkt.bits());
+            self.link_free_at[l] = sent;
+            self.link_packets[l] += 1;
+            self.outgoing.push(LinkPacket { arrival: sent + LINK_WIRE_CYCLES, link, packet: pkt });
+        }
+        if failed_links != 0 || failed_cores != 0 {
+            self.shared.borrow_mut().router.count_dropped(&pkt, source, failed_links, failed_cores, t);
         }
     }
 
+    /// Declares which links lead to live neighbours (bit l = link l); others drop packets.
+    pub fn set_live_links(&mut self, links: u8) {
+        self.live_links = links & 0x3F;
+    }
+
+    /// A packet from a neighbour reaches this chip's router on `link` at cycle `arrival`.
+    pub fn inject(&mut self, link: u8, packet: Packet, arrival: Cycle) {
+        self.route_packet(packet, Source::Link(link), arrival);
+    }
+
+    /// Takes the packets that left on links since the last call, in the order they left.
+    pub fn take_outgoing(&mut self) -> Vec<LinkPacket> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    /// Links that lead to live neighbours (bit l = link l).
+    pub fn live_links(&self) -> u8 {
+        self.live_links
+    }
+
+    /// Packets sent on each link so far.
+    pub fn link_packets(&self) -> [u64; 6] {
+        self.link_packets
+    }
+
+    /// The earliest time any core of this chip will do something by itself (an awake core's
+    /// time, a sleeper's wake-up); None when nothing will ever happen without outside input.
+    pub fn next_activity(&self) -> Option<Cycle> {
+        (0..NUM_CORES)
+            .filter(|&p| self.is_active(p))
+            .filter_map(|p| {
+                let c = self.cores[p].as_ref()?;
+                if c.sleeping { self.wake_at[p] } else { Some(c.state().now) }
+            })
+            .min()
+    }
+
+    /// True while some loaded core has not finished.
+    pub fn has_running_cores(&self) -> bool {
+        (0..NUM_CORES).any(|p| self.is_active(p))
+    }
+
     fn check_finished(&mut self, p: usize) {
-        let virt = p as u8; // identity map
+        let virt = self.p2v[p];
         let state = sysram::cpu_state(&self.shared.borrow().sysram, virt);
         let core = self.cores[p].as_mut().unwrap();
         if state.is_final() {
@@ -441,7 +541,7 @@ impl Chip {
     /// A report for each loaded application core, in virtual core order.
     pub fn reports(&self) -> Vec<CoreReport> {
         let mut out = Vec::new();
-        for virt in 1..NUM_CORES as u8 {
+        for virt in 1..self.v2p.len() as u8 {
             let Some(core) = self.core(virt) else { continue };
             let (state, rt_code, lr, psr, user) = {
                 let sh = self.shared.borrow();
@@ -479,18 +579,6 @@ impl Chip {
         }
         out
     }
-}
-
-/// Core cycles the router waits for a blocked output before dropping a packet: wait1 then wait2
-/// (RTR_CONTROL bits [23:16] and [31:24], 8-bit floats counting router clock cycles, §2.5).
-/// Router clock 133 MHz against the 200 MHz core clock (PLL_CLK_SEL: system PLL 400 MHz / 3).
-pub fn router_wait_cycles(control: u32) -> Cycle {
-    let decode = |v: u32| -> u64 {
-        let (m, e) = ((v & 0xF) as u64, (v >> 4) as u64);
-        if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e }
-    };
-    let router_cycles = decode((control >> 16) & 0xFF) + decode(control >> 24);
-    router_cycles * 3 / 2
 }
 
 /// The faulting instruction's address from the exception link SARK-style handlers save:

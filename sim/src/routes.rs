@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Routing tables from a file, until the toolchain generates them.
+//!
+//! One entry per line: `x y key mask route`, numbers in decimal or `0x` hexadecimal; `#` starts a
+//! comment. `route` has links in bits 0..5 (0 E, 1 NE, 2 N, 3 W, 4 SW, 5 S) and virtual cores in
+//! bits 6..23 (bit 6 + p = core p), as SARK's `rtr_mc_set` takes them. Entries of a chip are
+//! loaded in file order from router entry 1 (entry 0 belongs to SC&MP), so the first matching
+//! line wins.
+//!
+//! ```text
+//! # chip (0,0): keys 0x10000-0x1FFFF to core 2 and out east
+//! 0 0 0x00010000 0xFFFF0000 0x81
+//! ```
+
+use crate::machine::RouteEntry;
+
+/// A line of a routing file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct RoutesError {
+    /// The file.
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Parses routing entries; `file` names the source in errors.
+pub fn parse(file: &str, text: &str) -> Result<Vec<RouteEntry>, RoutesError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let err = |reason: String| RoutesError { file: file.to_string(), line: i + 1, reason };
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() != 5 {
+            return Err(err(format!("expected `x y key mask route`, found {} fields", fields.len())));
+        }
+        let mut v = [0u64; 5];
+        for (slot, f) in v.iter_mut().zip(&fields) {
+            *slot = number(f).ok_or_else(|| err(format!("`{f}` is not a number")))?;
+        }
+        if v[0] > 255 || v[1] > 255 {
+            return Err(err(format!("chip ({},{}) is out of range", v[0], v[1])));
+        }
+        if v[2] > u32::MAX as u64 || v[3] > u32::MAX as u64 {
+            return Err(err("key and mask are 32-bit".into()));
+        }
+        if v[4] >= 1 << 24 {
+            return Err(err(format!("route {:#x} has bits above 23 (links 0..5, cores 6..23)", v[4])));
+        }
+        out.push(RouteEntry { x: v[0] as u8, y: v[1] as u8, key: v[2] as u32, mask: v[3] as u32, route: v[4] as u32 });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_entries_and_comments() {
+        let r = parse("t", "# c\n0 0 0x10000 0xFFFF0000 0x81\n\n1 2 5 7 3 # tail\n").unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0], RouteEntry { x: 0, y: 0, key: 0x10000, mask: 0xFFFF_0000, route: 0x81 });
+        assert_eq!((r[1].x, r[1].y, r[1].route), (1, 2, 3));
+    }
+
+    #[test]
+    fn bad_lines_name_file_and_line() {
+        let e = parse("r.txt", "0 0 1 2\n").unwrap_err().to_string();
+        assert_eq!(e, "r.txt:1: expected `x y key mask route`, found 4 fields");
+        let e = parse("r.txt", "\n0 0 zz 1 2\n").unwrap_err().to_string();
+        assert!(e.starts_with("r.txt:2: `zz`"), "{e}");
+        assert!(parse("r", "300 0 1 1 1").is_err());
+        assert!(parse("r", "0 0 1 1 0x1000000").is_err());
+    }
+}

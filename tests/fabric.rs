@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! End-to-end tests of many chips: the `fabric` firmware on every chip sends multicast packets
+//! through routing tables written by the test, over the links of real machine shapes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+
+use spinn_sim::chip::sysram::{vcpu, vcpu_field};
+use spinn_sim::chip::{ChipConfig, StopReason};
+use spinn_sim::geometry::MachineDesc;
+use spinn_sim::loader::Program;
+use spinn_sim::machine::{Machine, RouteEntry};
+use spinn_sim::CPU_CLK_MHZ;
+
+const MS: u64 = CPU_CLK_MHZ * 1000;
+/// Where the test leaves each core's parameter block (user SDRAM, one 64 KiB slot per core).
+const PARAMS: u32 = 0x6100_0000;
+
+fn fabric() -> Program {
+    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf")).unwrap()
+}
+
+fn key(dst: (u8, u8), src: (u8, u8), n: u8) -> u32 {
+    (dst.0 as u32) << 24 | (dst.1 as u32) << 16 | (src.0 as u32) << 12 | (src.1 as u32) << 8 | n as u32
+}
+
+/// Loads `fabric` on core `p` of chip `c` with what it expects, sends and how.
+fn setup(m: &mut Machine, c: (u8, u8), p: u8, expect: u32, keys: &[u32], payload: bool) {
+    setup_paced(m, c, p, expect, keys, payload, 0);
+}
+
+/// As `setup`, waiting `gap_us` microseconds between two sends.
+fn setup_paced(m: &mut Machine, c: (u8, u8), p: u8, expect: u32, keys: &[u32], payload: bool, gap_us: u32) {
+    m.load(c.0, c.1, p as u32, &fabric(), 30).unwrap();
+    let chip = m.chip(c.0, c.1).unwrap();
+    let sh = chip.shared();
+    let addr = PARAMS + 0x1_0000 * p as u32;
+    let mut words = vec![expect, keys.len() as u32, payload as u32 | gap_us << 8];
+    words.extend_from_slice(keys);
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    assert!(sh.sdram.write((addr - 0x6000_0000) as usize, &bytes));
+    sh.sysram.write_u32(vcpu_field(p, vcpu::USER), addr);
+}
+
+/// For every chip, the first link of a shortest path to `dst` (lowest link number on ties).
+fn next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
+    let mut dist = BTreeMap::from([(dst, 0u32)]);
+    let mut queue = VecDeque::from([dst]);
+    while let Some(c) = queue.pop_front() {
+        for l in 0..6 {
+            if let Some(n) = desc.neighbour(c.0, c.1, l) {
+                if !dist.contains_key(&n) {
+                    dist.insert(n, dist[&c] + 1);
+                    queue.push_back(n);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for &c in dist.keys() {
+        if c != dst {
+            let l = (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist[&n] + 1 == dist[&c])).unwrap();
+            out.insert(c, l);
+        }
+    }
+    out
+}
+
+/// Routing by destination chip: key bits [31:16] name it; its core 1 takes the packet.
+fn routes_to_every_chip(desc: &MachineDesc) -> Vec<RouteEntry> {
+    let mut entries = Vec::new();
+    for dst in desc.chips() {
+        let links = next_links(desc, dst);
+        for c in desc.chips() {
+            let route = if c == dst { 1 << (6 + 1) } else { 1 << links[&c] };
+            entries.push(RouteEntry { x: c.0, y: c.1, key: (dst.0 as u32) << 24 | (dst.1 as u32) << 16, mask: 0xFFFF_0000, route });
+        }
+    }
+    entries
+}
+
+fn all_to_all(desc: MachineDesc, payload: bool) -> (Machine, StopReason) {
+    let chips = desc.chips();
+    let mut m = Machine::new(desc.clone(), ChipConfig::default());
+    for (i, &src) in chips.iter().enumerate() {
+        // Source i sends to i+1, i+2, ... so that no two sources aim at one chip at once.
+        let n = chips.len();
+        let keys: Vec<u32> = (1..n).map(|k| key(chips[(i + k) % n], src, 0)).collect();
+        // Paced, so that no receiver gets more than it can take within the router's wait time.
+        setup_paced(&mut m, src, 1, chips.len() as u32 - 1, &keys, payload, 2);
+    }
+    m.load_routes(&routes_to_every_chip(&desc)).unwrap();
+    let stop = m.run(20 * MS);
+    (m, stop)
+}
+
+#[test]
+fn every_chip_of_a_spinn5_reaches_every_other_over_shortest_paths() {
+    let desc = MachineDesc::spinn5();
+    let chips = desc.chips();
+    assert_eq!(chips.len(), 48);
+    let (m, stop) = all_to_all(desc.clone(), true);
+    assert_eq!(stop, StopReason::AllFinished);
+    for r in m.reports() {
+        let me = (r.x, r.y);
+        let expected_sum = chips.iter().filter(|&&s| s != me).fold(0u32, |a, &s| a.wrapping_add(key(me, s, 0)));
+        assert_eq!(r.state, "EXIT", "{r:?}");
+        assert_eq!(r.user[1], 47, "chip {me:?} received");
+        assert_eq!(r.user[2], expected_sum, "chip {me:?} keys");
+        assert_eq!(r.user[3], 47, "chip {me:?} sent");
+    }
+    // Every packet crossed exactly as many links as the shortest path between its chips.
+    let hops: u64 = chips
+        .iter()
+        .flat_map(|&s| chips.iter().map(move |&d| (s, d)))
+        .filter(|(s, d)| s != d)
+        .map(|(s, d)| desc.hops(s, d).unwrap() as u64)
+        .sum();
+    let link_packets: u64 = m.router_reports().iter().flat_map(|r| r.link_packets).sum();
+    assert_eq!(link_packets, hops);
+    assert!(m.router_reports().iter().all(|r| r.counters.dropped == 0));
+}
+
+#[test]
+fn multicast_reaches_many_cores_on_many_chips() {
+    let desc = MachineDesc::spinn3();
+    let mut m = Machine::new(desc, ChipConfig::default());
+    let k = 0xAB00_0000;
+    let cores = |v: &[u8]| v.iter().fold(0u32, |a, p| a | 1 << (6 + p));
+    for c in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+        for p in 1..=3u8 {
+            let source = c == (0, 0) && p == 1;
+            let keys: &[u32] = if source { &[k] } else { &[] };
+            setup(&mut m, c, p, if source { 0 } else { 1 }, keys, false);
+        }
+    }
+    let tree = [
+        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 | 1 << 2 | cores(&[2, 3]) },
+        RouteEntry { x: 1, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 2 | cores(&[1, 2, 3]) },
+        RouteEntry { x: 0, y: 1, key: k, mask: 0xFFFF_FFFF, route: cores(&[1, 2, 3]) },
+        RouteEntry { x: 1, y: 1, key: k, mask: 0xFFFF_FFFF, route: cores(&[1, 2, 3]) },
+    ];
+    m.load_routes(&tree).unwrap();
+    assert_eq!(m.run(20 * MS), StopReason::AllFinished);
+    let reports = m.reports();
+    assert_eq!(reports.len(), 12);
+    for r in reports {
+        let source = (r.x, r.y, r.p) == (0, 0, 1);
+        assert_eq!(r.user[1], if source { 0 } else { 1 }, "{r:?}");
+        assert_eq!(r.user[2], if source { 0 } else { k });
+        assert_eq!(r.state, "EXIT");
+    }
+}
+
+#[test]
+fn default_routing_carries_a_packet_straight_along_a_row() {
+    // Only the first and last chips of row 0 of a SpiNN-5 have entries: (1..3, 0) default-route
+    // the packet out of the link opposite the one it came in on.
+    let mut m = Machine::new(MachineDesc::spinn5(), ChipConfig::default());
+    let k = 0x1234_0000;
+    setup(&mut m, (0, 0), 1, 0, &[k], false);
+    setup(&mut m, (4, 0), 1, 1, &[], false);
+    m.load_routes(&[
+        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 },
+        RouteEntry { x: 4, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << (6 + 1) },
+    ])
+    .unwrap();
+    assert_eq!(m.run(20 * MS), StopReason::AllFinished);
+    let r = m.reports();
+    assert_eq!(r[1].user[1], 1, "{:?}", r[1]);
+    for x in 0..4u8 {
+        let chip = m.chip(x, 0).unwrap();
+        assert_eq!(chip.link_packets()[0], 1, "chip ({x},0) forwards east");
+    }
+    assert!(m.router_reports().iter().all(|r| r.counters.dropped == 0));
+}
+
+#[test]
+fn a_dead_link_drops_what_the_table_sends_over_it() {
+    let desc = MachineDesc::from_json(r#"{"base": "spinn3", "dead_links": [[0, 0, 0]]}"#).unwrap();
+    assert_eq!(desc.neighbour(0, 0, 0), None);
+    let mut m = Machine::new(desc, ChipConfig::default());
+    let k = 0x0BAD_0000;
+    setup(&mut m, (0, 0), 1, 0, &[k], false);
+    setup(&mut m, (1, 0), 1, 0, &[], false);
+    m.load_routes(&[
+        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 },
+        RouteEntry { x: 1, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << (6 + 1) },
+    ])
+    .unwrap();
+    m.run(20 * MS);
+    assert_eq!(m.chip(0, 0).unwrap().router_counters().dropped, 1);
+    assert_eq!(m.reports()[1].user[1], 0);
+}
+
+#[test]
+fn multi_chip_runs_are_identical() {
+    let digest = || {
+        let (m, stop) = all_to_all(MachineDesc::spinn3(), false);
+        (format!("{stop:?} {:?}", m.reports()), format!("{:?}", m.router_reports()), m.now())
+    };
+    assert_eq!(digest(), digest());
+}
+
+#[test]
+fn tables_too_big_for_a_router_are_refused() {
+    let mut m = Machine::new(MachineDesc::single(), ChipConfig::default());
+    let entries: Vec<RouteEntry> = (0..1024).map(|i| RouteEntry { x: 0, y: 0, key: i, mask: !0, route: 1 }).collect();
+    let e = m.load_routes(&entries).unwrap_err().to_string();
+    assert!(e.contains("1024 routing entries do not fit"), "{e}");
+}
+
+
+#[test]
+fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
+    // Every chip sends to the same destinations in the same order at the same moment: receivers
+    // cannot keep up, the router gives up on what waits longer than its wait time, and counts it.
+    let run = || {
+        let desc = MachineDesc::spinn5();
+        let chips = desc.chips();
+        let mut m = Machine::new(desc.clone(), ChipConfig::default());
+        for &src in &chips {
+            let keys: Vec<u32> = chips.iter().filter(|&&d| d != src).map(|&d| key(d, src, 0)).collect();
+            setup(&mut m, src, 1, chips.len() as u32 - 1, &keys, false);
+        }
+        m.load_routes(&routes_to_every_chip(&desc)).unwrap();
+        m.run(20 * MS);
+        let received: u64 = m.reports().iter().map(|r| r.user[1] as u64).sum();
+        let dropped: u64 = m.router_reports().iter().map(|r| r.counters.dropped).sum();
+        (received, dropped, format!("{:?}", m.router_reports()))
+    };
+    let (received, dropped, routers) = run();
+    assert!(dropped > 0, "a burst of 47 x 48 packets must overflow some receiver");
+    assert_eq!(received + dropped, 48 * 47, "every packet is either received or counted as dropped");
+    assert_eq!(run(), (received, dropped, routers));
+}
