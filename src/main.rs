@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
-use spinn_sim::machine::Machine;
+use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::routes;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
 
@@ -44,6 +45,9 @@ struct RunArgs {
     /// Multicast routing entries to load, one `x y key mask route` per line.
     #[arg(long, value_name = "FILE")]
     routes: Option<PathBuf>,
+    /// Host threads to spread the chips over (results are identical for any number).
+    #[arg(long, default_value_t = parallel::host_threads())]
+    threads: usize,
     /// Stop after this many milliseconds of simulated time.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     ms: u64,
@@ -93,50 +97,44 @@ fn parse_cores(specs: &[String]) -> Result<Vec<u32>, UsageError> {
 }
 
 /// Reads each ELF once, however many cores it goes to.
-struct Programs(HashMap<PathBuf, Program>);
+struct Programs(HashMap<PathBuf, Arc<Program>>);
 
 impl Programs {
-    fn get(&mut self, path: &Path) -> Result<&Program, UsageError> {
+    fn get(&mut self, path: &Path) -> Result<Arc<Program>, UsageError> {
         if !self.0.contains_key(path) {
             let p = Program::from_file(path).map_err(|e| UsageError(e.to_string()))?;
-            self.0.insert(path.to_path_buf(), p);
+            self.0.insert(path.to_path_buf(), Arc::new(p));
         }
-        Ok(&self.0[path])
+        Ok(self.0[path].clone())
     }
 }
 
-fn load_spec(machine: &mut Machine, programs: &mut Programs, spec: &str, app_id: u8) -> Result<(), UsageError> {
-    let (cores, elf) = spec
-        .split_once('=')
-        .ok_or_else(|| UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF")))?;
-    let elf = PathBuf::from(elf);
-    let targets: Vec<(u8, u8, u32)> = if cores == "all" {
-        machine
-            .chips()
-            .iter()
-            .flat_map(|c| (1..c.num_cores() as u32).map(move |p| (c.x, c.y, p)))
-            .collect()
+fn load_spec(setup: &mut Setup, programs: &mut Programs, spec: &str, app_id: u8) -> Result<(), UsageError> {
+    let bad = || UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF"));
+    let (cores, elf) = spec.split_once('=').ok_or_else(bad)?;
+    let program = programs.get(Path::new(elf))?;
+    let mut targets: Vec<(u8, u8, u32)> = Vec::new();
+    if cores == "all" {
+        for (x, y) in setup.desc.chips() {
+            let live = 18 - setup.desc.dead_cores(x, y).count_ones();
+            targets.extend((1..live).map(|p| (x, y, p)));
+        }
     } else {
         let f: Vec<&str> = cores.split(',').collect();
         if f.len() != 3 {
-            return Err(UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF")));
+            return Err(bad());
         }
         let (x0, x1) = parse_range(f[0], "--load x", 255)?;
         let (y0, y1) = parse_range(f[1], "--load y", 255)?;
         let (p0, p1) = parse_range(f[2], "--load core", 255)?;
-        let mut t = Vec::new();
         for x in x0..=x1 {
             for y in y0..=y1 {
-                for p in p0..=p1 {
-                    t.push((x as u8, y as u8, p));
-                }
+                targets.extend((p0..=p1).map(|p| (x as u8, y as u8, p)));
             }
         }
-        t
-    };
-    let program = programs.get(&elf)?.clone();
+    }
     for (x, y, p) in targets {
-        machine.load(x, y, p, &program, app_id).map_err(|e| UsageError(format!("{}: {e}", elf.display())))?;
+        setup.loads.push(Load { x, y, p, program: program.clone(), app_id });
     }
     Ok(())
 }
@@ -144,46 +142,44 @@ fn load_spec(machine: &mut Machine, programs: &mut Programs, spec: &str, app_id:
 fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let desc = MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
     let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
-    let mut machine = Machine::new(desc, config);
+    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new() };
     let mut programs = Programs(HashMap::new());
     if let Some(elf) = &args.elf {
         let cores = if args.cores.is_empty() { vec![1] } else { parse_cores(&args.cores)? };
-        let program = programs.get(elf)?.clone();
-        for c in cores {
-            machine.load(0, 0, c, &program, args.app_id).map_err(|e| UsageError(format!("{}: {e}", elf.display())))?;
-        }
+        let program = programs.get(elf)?;
+        setup.loads.extend(cores.into_iter().map(|p| Load { x: 0, y: 0, p, program: program.clone(), app_id: args.app_id }));
     } else if !args.cores.is_empty() {
         return Err(UsageError("--core needs an ELF to load".into()));
     }
     for spec in &args.loads {
-        load_spec(&mut machine, &mut programs, spec, args.app_id)?;
+        load_spec(&mut setup, &mut programs, spec, args.app_id)?;
     }
-    if args.elf.is_none() && args.loads.is_empty() {
+    if setup.loads.is_empty() {
         return Err(UsageError("nothing to run: give an ELF or --load X,Y,P=ELF".into()));
     }
     if let Some(path) = &args.routes {
         let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
-        let entries = routes::parse(&path.display().to_string(), &text).map_err(|e| UsageError(e.to_string()))?;
-        machine.load_routes(&entries).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        setup.routes = routes::parse(&path.display().to_string(), &text).map_err(|e| UsageError(e.to_string()))?;
+    }
+    if args.threads == 0 {
+        return Err(UsageError("--threads must be at least 1".into()));
     }
     let limit: Cycle = args.ms.saturating_mul(CPU_CLK_MHZ * 1000);
-    let stop = machine.run(limit);
-    let reports = machine.reports();
-    let sim_time_ns = machine.now() * NS_PER_CYCLE;
-    let failed = reports.iter().any(|r| r.state == "RTE" || r.state == "WDOG");
+    let outcome = parallel::run(&setup, args.threads, limit).map_err(|e| UsageError(e.to_string()))?;
+    let sim_time_ns = outcome.now * NS_PER_CYCLE;
+    let failed = outcome.cores.iter().any(|r| r.state == "RTE" || r.state == "WDOG");
     if args.json {
         let obj = serde_json::json!({
             "sim_time_ns": sim_time_ns,
-            "stop": stop,
-            "packets_sent": machine.packets_sent(),
-            "routers": machine.router_reports(),
-            "cores": reports,
+            "stop": outcome.stop,
+            "packets_sent": outcome.packets_sent,
+            "routers": outcome.routers,
+            "cores": outcome.cores,
         });
         println!("{obj}");
     } else {
-        print_text(sim_time_ns, stop, &reports);
-        let routers = machine.router_reports();
-        let (routed, dropped) = routers.iter().fold((0, 0), |(r, d), x| (r + x.counters.routed, d + x.counters.dropped));
+        print_text(sim_time_ns, outcome.stop, &outcome.cores);
+        let (routed, dropped) = outcome.routers.iter().fold((0, 0), |(r, d), x| (r + x.counters.routed, d + x.counters.dropped));
         println!("routers: {routed} packets routed, {dropped} dropped");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -234,3 +234,36 @@ fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
     assert_eq!(received + dropped, 48 * 47, "every packet is either received or counted as dropped");
     assert_eq!(run(), (received, dropped, routers));
 }
+
+/// The all-to-all traffic of the SpiNN-5 test as a plain-data setup, for threaded runs.
+fn all_to_all_setup() -> spinn_sim::parallel::Setup {
+    use spinn_sim::parallel::{Load, Poke, Setup};
+    use std::sync::Arc;
+    let desc = MachineDesc::spinn5();
+    let chips = desc.chips();
+    let program = Arc::new(fabric());
+    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: routes_to_every_chip(&desc), pokes: vec![] };
+    let n = chips.len();
+    for (i, &src) in chips.iter().enumerate() {
+        setup.loads.push(Load { x: src.0, y: src.1, p: 1, program: program.clone(), app_id: 30 });
+        let keys: Vec<u32> = (1..n).map(|k| key(chips[(i + k) % n], src, 0)).collect();
+        let mut words = vec![n as u32 - 1, keys.len() as u32, 1 | 2 << 8];
+        words.extend_from_slice(&keys);
+        let addr = PARAMS + 0x1_0000;
+        setup.pokes.push(Poke { x: src.0, y: src.1, addr, data: words.iter().flat_map(|w| w.to_le_bytes()).collect() });
+        setup.pokes.push(Poke { x: src.0, y: src.1, addr: 0xE500_7000 + 128 + 112, data: addr.to_le_bytes().to_vec() });
+    }
+    setup
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let setup = all_to_all_setup();
+    let one = spinn_sim::parallel::run(&setup, 1, 20 * MS).unwrap();
+    assert_eq!(one.stop, StopReason::AllFinished);
+    assert!(one.cores.iter().all(|r| r.user[1] == 47), "every chip got its 47 packets");
+    for threads in [2, 4] {
+        let many = spinn_sim::parallel::run(&setup, threads, 20 * MS).unwrap();
+        assert_eq!(many, one, "{threads} threads differ from one");
+    }
+}

@@ -10,6 +10,7 @@ pub mod geometry;
 pub mod loader;
 pub mod routes;
 pub mod machine;
+pub mod parallel;
 pub mod timing;
 
 /// Simulated time, in core clock cycles (200 MHz: one cycle is 5 ns).

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::chip::router::RouterCounters;
-use crate::chip::{Chip, ChipConfig, ChipError, CoreReport, LinkPacket, StopReason};
+use crate::chip::{Chip, ChipConfig, ChipError, CoreReport, StopReason};
 use crate::geometry::{opposite, MachineDesc};
 use crate::loader::Program;
 use crate::timing::min_link_latency;
@@ -26,6 +26,12 @@ pub enum MachineError {
     /// Loading onto a chip failed.
     #[error("chip ({0},{1}): {2}")]
     Chip(u8, u8, ChipError),
+    /// A host write aimed outside SDRAM and System RAM.
+    #[error("chip ({0},{1}): address {2:#010x} is not in SDRAM or System RAM")]
+    BadPoke(u8, u8, u32),
+    /// Another simulation thread could not build its share of the machine.
+    #[error("another simulation thread failed to build its chips")]
+    OtherThread,
     /// A chip's routing table would not fit.
     #[error("chip ({0},{1}): {2} routing entries do not fit the 1023 free entries of the router")]
     TableFull(u8, u8, usize),
@@ -48,7 +54,7 @@ pub struct RouteEntry {
 }
 
 /// What a router did during a run.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RouterReport {
     /// Chip x.
     pub x: u8,
@@ -61,26 +67,75 @@ pub struct RouterReport {
     pub link_packets: [u64; 6],
 }
 
-/// A machine of chips joined by links.
+/// A packet on its way over a link to a chip's router.
+#[derive(Clone, Copy, Debug)]
+pub struct Flight {
+    /// When it reaches the destination router.
+    pub arrival: Cycle,
+    /// The sending chip's position in the machine's chip order.
+    pub src: u32,
+    /// Its position among the packets the sending chip sent in the same window.
+    pub seq: u32,
+    /// The destination chip.
+    pub dst: (u8, u8),
+    /// The link of the destination chip it arrives on.
+    pub link: u8,
+    /// The packet.
+    pub packet: crate::chip::packet::Packet,
+}
+
+/// A machine of chips joined by links (or the part of one that a host thread simulates).
 pub struct Machine {
     desc: MachineDesc,
     chips: Vec<Chip>,
     index: BTreeMap<(u8, u8), usize>,
+    /// Position of each of our chips in the whole machine's chip order.
+    global: Vec<u32>,
+    in_flight: Vec<Flight>,
+    window: Cycle,
     now: Cycle,
+}
+
+/// What to do next, decided alike by every thread from the machine-wide state.
+pub(crate) fn plan(now: Cycle, next: Option<Cycle>, running: bool, last: Cycle, limit: Cycle, window: Cycle) -> Result<Cycle, (StopReason, Cycle)> {
+    if !running {
+        // Time stops where the last core finished.
+        return Err((StopReason::AllFinished, now.max(last)));
+    }
+    let Some(next) = next else { return Err((StopReason::Deadlock, now)) };
+    let start = now.max(next);
+    if start >= limit {
+        return Err((StopReason::TimeLimit, now.max(limit)));
+    }
+    Ok((start + window).min(limit))
 }
 
 impl Machine {
     /// Boots every live chip of `desc`: routers, system RAM and links as the monitors leave them.
     pub fn new(desc: MachineDesc, config: ChipConfig) -> Machine {
+        Machine::part(desc, config, |_| true)
+    }
+
+    /// Boots the chips of `desc` for which `mine` holds (the share of one host thread).
+    pub(crate) fn part(desc: MachineDesc, config: ChipConfig, mine: impl Fn(usize) -> bool) -> Machine {
         let mut chips = Vec::new();
         let mut index = BTreeMap::new();
-        for (x, y) in desc.chips() {
+        let mut global = Vec::new();
+        let all = desc.chips();
+        for (g, &(x, y)) in all.iter().enumerate() {
+            if !mine(g) {
+                continue;
+            }
             let mut chip = Chip::with_dead_cores(x, y, desc.width(), desc.height(), desc.dead_cores(x, y), config.clone());
             chip.set_live_links(desc.live_links(x, y));
             index.insert((x, y), chips.len());
+            global.push(g as u32);
             chips.push(chip);
         }
-        Machine { desc, chips, index, now: 0 }
+        // Without links nothing crosses between chips, so chips need no common windows.
+        let linked = all.iter().any(|&(x, y)| desc.live_links(x, y) != 0);
+        let window = if linked { min_link_latency() } else { Cycle::MAX / 4 };
+        Machine { desc, chips, index, global, in_flight: Vec::new(), window, now: 0 }
     }
 
     /// The machine's description.
@@ -142,65 +197,86 @@ impl Machine {
         Ok(())
     }
 
-    fn has_running_cores(&self) -> bool {
-        self.chips.iter().any(|c| c.has_running_cores())
+    /// This part's view: the earliest thing any of its cores or in-flight packets will do,
+    /// whether a core still runs, and when the last core stopped.
+    pub(crate) fn local_state(&self) -> (Option<Cycle>, bool, Cycle) {
+        let next_core = self.chips.iter().filter_map(|c| c.next_activity()).min();
+        let next_packet = self.in_flight.iter().map(|f| f.arrival).min();
+        let next = match (next_core, next_packet) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let running = self.chips.iter().any(|c| c.has_running_cores());
+        let last = self.chips.iter().map(|c| c.now()).max().unwrap_or(0);
+        (next, running, last)
+    }
+
+    /// The window length every part uses.
+    pub(crate) fn window(&self) -> Cycle {
+        self.window
+    }
+
+    /// Moves the clock (every part moves it alike).
+    pub(crate) fn set_now(&mut self, now: Cycle) {
+        self.now = now;
+    }
+
+    /// True when chip (x, y) is simulated by this part.
+    pub(crate) fn owns(&self, chip: (u8, u8)) -> bool {
+        self.index.contains_key(&chip)
+    }
+
+    /// Packets on their way to this part's chips.
+    pub(crate) fn accept(&mut self, flights: impl IntoIterator<Item = Flight>) {
+        self.in_flight.extend(flights);
+    }
+
+    /// One window: packets arriving before `end` reach their routers (they left at least one
+    /// window ago, so every chip has run up to their sending time), then every chip with
+    /// something to do runs to `end`. Returns the packets that left on links meanwhile.
+    pub(crate) fn run_window(&mut self, end: Cycle) -> Vec<Flight> {
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight).into_iter().partition(|f| f.arrival < end);
+        self.in_flight = later;
+        // One fixed order, whoever sent them and on whichever thread.
+        due.sort_by_key(|f| (f.arrival, f.src, f.seq));
+        for f in due {
+            let dst = self.index[&f.dst];
+            self.chips[dst].inject(f.link, f.packet, f.arrival);
+        }
+        for chip in &mut self.chips {
+            // A chip with nothing to do before the window ends is not even looked at.
+            if chip.next_activity().is_some_and(|t| t < end) {
+                chip.run(end);
+            }
+        }
+        let mut out = Vec::new();
+        for (i, chip) in self.chips.iter_mut().enumerate() {
+            let (x, y) = (chip.x, chip.y);
+            for (seq, p) in chip.take_outgoing().into_iter().enumerate() {
+                // Links are only live towards live chips, so the neighbour exists.
+                let Some(dst) = self.desc.neighbour(x, y, p.link) else { continue };
+                out.push(Flight { arrival: p.arrival, src: self.global[i], seq: seq as u32, dst, link: opposite(p.link), packet: p.packet });
+            }
+        }
+        out
     }
 
     /// Runs until every loaded core has finished (EXIT, RTE, WDOG), `limit` cycles have passed,
     /// or nothing can happen any more.
     pub fn run(&mut self, limit: Cycle) -> StopReason {
-        // Without links nothing crosses between chips, so chips need no common windows.
-        let linked = self.chips.iter().any(|c| c.live_links() != 0);
-        let window = if linked { min_link_latency() } else { Cycle::MAX / 4 };
-        let mut in_flight: Vec<(usize, LinkPacket)> = Vec::new();
         loop {
-            if !self.has_running_cores() {
-                let last = self.chips.iter().map(|c| c.now()).max().unwrap_or(self.now);
-                self.now = self.now.max(last);
-                return StopReason::AllFinished;
-            }
-            let next_core = self.chips.iter().filter_map(|c| c.next_activity()).min();
-            let next_packet = in_flight.iter().map(|(_, p)| p.arrival).min();
-            let next = match (next_core, next_packet) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(t) => t,
-                    None => return StopReason::Deadlock,
-                },
-            };
-            let start = self.now.max(next);
-            if start >= limit {
-                self.now = self.now.max(limit);
-                return StopReason::TimeLimit;
-            }
-            let end = (start + window).min(limit);
-            // Packets that arrive before this window ends reach their routers now (they left at
-            // least one window ago, so every chip has already run up to their sending time).
-            let (due, later): (Vec<_>, Vec<_>) = in_flight.into_iter().partition(|(_, p)| p.arrival < end);
-            in_flight = later;
-            self.deliver(due);
-            for chip in &mut self.chips {
-                // A chip with nothing to do before the window ends is not even looked at.
-                if chip.next_activity().is_some_and(|t| t < end) {
-                    chip.run(end);
+            let (next, running, last) = self.local_state();
+            match plan(self.now, next, running, last, limit, self.window) {
+                Err((reason, now)) => {
+                    self.now = now;
+                    return reason;
+                }
+                Ok(end) => {
+                    let out = self.run_window(end);
+                    self.accept(out);
+                    self.now = end;
                 }
             }
-            for (i, chip) in self.chips.iter_mut().enumerate() {
-                in_flight.extend(chip.take_outgoing().into_iter().map(|p| (i, p)));
-            }
-            self.now = end;
-        }
-    }
-
-    /// Hands packets to the routers at the far ends of their links, in a fixed order.
-    fn deliver(&mut self, mut due: Vec<(usize, LinkPacket)>) {
-        // Stable sort: packets from one chip keep the order they left in.
-        due.sort_by_key(|(src, p)| (p.arrival, *src));
-        for (src, p) in due {
-            let (x, y) = (self.chips[src].x, self.chips[src].y);
-            let Some((nx, ny)) = self.desc.neighbour(x, y, p.link) else { continue };
-            let dst = self.index[&(nx, ny)];
-            self.chips[dst].inject(opposite(p.link), p.packet, p.arrival);
         }
     }
 

@@ -67,7 +67,7 @@ pub enum ChipError {
 }
 
 /// Everything the host can learn about one application core after a run.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CoreReport {
     /// Chip x.
     pub x: u8,

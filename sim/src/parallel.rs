@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Running a machine on several host threads, with results identical to one thread.
+//!
+//! Unicorn engines are not `Send`, so each worker thread builds its own share of the chips from
+//! a plain-data [`Setup`]. Workers run the same windows as [`Machine::run`]: at each window's
+//! end they publish what they know (next activity, whether cores still run), meet at a barrier,
+//! and all take the same decision; packets for another worker's chips travel over crossbeam
+//! channels and are put in one fixed order (arrival, source chip, sequence) before delivery.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam::channel::{unbounded, Receiver, Sender};
+
+use crate::chip::memory::{region_of, Region};
+use crate::chip::{ChipConfig, CoreReport, StopReason};
+use crate::geometry::MachineDesc;
+use crate::loader::Program;
+use crate::machine::{plan, Flight, Machine, MachineError, RouteEntry, RouterReport};
+use crate::Cycle;
+
+/// An application to load: `program` onto virtual core `p` of chip (x, y).
+#[derive(Clone, Debug)]
+pub struct Load {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// Virtual core.
+    pub p: u32,
+    /// The firmware.
+    pub program: Arc<Program>,
+    /// Application ID.
+    pub app_id: u8,
+}
+
+/// Bytes the host writes into a chip's SDRAM or System RAM after loading, before the run.
+#[derive(Clone, Debug)]
+pub struct Poke {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// Address (SDRAM or System RAM, either alias).
+    pub addr: u32,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// Everything needed to build and run a machine, as plain data that threads can share.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The machine.
+    pub desc: MachineDesc,
+    /// How chips run.
+    pub config: ChipConfig,
+    /// Applications to load.
+    pub loads: Vec<Load>,
+    /// Multicast routing entries.
+    pub routes: Vec<RouteEntry>,
+    /// Host writes after loading.
+    pub pokes: Vec<Poke>,
+}
+
+/// What a run produced, gathered from every thread in machine order.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Simulated time at the end (cycles).
+    pub now: Cycle,
+    /// Every loaded core, in (x, y, p) order.
+    pub cores: Vec<CoreReport>,
+    /// Every router, in (x, y) order.
+    pub routers: Vec<RouterReport>,
+    /// Packets launched by cores.
+    pub packets_sent: u64,
+    /// A digest of every chip's System RAM and of the loaded cores' TCMs.
+    pub memory_digest: u64,
+}
+
+impl Setup {
+    /// Builds the share of the machine for which `mine` holds, loaded and poked.
+    fn build(&self, mine: impl Fn(usize) -> bool) -> Result<Machine, MachineError> {
+        let mut m = Machine::part(self.desc.clone(), self.config.clone(), mine);
+        for l in &self.loads {
+            if !self.desc.has_chip(l.x, l.y) {
+                return Err(MachineError::NoChip(l.x, l.y));
+            }
+            if m.chip(l.x, l.y).is_some() {
+                m.load(l.x, l.y, l.p, &l.program, l.app_id)?;
+            }
+        }
+        let routes: Vec<RouteEntry> = self.routes.iter().copied().filter(|e| m.chip(e.x, e.y).is_some() || !self.desc.has_chip(e.x, e.y)).collect();
+        m.load_routes(&routes)?;
+        for p in &self.pokes {
+            let Some(chip) = m.chip(p.x, p.y) else { continue };
+            let sh = chip.shared();
+            let ok = match region_of(p.addr, p.data.len() as u32) {
+                Some(Region::Sdram(o)) => sh.sdram.write(o as usize, &p.data),
+                Some(Region::SysRam(o)) => sh.sysram.write(o as usize, &p.data),
+                _ => false,
+            };
+            if !ok {
+                return Err(MachineError::BadPoke(p.x, p.y, p.addr));
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// What one worker hands back.
+struct Part {
+    stop: StopReason,
+    now: Cycle,
+    cores: Vec<CoreReport>,
+    routers: Vec<RouterReport>,
+    packets_sent: u64,
+    digests: Vec<((u8, u8), u64)>,
+}
+
+fn finish(m: &Machine, stop: StopReason) -> Part {
+    let digests = m
+        .chips()
+        .iter()
+        .map(|c| {
+            let mut d = c.shared().sysram.digest();
+            for v in 1..c.num_cores() as u8 {
+                if let Some(core) = c.core(v) {
+                    d = d.rotate_left(7) ^ core.state().itcm.digest() ^ core.state().dtcm.digest().rotate_left(13);
+                }
+            }
+            ((c.x, c.y), d)
+        })
+        .collect();
+    Part { stop, now: m.now(), cores: m.reports(), routers: m.router_reports(), packets_sent: m.packets_sent(), digests }
+}
+
+/// A barrier that spins briefly, then yields: rounds are frequent and short.
+struct SpinBarrier {
+    n: usize,
+    count: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+
+    fn wait(&self) {
+        let gen = self.generation.load(Ordering::Acquire);
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            self.count.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == gen {
+            spins += 1;
+            if spins < 200 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// What each worker publishes at a window's end (double-buffered by window parity).
+struct Slot {
+    next: AtomicU64,
+    running: AtomicBool,
+    last: AtomicU64,
+}
+
+/// Runs `setup` on `threads` host threads (chips split into contiguous blocks) up to `limit`.
+/// The outcome does not depend on `threads`.
+pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, MachineError> {
+    let n_chips = setup.desc.chips().len().max(1);
+    let threads = threads.clamp(1, n_chips);
+    let owner = |g: usize| g * threads / n_chips;
+    let barrier = SpinBarrier::new(threads);
+    let slots: Vec<[Slot; 2]> = (0..threads)
+        .map(|_| std::array::from_fn(|_| Slot { next: AtomicU64::new(u64::MAX), running: AtomicBool::new(false), last: AtomicU64::new(0) }))
+        .collect();
+    let failed = AtomicBool::new(false);
+    let (senders, receivers): (Vec<Sender<Flight>>, Vec<Receiver<Flight>>) = (0..threads).map(|_| unbounded()).unzip();
+    let chip_order = setup.desc.chips();
+    let owner_of = |c: (u8, u8)| chip_order.binary_search(&c).map(owner).unwrap_or(0);
+    let parts: Vec<Result<Part, MachineError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let (barrier, slots, failed, senders, receiver, owner_of) = (&barrier, &slots, &failed, &senders, &receivers[w], &owner_of);
+                s.spawn(move || -> Result<Part, MachineError> {
+                    let built = setup.build(|g| owner(g) == w);
+                    // Everyone must know whether every part could be built before running.
+                    if built.is_err() {
+                        failed.store(true, Ordering::Release);
+                    }
+                    barrier.wait();
+                    let mut m = built?;
+                    if failed.load(Ordering::Acquire) {
+                        return Err(MachineError::OtherThread);
+                    }
+                    let window = m.window();
+                    let mut parity = 0;
+                    let stop = loop {
+                        let (next, running, last) = m.local_state();
+                        let slot = &slots[w][parity];
+                        slot.next.store(next.unwrap_or(u64::MAX), Ordering::Release);
+                        slot.running.store(running, Ordering::Release);
+                        slot.last.store(last, Ordering::Release);
+                        barrier.wait();
+                        let mut g_next = u64::MAX;
+                        let (mut g_running, mut g_last) = (false, 0);
+                        for s in slots {
+                            let s = &s[parity];
+                            g_next = g_next.min(s.next.load(Ordering::Acquire));
+                            g_running |= s.running.load(Ordering::Acquire);
+                            g_last = g_last.max(s.last.load(Ordering::Acquire));
+                        }
+                        let g_next = (g_next != u64::MAX).then_some(g_next);
+                        match plan(m.now(), g_next, g_running, g_last, limit, window) {
+                            Err((reason, now)) => {
+                                m.set_now(now);
+                                break reason;
+                            }
+                            Ok(end) => {
+                                let out = m.run_window(end);
+                                let (mine, theirs): (Vec<Flight>, Vec<Flight>) = out.into_iter().partition(|f| m.owns(f.dst));
+                                m.accept(mine);
+                                for f in theirs {
+                                    // The receiver lives until the scope ends: sending cannot fail.
+                                    let _ = senders[owner_of(f.dst)].send(f);
+                                }
+                                barrier.wait();
+                                m.accept(receiver.try_iter());
+                                m.set_now(end);
+                            }
+                        }
+                        parity ^= 1;
+                    };
+                    Ok(finish(&m, stop))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("simulation thread panicked")).collect()
+    });
+    let parts = parts_in_order(parts)?;
+    let first = &parts[0];
+    let (stop, now) = (first.stop, first.now);
+    let mut cores: Vec<CoreReport> = parts.iter().flat_map(|p| p.cores.clone()).collect();
+    cores.sort_by_key(|r| (r.x, r.y, r.p));
+    let mut routers: Vec<RouterReport> = parts.iter().flat_map(|p| p.routers.clone()).collect();
+    routers.sort_by_key(|r| (r.x, r.y));
+    let mut digests: Vec<((u8, u8), u64)> = parts.iter().flat_map(|p| p.digests.clone()).collect();
+    digests.sort();
+    let memory_digest = digests.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, d)| (h ^ d).wrapping_mul(0x0000_0100_0000_01b3));
+    Ok(Outcome { stop, now, cores, routers, packets_sent: parts.iter().map(|p| p.packets_sent).sum(), memory_digest })
+}
+
+/// The first real error if any worker failed (not the "another thread failed" echoes).
+fn parts_in_order(parts: Vec<Result<Part, MachineError>>) -> Result<Vec<Part>, MachineError> {
+    let mut ok = Vec::new();
+    let mut echo = None;
+    for p in parts {
+        match p {
+            Ok(p) => ok.push(p),
+            Err(MachineError::OtherThread) => echo = Some(MachineError::OtherThread),
+            Err(e) => return Err(e),
+        }
+    }
+    match echo {
+        Some(e) => Err(e),
+        None => Ok(ok),
+    }
+}
+
+/// The host's number of hardware threads (the default thread count).
+pub fn host_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
