@@ -2,7 +2,6 @@
 //! End-to-end tests of many chips: the `fabric` firmware on every chip sends multicast packets
 //! through routing tables written by the test, over the links of real machine shapes.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
 use spinn_sim::chip::sysram::{vcpu, vcpu_field};
@@ -10,6 +9,7 @@ use spinn_sim::chip::{ChipConfig, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
 use spinn_sim::machine::{Machine, RouteEntry};
+use spinn_sim::routes::{chip_key, to_every_chip};
 use spinn_sim::CPU_CLK_MHZ;
 
 const MS: u64 = CPU_CLK_MHZ * 1000;
@@ -21,7 +21,7 @@ fn fabric() -> Program {
 }
 
 fn key(dst: (u8, u8), src: (u8, u8), n: u8) -> u32 {
-    (dst.0 as u32) << 24 | (dst.1 as u32) << 16 | (src.0 as u32) << 12 | (src.1 as u32) << 8 | n as u32
+    chip_key(dst.0, dst.1) | (src.0 as u32) << 12 | (src.1 as u32) << 8 | n as u32
 }
 
 /// Loads `fabric` on core `p` of chip `c` with what it expects, sends and how.
@@ -42,43 +42,6 @@ fn setup_paced(m: &mut Machine, c: (u8, u8), p: u8, expect: u32, keys: &[u32], p
     sh.sysram.write_u32(vcpu_field(p, vcpu::USER), addr);
 }
 
-/// For every chip, the first link of a shortest path to `dst` (lowest link number on ties).
-fn next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
-    let mut dist = BTreeMap::from([(dst, 0u32)]);
-    let mut queue = VecDeque::from([dst]);
-    while let Some(c) = queue.pop_front() {
-        for l in 0..6 {
-            if let Some(n) = desc.neighbour(c.0, c.1, l) {
-                if !dist.contains_key(&n) {
-                    dist.insert(n, dist[&c] + 1);
-                    queue.push_back(n);
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for &c in dist.keys() {
-        if c != dst {
-            let l = (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist[&n] + 1 == dist[&c])).unwrap();
-            out.insert(c, l);
-        }
-    }
-    out
-}
-
-/// Routing by destination chip: key bits [31:16] name it; its core 1 takes the packet.
-fn routes_to_every_chip(desc: &MachineDesc) -> Vec<RouteEntry> {
-    let mut entries = Vec::new();
-    for dst in desc.chips() {
-        let links = next_links(desc, dst);
-        for c in desc.chips() {
-            let route = if c == dst { 1 << (6 + 1) } else { 1 << links[&c] };
-            entries.push(RouteEntry { x: c.0, y: c.1, key: (dst.0 as u32) << 24 | (dst.1 as u32) << 16, mask: 0xFFFF_0000, route });
-        }
-    }
-    entries
-}
-
 fn all_to_all(desc: MachineDesc, payload: bool) -> (Machine, StopReason) {
     let chips = desc.chips();
     let mut m = Machine::new(desc.clone(), ChipConfig::default());
@@ -89,7 +52,7 @@ fn all_to_all(desc: MachineDesc, payload: bool) -> (Machine, StopReason) {
         // Paced, so that no receiver gets more than it can take within the router's wait time.
         setup_paced(&mut m, src, 1, chips.len() as u32 - 1, &keys, payload, 2);
     }
-    m.load_routes(&routes_to_every_chip(&desc)).unwrap();
+    m.load_routes(&to_every_chip(&desc, 1)).unwrap();
     let stop = m.run(20 * MS);
     (m, stop)
 }
@@ -223,7 +186,7 @@ fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
             let keys: Vec<u32> = chips.iter().filter(|&&d| d != src).map(|&d| key(d, src, 0)).collect();
             setup(&mut m, src, 1, chips.len() as u32 - 1, &keys, false);
         }
-        m.load_routes(&routes_to_every_chip(&desc)).unwrap();
+        m.load_routes(&to_every_chip(&desc, 1)).unwrap();
         m.run(20 * MS);
         let received: u64 = m.reports().iter().map(|r| r.user[1] as u64).sum();
         let dropped: u64 = m.router_reports().iter().map(|r| r.counters.dropped).sum();
@@ -242,7 +205,7 @@ fn all_to_all_setup() -> spinn_sim::parallel::Setup {
     let desc = MachineDesc::spinn5();
     let chips = desc.chips();
     let program = Arc::new(fabric());
-    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: routes_to_every_chip(&desc), pokes: vec![] };
+    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![] };
     let n = chips.len();
     for (i, &src) in chips.iter().enumerate() {
         setup.loads.push(Load { x: src.0, y: src.1, p: 1, program: program.clone(), app_id: 30 });

@@ -12,6 +12,9 @@
 //! 0 0 0x00010000 0xFFFF0000 0x81
 //! ```
 
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::geometry::MachineDesc;
 use crate::machine::RouteEntry;
 
 /// A line of a routing file that cannot be read.
@@ -64,9 +67,63 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RouteEntry>, RoutesError> {
     Ok(out)
 }
 
+/// The key under which [`to_every_chip`] routes packets for chip (x, y): x in bits 31..24,
+/// y in bits 23..16 (the low 16 bits are free for the sender).
+pub fn chip_key(x: u8, y: u8) -> u32 {
+    (x as u32) << 24 | (y as u32) << 16
+}
+
+/// Routing by destination chip over shortest paths: on every chip, one entry per destination
+/// (key [`chip_key`], mask 0xFFFF0000) sends packets out of the lowest-numbered link that
+/// starts a shortest path there, or to virtual core `core` of the destination itself.
+pub fn to_every_chip(desc: &MachineDesc, core: u8) -> Vec<RouteEntry> {
+    let chips = desc.chips();
+    let mut entries = Vec::new();
+    for &dst in &chips {
+        // Breadth-first from the destination gives every chip its distance to it.
+        let mut dist = BTreeMap::from([(dst, 0u32)]);
+        let mut queue = VecDeque::from([dst]);
+        while let Some(c) = queue.pop_front() {
+            for l in 0..6 {
+                if let Some(n) = desc.neighbour(c.0, c.1, l) {
+                    if !dist.contains_key(&n) {
+                        dist.insert(n, dist[&c] + 1);
+                        queue.push_back(n);
+                    }
+                }
+            }
+        }
+        for &c in &chips {
+            let route = if c == dst {
+                1 << (6 + core as u32)
+            } else {
+                let Some(&d) = dist.get(&c) else { continue };
+                match (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist.get(&n) == Some(&(d - 1)))) {
+                    Some(l) => 1 << l,
+                    None => continue,
+                }
+            };
+            entries.push(RouteEntry { x: c.0, y: c.1, key: chip_key(dst.0, dst.1), mask: 0xFFFF_0000, route });
+        }
+    }
+    entries
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_chip_has_an_entry_for_every_destination() {
+        let desc = MachineDesc::spinn3();
+        let t = to_every_chip(&desc, 1);
+        assert_eq!(t.len(), 16);
+        let own = t.iter().find(|e| (e.x, e.y) == (1, 1) && e.key == chip_key(1, 1)).unwrap();
+        assert_eq!(own.route, 1 << 7);
+        // (0,0) reaches (1,0) over link 0 (east).
+        let east = t.iter().find(|e| (e.x, e.y) == (0, 0) && e.key == chip_key(1, 0)).unwrap();
+        assert_eq!(east.route, 1);
+    }
 
     #[test]
     fn reads_entries_and_comments() {

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The multi-chip fabric: packets routed per host second on a SpiNN-5 under all-to-all
+//! traffic, the same run on 1 and 2 threads (ratio, and a check that results are identical),
+//! and a SpiNN-5 whose 816 application cores idle on a 1 ms tick.
+//!
+//! Run: `cargo bench --bench fabric` (knobs: `ROUNDS=N` all-to-all rounds, `IDLE_MS=N`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use spinn_sim::chip::ChipConfig;
+use spinn_sim::geometry::MachineDesc;
+use spinn_sim::loader::Program;
+use spinn_sim::parallel::{self, Load, Poke, Setup};
+use spinn_sim::routes::{chip_key, to_every_chip};
+use spinn_sim::CPU_CLK_MHZ;
+
+fn elf(name: &str) -> Arc<Program> {
+    Arc::new(Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf"))).unwrap())
+}
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Core 1 of every chip sends `rounds` packets to every other chip (the `fabric` firmware).
+fn all_to_all(rounds: usize) -> Setup {
+    let desc = MachineDesc::spinn5();
+    let chips = desc.chips();
+    let n = chips.len();
+    let program = elf("fabric");
+    let mut setup = Setup { routes: to_every_chip(&desc, 1), desc, config: ChipConfig::default(), loads: vec![], pokes: vec![] };
+    for (i, &(x, y)) in chips.iter().enumerate() {
+        setup.loads.push(Load { x, y, p: 1, program: program.clone(), app_id: 30 });
+        let keys: Vec<u32> = (0..rounds).flat_map(|r| (1..n).map(move |k| (i + k + r) % n)).filter(|&d| d != i).map(|d| chip_key(chips[d].0, chips[d].1) | i as u32).collect();
+        let mut words = vec![keys.len() as u32, keys.len() as u32, 1 << 8];
+        words.extend_from_slice(&keys);
+        let addr = 0x6101_0000u32;
+        setup.pokes.push(Poke { x, y, addr, data: words.iter().flat_map(|w| w.to_le_bytes()).collect() });
+        setup.pokes.push(Poke { x, y, addr: 0xE500_7000 + 128 + 112, data: addr.to_le_bytes().to_vec() });
+    }
+    setup
+}
+
+fn main() {
+    let rounds = knob("ROUNDS", 4) as usize;
+    let setup = all_to_all(rounds);
+    let limit = 200 * 1000 * CPU_CLK_MHZ;
+    let mut results = Vec::new();
+    for threads in [1, 2] {
+        let t = Instant::now();
+        let out = parallel::run(&setup, threads, limit).unwrap();
+        let host = t.elapsed().as_secs_f64();
+        let routed: u64 = out.routers.iter().map(|r| r.counters.routed).sum();
+        println!("all-to-all x{rounds} on SpiNN-5, {threads} thread(s): {} packets sent, {routed} routings, {:.0} routings per host second ({host:.2} s, {:.3} ms simulated, stop {:?})", out.packets_sent, routed as f64 / host, out.now as f64 / (CPU_CLK_MHZ * 1000) as f64, out.stop);
+        results.push((out, host));
+    }
+    println!("1 vs 2 threads: {:.2}x faster, results identical: {}", results[0].1 / results[1].1, results[0].0 == results[1].0);
+
+    let ms = knob("IDLE_MS", 50);
+    let idle = Setup { desc: MachineDesc::spinn5(), config: ChipConfig::default(), loads: vec![], routes: vec![], pokes: vec![] };
+    let program = elf("idle");
+    let mut idle = idle;
+    for (x, y) in idle.desc.chips() {
+        idle.loads.extend((1..18).map(|p| Load { x, y, p, program: program.clone(), app_id: 30 }));
+    }
+    for threads in [1, 2] {
+        let t = Instant::now();
+        let out = parallel::run(&idle, threads, ms * 1000 * CPU_CLK_MHZ).unwrap();
+        let host = t.elapsed().as_secs_f64();
+        println!("SpiNN-5, {} cores idling on a 1 ms tick for {ms} ms, {threads} thread(s): {host:.2} s of host time (building the 816 engines included): simulated / host = {:.4}", out.cores.len(), ms as f64 / 1000.0 / host);
+    }
+}
