@@ -230,3 +230,37 @@ fn results_do_not_depend_on_the_number_of_threads() {
         assert_eq!(many, one, "{threads} threads differ from one");
     }
 }
+
+#[test]
+fn a_saturated_link_leads_to_emergency_routing_then_counted_drops() {
+    // Eight cores of (1,1) flood link 0 (east) towards core 1 of (2,1). Once the link is busy
+    // for longer than wait1, packets detour over (2,2); once that is busy too, they are dropped.
+    let run = || {
+        let mut m = Machine::new(MachineDesc::spinn5(), ChipConfig::default());
+        let k = 0x00C0_FFEE;
+        let burst: Vec<u32> = vec![k; 200];
+        for p in 1..=8 {
+            setup(&mut m, (1, 1), p, 0, &burst, false);
+        }
+        setup(&mut m, (2, 1), 1, 1600, &[], false);
+        m.load_routes(&[
+            RouteEntry { x: 1, y: 1, key: k, mask: !0, route: 1 << 0 },
+            RouteEntry { x: 2, y: 1, key: k, mask: !0, route: 1 << (6 + 1) },
+        ])
+        .unwrap();
+        m.run(20 * MS);
+        let received = m.chip(2, 1).unwrap().reports()[0].user[1] as u64;
+        let routers = m.router_reports();
+        let dropped: u64 = routers.iter().map(|r| r.counters.dropped).sum();
+        let emergency = m.chip(1, 1).unwrap().router_counters().emergency_routed;
+        let detours = m.chip(2, 2).unwrap().link_packets()[5];
+        (received, dropped, emergency, detours, format!("{routers:?}"))
+    };
+    let first = run();
+    let (received, dropped, emergency, detours, _) = first.clone();
+    assert!(emergency > 0, "the blocked link sent packets round by (2,2)");
+    assert_eq!(detours, emergency, "(2,2) passed every detour on to (2,1) over link 5");
+    assert!(dropped > 0, "the detour saturates too and packets are dropped");
+    assert_eq!(received + dropped, 1600, "every packet is received or counted as dropped");
+    assert_eq!(run(), first, "the same drops on every run");
+}

@@ -29,16 +29,24 @@ pub fn min_link_latency() -> Cycle {
     ROUTER_LATENCY_CYCLES + link_serialisation_cycles(40) + LINK_WIRE_CYCLES
 }
 
-/// Core cycles the router waits for a blocked output before dropping a packet: wait1 then wait2
-/// (RTR_CONTROL bits [23:16] and [31:24], 8-bit floats counting router clock cycles, §2.5).
-/// Router clock 133 MHz against the 200 MHz core clock (PLL_CLK_SEL: system PLL 400 MHz / 3).
-pub fn router_wait_cycles(control: u32) -> Cycle {
+/// The router's two waits in core cycles: wait1 (before emergency routing around a blocked
+/// link, or before dropping a packet for a blocked core) and wait2 (before dropping a packet
+/// that emergency routing could not place either). RTR_CONTROL bits [23:16] and [31:24] are
+/// 8-bit floats counting router clock cycles (§2.5); the router clock is 133 MHz against the
+/// 200 MHz core clock (PLL_CLK_SEL: system PLL 400 MHz / 3).
+pub fn router_waits(control: u32) -> (Cycle, Cycle) {
     let decode = |v: u32| -> u64 {
         let (m, e) = ((v & 0xF) as u64, (v >> 4) as u64);
-        if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e }
+        let router_cycles = if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e };
+        router_cycles * 3 / 2
     };
-    let router_cycles = decode((control >> 16) & 0xFF) + decode(control >> 24);
-    router_cycles * 3 / 2
+    (decode((control >> 16) & 0xFF), decode(control >> 24))
+}
+
+/// Core cycles the router waits for a blocked core before dropping a packet: wait1 then wait2.
+pub fn router_wait_cycles(control: u32) -> Cycle {
+    let (w1, w2) = router_waits(control);
+    w1 + w2
 }
 
 #[cfg(test)]

@@ -375,6 +375,16 @@ impl Router {
         self.count_diagnostics(packet, source, default_routed, DEST_DUMP);
     }
 
+    /// RTR_CONTROL (route enable, waits, monitor), without a register access.
+    pub fn control(&self) -> u32 {
+        self.control
+    }
+
+    /// Records that the chip sent a packet around a blocked link (emergency routing).
+    pub fn count_emergency(&mut self) {
+        self.counters.emergency_routed += 1;
+    }
+
     /// VIC source lines driven by the router: 15 diagnostic, 16 dump, 17 error.
     pub fn irq_sources(&self) -> u32 {
         let status = self.status();

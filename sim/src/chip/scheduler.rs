@@ -13,13 +13,18 @@ use std::rc::Rc;
 
 use super::core::{Core, CoreError, SliceEnd};
 use super::memory::{region_of, Region};
-use super::packet::Packet;
+use super::packet::{Packet, PacketKind};
 use super::router::{RouterCounters, Source};
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
 use crate::loader::Program;
-use crate::timing::{link_serialisation_cycles, router_wait_cycles, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
+use crate::timing::{link_serialisation_cycles, router_wait_cycles, router_waits, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
 use crate::Cycle;
+
+/// ER field (control bits [5:4]) of a packet on the first leg of an emergency detour.
+const ER_FIRST_LEG: u8 = 1;
+/// ER field of a packet on the second leg, heading back to the chip it was meant for.
+const ER_SECOND_LEG: u8 = 2;
 
 /// Number of cores on a chip.
 pub const NUM_CORES: usize = 18;
@@ -401,10 +406,31 @@ impl Chip {
     }
 
     fn route_packet(&mut self, pkt: Packet, source: Source, t: Cycle) {
-        let (route, wait) = {
+        let (mut pkt, mut source) = (pkt, source);
+        if let (PacketKind::Mc, Source::Link(arrival)) = (pkt.kind(), source) {
+            match (pkt.control >> 4) & 3 {
+                ER_FIRST_LEG => {
+                    // We are the detour: pass it on towards the chip the blocked link led to.
+                    let out = (arrival + 1) % 6;
+                    let second = Packet { control: (pkt.control & !0x30) | ER_SECOND_LEG << 4, ..pkt };
+                    let control = self.shared.borrow().router_control();
+                    if !self.send_on_link(out, second, t, control) {
+                        self.shared.borrow_mut().router.count_dropped(&pkt, source, 1 << out, 0, t);
+                    }
+                    return;
+                }
+                ER_SECOND_LEG => {
+                    // Back on course: routed as if it had come in over the blocked link.
+                    pkt.control &= !0x30;
+                    source = Source::Link((arrival + 1) % 6);
+                }
+                _ => {}
+            }
+        }
+        let (route, wait, control) = {
             let mut sh = self.shared.borrow_mut();
-            let control = sh.router.read(0);
-            (sh.router.route(&pkt, source, t), router_wait_cycles(control))
+            let control = sh.router.control();
+            (sh.router.route(&pkt, source, t), router_wait_cycles(control), control)
         };
         if route.dropped {
             return;
@@ -438,24 +464,44 @@ impl Chip {
         }
         let mut failed_links = 0u8;
         for link in 0..6u8 {
-            if route.links & (1 << link) == 0 {
-                continue;
-            }
-            if self.live_links & (1 << link) == 0 {
-                // No live neighbour there (machine edge, dead link or chip): the packet is lost.
+            if route.links & (1 << link) != 0 && !self.send_on_link(link, pkt, t, control) {
                 failed_links |= 1 << link;
-                continue;
             }
-            let l = link as usize;
-            let start = (t + ROUTER_LATENCY_CYCLES).max(self.link_free_at[l]);
-            let sent = start + link_serialisation_cycles(pkt.bits());
-            self.link_free_at[l] = sent;
-            self.link_packets[l] += 1;
-            self.outgoing.push(LinkPacket { arrival: sent + LINK_WIRE_CYCLES, link, packet: pkt });
         }
         if failed_links != 0 || failed_cores != 0 {
             self.shared.borrow_mut().router.count_dropped(&pkt, source, failed_links, failed_cores, t);
         }
+    }
+
+    /// Queues `pkt` on outgoing link `link` at routing time `t`. A link still busy after wait1
+    /// sends it round the blocked link instead: out of the next link anticlockwise, to the chip
+    /// next to both ends, which passes it on (emergency routing, §3.4, TickySim's model; the
+    /// rotation direction and ER codes are UNVERIFIED). False when it had to be dropped: the
+    /// link is dead, or the detour was not free within wait2 either.
+    fn send_on_link(&mut self, link: u8, pkt: Packet, t: Cycle, control: u32) -> bool {
+        if self.live_links & (1 << link) == 0 {
+            return false;
+        }
+        let (wait1, wait2) = router_waits(control);
+        let ready = t + ROUTER_LATENCY_CYCLES;
+        let (link, pkt, start) = if self.link_free_at[link as usize] <= ready + wait1 || pkt.kind() != PacketKind::Mc {
+            (link, pkt, ready.max(self.link_free_at[link as usize]))
+        } else {
+            let detour = (link + 1) % 6;
+            let free = self.link_free_at[detour as usize];
+            if self.live_links & (1 << detour) == 0 || free > ready + wait1 + wait2 {
+                return false;
+            }
+            self.shared.borrow_mut().router.count_emergency();
+            let first = Packet { control: (pkt.control & !0x30) | ER_FIRST_LEG << 4, ..pkt };
+            (detour, first, (ready + wait1).max(free))
+        };
+        let l = link as usize;
+        let sent = start + link_serialisation_cycles(pkt.bits());
+        self.link_free_at[l] = sent;
+        self.link_packets[l] += 1;
+        self.outgoing.push(LinkPacket { arrival: sent + LINK_WIRE_CYCLES, link, packet: pkt });
+        true
     }
 
     /// Declares which links lead to live neighbours (bit l = link l); others drop packets.

@@ -41,6 +41,11 @@ impl Shared {
         }
     }
 
+    /// RTR_CONTROL as the router holds it (waits, enables).
+    pub(crate) fn router_control(&self) -> u32 {
+        self.router.control()
+    }
+
     /// Marks that shared state changed during a slice (other cores may need a look).
     pub(crate) fn touch(&mut self) {
         self.touched = true;
