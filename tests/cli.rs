@@ -107,3 +107,47 @@ fn bad_input_gets_one_clear_line_and_status_2() {
     assert_eq!(code, 2);
     assert!(err.contains("monitor"), "{err}");
 }
+
+#[test]
+fn machines_loads_routes_and_threads_from_the_command_line() {
+    let hello = elf("hello");
+    let all = format!("all={hello}");
+    let (code, out, err) = spinn(&["run", "--machine", "spinn3", "--load", &all, "--threads", "2", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cores"].as_array().unwrap().len(), 4 * 17);
+    let routers = v["routers"].as_array().unwrap();
+    assert_eq!(routers.len(), 4);
+    for r in routers {
+        for field in ["x", "y", "routed", "dropped", "emergency_routed", "link_packets"] {
+            assert!(!r[field].is_null(), "router report has {field}: {r}");
+        }
+    }
+    let last = &v["cores"][4 * 17 - 1];
+    assert_eq!((last["x"].as_u64(), last["y"].as_u64(), last["p"].as_u64()), (Some(1), Some(1), Some(17)));
+    assert_eq!(last["iobuf"], "hello from core 17 on chip 1,1\n");
+
+    let ranged = format!("0-1,0,2-3={hello}");
+    let (code, out, _) = spinn(&["run", "--machine", "2x2", "--load", &ranged, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cores"].as_array().unwrap().len(), 4);
+
+    let routes = tmp("routes.txt", b"# fine\n0 0 0x10000 0xFFFF0000 0x80\n0 0 oops 1 1\n");
+    let (code, _, err) = spinn(&["run", &hello, "--routes", &routes]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{routes}:3: `oops` is not a number")), "{err}");
+
+    for (args, says) in [
+        (vec!["run", "--machine", "nowhere.json", &hello], "cannot read"),
+        (vec!["run", "--machine", "spinn3", "--load", "5,5,1=x.elf"], "cannot read"),
+        (vec!["run", "--machine", "spinn3", "--load", &format!("5,5,1={hello}")], "no chip (5,5)"),
+        (vec!["run", "--machine", "spinn3", "--load", "1,1"], "expected X,Y,P=ELF"),
+        (vec!["run", "--machine", "spinn3"], "nothing to run"),
+    ] {
+        let (code, _, err) = spinn(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -264,3 +264,34 @@ fn a_saturated_link_leads_to_emergency_routing_then_counted_drops() {
     assert_eq!(received + dropped, 1600, "every packet is received or counted as dropped");
     assert_eq!(run(), first, "the same drops on every run");
 }
+
+#[test]
+fn a_packet_takes_the_modelled_time_per_hop() {
+    use spinn_sim::timing::{link_serialisation_cycles, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
+    // (0,0) to (4,0) along row 0: four links, default-routed through (1..3, 0).
+    let mut m = Machine::new(MachineDesc::spinn5(), ChipConfig::default());
+    let k = 0x0005_0000;
+    setup(&mut m, (0, 0), 1, 0, &[k], true);
+    setup(&mut m, (4, 0), 1, 1, &[], true);
+    m.load_routes(&[
+        RouteEntry { x: 0, y: 0, key: k, mask: !0, route: 1 << 0 },
+        RouteEntry { x: 4, y: 0, key: k, mask: !0, route: 1 << (6 + 1) },
+    ])
+    .unwrap();
+    assert_eq!(m.run(20 * MS), StopReason::AllFinished);
+    let sent = m.chip(0, 0).unwrap().core(1).unwrap().state().last_tx;
+    let arrived = m.chip(4, 0).unwrap().core(1).unwrap().state().last_rx_arrival;
+    let hop = ROUTER_LATENCY_CYCLES + link_serialisation_cycles(72) + LINK_WIRE_CYCLES;
+    assert_eq!(arrived - sent, 4 * hop + ROUTER_LATENCY_CYCLES, "4 hops of {hop} cycles and the last router");
+    assert_eq!(m.chip(4, 0).unwrap().reports()[0].user[1], 1);
+}
+
+#[test]
+fn tables_route_around_a_dead_link() {
+    // Kill a link in the middle of a SpiNN-5: shortest paths avoid it and everything arrives.
+    let desc = MachineDesc::from_json(r#"{"base": "spinn5", "dead_links": [[3, 3, 0], [3, 3, 1]]}"#).unwrap();
+    let (m, stop) = all_to_all(desc, false);
+    assert_eq!(stop, StopReason::AllFinished);
+    assert!(m.reports().iter().all(|r| r.user[1] == 47));
+    assert!(m.router_reports().iter().all(|r| r.counters.dropped == 0));
+}

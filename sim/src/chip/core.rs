@@ -103,6 +103,10 @@ pub struct CoreState {
     pub busy_cycles: u64,
     /// Slices run (calls into the engine), for performance accounting.
     pub slices: u64,
+    /// Cycle at which this core last launched a packet.
+    pub last_tx: Cycle,
+    /// Cycle at which the last packet routed to this core reached its receive buffer.
+    pub last_rx_arrival: Cycle,
     /// Communications controller.
     pub cc: CommsController,
     /// Dual timer.
@@ -319,6 +323,7 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
         Periph::Cc => {
             if let Some(pkt) = st.cc.write(offset, value, now) {
                 st.outbox.push((now, pkt));
+                st.last_tx = now;
                 // The chip routes the packet now, so that a receiver (maybe this core) sees it
                 // at the modelled time rather than at the end of a long slice.
                 st.request_stop();
@@ -398,6 +403,8 @@ impl Core {
             instructions: 0,
             busy_cycles: 0,
             slices: 0,
+            last_tx: 0,
+            last_rx_arrival: 0,
             cc: CommsController::new(),
             timer: DualTimer::new(),
             vic: Vic::new(),

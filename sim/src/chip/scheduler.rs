@@ -445,6 +445,7 @@ impl Chip {
                 Some(core) if !core.halted => {
                     let arrival = t + ROUTER_LATENCY_CYCLES;
                     let st = core.state_mut();
+                    st.last_rx_arrival = arrival;
                     // Behind packets already waiting, or into a full buffer: the router holds it
                     // for its wait time (the arrival is an event of the receiver, which wakes it).
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
