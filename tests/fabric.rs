@@ -295,3 +295,19 @@ fn tables_route_around_a_dead_link() {
     assert!(m.reports().iter().all(|r| r.user[1] == 47));
     assert!(m.router_reports().iter().all(|r| r.counters.dropped == 0));
 }
+
+#[test]
+fn dead_cores_are_skipped_in_the_virtual_numbering() {
+    let desc = MachineDesc::from_json(r#"{"base": "spinn3", "dead_cores": [[1, 1, 5]]}"#).unwrap();
+    let mut m = Machine::new(desc, ChipConfig::default());
+    let hello = Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/hello.elf")).unwrap();
+    let chip = m.chip(1, 1).unwrap();
+    assert_eq!(chip.num_cores(), 17);
+    assert_eq!((chip.phys_of(4), chip.phys_of(5), chip.phys_of(16)), (4, 6, 17));
+    assert!(m.load(1, 1, 17, &hello, 16).is_err(), "only 16 application cores are left");
+    m.load(1, 1, 5, &hello, 16).unwrap();
+    m.run(10 * MS);
+    let r = &m.reports()[0];
+    assert_eq!((r.p, r.phys, r.state.as_str()), (5, 6, "EXIT"));
+    assert_eq!(r.iobuf, "hello from core 5 on chip 1,1\n");
+}
