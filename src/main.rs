@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
+use spinn_sim::golden;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::routes;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
@@ -26,6 +27,21 @@ struct Cli {
 enum Command {
     /// Load firmware ELFs onto application cores of a machine and run them.
     Run(RunArgs),
+    /// Run as `spinn run` does and compare the run's fingerprint with a golden file: exit 0 when
+    /// identical, 1 naming the first difference, 2 for bad input.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// The golden file (e.g. traces/NAME.golden).
+    #[arg(long, value_name = "FILE")]
+    golden: PathBuf,
+    /// Write this run's fingerprint to the golden file instead of comparing.
+    #[arg(long)]
+    bless: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(clap::Args)]
@@ -139,10 +155,11 @@ fn load_spec(setup: &mut Setup, programs: &mut Programs, spec: &str, app_id: u8)
     Ok(())
 }
 
-fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
+/// The machine, loads and routes that `args` ask for, and the time limit.
+fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
     let desc = MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
     let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
-    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new() };
+    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new(), fingerprint: false };
     let mut programs = Programs(HashMap::new());
     if let Some(elf) = &args.elf {
         let cores = if args.cores.is_empty() { vec![1] } else { parse_cores(&args.cores)? };
@@ -164,7 +181,11 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     if args.threads == 0 {
         return Err(UsageError("--threads must be at least 1".into()));
     }
-    let limit: Cycle = args.ms.saturating_mul(CPU_CLK_MHZ * 1000);
+    Ok((setup, args.ms.saturating_mul(CPU_CLK_MHZ * 1000)))
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
+    let (setup, limit) = setup_from(&args)?;
     let outcome = parallel::run(&setup, args.threads, limit).map_err(|e| UsageError(e.to_string()))?;
     let sim_time_ns = outcome.now * NS_PER_CYCLE;
     let failed = outcome.cores.iter().any(|r| r.state == "RTE" || r.state == "WDOG");
@@ -183,6 +204,35 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
         println!("routers: {routed} packets routed, {dropped} dropped");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
+    let (mut setup, limit) = setup_from(&args.run)?;
+    setup.fingerprint = true;
+    let golden_name = args.golden.display().to_string();
+    // Read before running, so that a missing golden file is reported at once.
+    let golden = if args.bless {
+        None
+    } else {
+        Some(std::fs::read_to_string(&args.golden).map_err(|e| UsageError(format!("{golden_name}: cannot read ({e}); run with --bless to create it")))?)
+    };
+    let outcome = parallel::run(&setup, args.run.threads, limit).map_err(|e| UsageError(e.to_string()))?;
+    let Some(golden) = golden else {
+        std::fs::write(&args.golden, golden::to_text(&outcome.fingerprint)).map_err(|e| UsageError(format!("{golden_name}: cannot write: {e}")))?;
+        println!("{golden_name}: written ({} facts)", outcome.fingerprint.len());
+        return Ok(ExitCode::SUCCESS);
+    };
+    match golden::first_difference(&golden, &outcome.fingerprint) {
+        Err(e) => Err(UsageError(format!("{golden_name}: {e}"))),
+        Ok(None) => {
+            println!("{golden_name}: identical ({} facts)", outcome.fingerprint.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Some(d)) => {
+            println!("{golden_name}: differs: {d}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn print_text(sim_time_ns: u64, stop: StopReason, reports: &[CoreReport]) {
@@ -215,6 +265,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Test(args) => test(args),
     };
     match result {
         Ok(code) => code,

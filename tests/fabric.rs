@@ -205,7 +205,7 @@ fn all_to_all_setup() -> spinn_sim::parallel::Setup {
     let desc = MachineDesc::spinn5();
     let chips = desc.chips();
     let program = Arc::new(fabric());
-    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![] };
+    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![], fingerprint: false };
     let n = chips.len();
     for (i, &src) in chips.iter().enumerate() {
         setup.loads.push(Load { x: src.0, y: src.1, p: 1, program: program.clone(), app_id: 30 });

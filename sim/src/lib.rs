@@ -7,6 +7,7 @@
 pub mod chip;
 pub mod cost;
 pub mod geometry;
+pub mod golden;
 pub mod loader;
 pub mod routes;
 pub mod machine;

@@ -99,8 +99,8 @@ pub struct Machine {
 /// What to do next, decided alike by every thread from the machine-wide state.
 pub(crate) fn plan(now: Cycle, next: Option<Cycle>, running: bool, last: Cycle, limit: Cycle, window: Cycle) -> Result<Cycle, (StopReason, Cycle)> {
     if !running {
-        // Time stops where the last core finished.
-        return Err((StopReason::AllFinished, now.max(last)));
+        // Time stops where the last core finished (windows may have run on past it).
+        return Err((StopReason::AllFinished, last));
     }
     let Some(next) = next else { return Err((StopReason::Deadlock, now)) };
     let start = now.max(next);

@@ -15,6 +15,7 @@ use crossbeam::channel::{unbounded, Receiver, Sender};
 use crate::chip::memory::{region_of, Region};
 use crate::chip::{ChipConfig, CoreReport, StopReason};
 use crate::geometry::MachineDesc;
+use crate::golden;
 use crate::loader::Program;
 use crate::machine::{plan, Flight, Machine, MachineError, RouteEntry, RouterReport};
 use crate::Cycle;
@@ -60,6 +61,8 @@ pub struct Setup {
     pub routes: Vec<RouteEntry>,
     /// Host writes after loading.
     pub pokes: Vec<Poke>,
+    /// Also take the run's fingerprint (`golden`), which reads every chip's memory at the end.
+    pub fingerprint: bool,
 }
 
 /// What a run produced, gathered from every thread in machine order.
@@ -77,6 +80,8 @@ pub struct Outcome {
     pub packets_sent: u64,
     /// A digest of every chip's System RAM and of the loaded cores' TCMs.
     pub memory_digest: u64,
+    /// The fingerprint lines (`golden`), when the setup asked for them, in chip order.
+    pub fingerprint: Vec<String>,
 }
 
 impl Setup {
@@ -117,9 +122,11 @@ struct Part {
     routers: Vec<RouterReport>,
     packets_sent: u64,
     digests: Vec<((u8, u8), u64)>,
+    fingerprint: Vec<((u8, u8), Vec<String>)>,
 }
 
-fn finish(m: &Machine, stop: StopReason) -> Part {
+fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
+    let fingerprint = if fingerprint { m.chips().iter().map(|c| ((c.x, c.y), golden::chip_lines(c))).collect() } else { Vec::new() };
     let digests = m
         .chips()
         .iter()
@@ -133,7 +140,7 @@ fn finish(m: &Machine, stop: StopReason) -> Part {
             ((c.x, c.y), d)
         })
         .collect();
-    Part { stop, now: m.now(), cores: m.reports(), routers: m.router_reports(), packets_sent: m.packets_sent(), digests }
+    Part { stop, now: m.now(), cores: m.reports(), routers: m.router_reports(), packets_sent: m.packets_sent(), digests, fingerprint }
 }
 
 /// A barrier that spins briefly, then yields: rounds are frequent and short.
@@ -241,7 +248,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         }
                         parity ^= 1;
                     };
-                    Ok(finish(&m, stop))
+                    Ok(finish(&m, stop, setup.fingerprint))
                 })
             })
             .collect();
@@ -257,7 +264,15 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
     let mut digests: Vec<((u8, u8), u64)> = parts.iter().flat_map(|p| p.digests.clone()).collect();
     digests.sort();
     let memory_digest = digests.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, d)| (h ^ d).wrapping_mul(0x0000_0100_0000_01b3));
-    Ok(Outcome { stop, now, cores, routers, packets_sent: parts.iter().map(|p| p.packets_sent).sum(), memory_digest })
+    let packets_sent = parts.iter().map(|p| p.packets_sent).sum();
+    let mut chip_lines: Vec<((u8, u8), Vec<String>)> = parts.into_iter().flat_map(|p| p.fingerprint).collect();
+    chip_lines.sort_by_key(|(c, _)| *c);
+    let mut fingerprint = Vec::new();
+    if setup.fingerprint {
+        fingerprint.push(format!("run: stop {stop:?} time_ns {} packets_sent {packets_sent}", now * crate::NS_PER_CYCLE));
+        fingerprint.extend(chip_lines.into_iter().flat_map(|(_, l)| l));
+    }
+    Ok(Outcome { stop, now, cores, routers, packets_sent, memory_digest, fingerprint })
 }
 
 /// The first real error if any worker failed (not the "another thread failed" echoes).
