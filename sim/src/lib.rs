@@ -13,6 +13,7 @@ pub mod routes;
 pub mod machine;
 pub mod parallel;
 pub mod timing;
+pub mod trace;
 
 /// Simulated time, in core clock cycles (200 MHz: one cycle is 5 ns).
 pub type Cycle = u64;
