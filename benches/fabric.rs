@@ -30,7 +30,7 @@ fn all_to_all(rounds: usize) -> Setup {
     let chips = desc.chips();
     let n = chips.len();
     let program = elf("fabric");
-    let mut setup = Setup { routes: to_every_chip(&desc, 1), desc, config: ChipConfig::default(), loads: vec![], pokes: vec![], fingerprint: false };
+    let mut setup = Setup { routes: to_every_chip(&desc, 1), desc, config: ChipConfig::default(), loads: vec![], pokes: vec![], fingerprint: false, trace: None };
     for (i, &(x, y)) in chips.iter().enumerate() {
         setup.loads.push(Load { x, y, p: 1, program: program.clone(), app_id: 30 });
         let keys: Vec<u32> = (0..rounds).flat_map(|r| (1..n).map(move |k| (i + k + r) % n)).filter(|&d| d != i).map(|d| chip_key(chips[d].0, chips[d].1) | i as u32).collect();
@@ -59,7 +59,7 @@ fn main() {
     println!("1 vs 2 threads: {:.2}x faster, results identical: {}", results[0].1 / results[1].1, results[0].0 == results[1].0);
 
     let ms = knob("IDLE_MS", 50);
-    let idle = Setup { desc: MachineDesc::spinn5(), config: ChipConfig::default(), loads: vec![], routes: vec![], pokes: vec![], fingerprint: false };
+    let idle = Setup { desc: MachineDesc::spinn5(), config: ChipConfig::default(), loads: vec![], routes: vec![], pokes: vec![], fingerprint: false, trace: None };
     let program = elf("idle");
     let mut idle = idle;
     for (x, y) in idle.desc.chips() {

@@ -13,6 +13,7 @@ use spinn_sim::loader::Program;
 use spinn_sim::golden;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::routes;
+use spinn_sim::trace::{Filter, Kind};
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
 
 /// A SpiNNaker machine on an ordinary computer.
@@ -76,6 +77,81 @@ struct RunArgs {
     /// Do not check data alignment (faster; CP15 c1 bit A is then ignored, as Unicorn does).
     #[arg(long)]
     no_align_check: bool,
+    /// Write a trace of events to FILE while the machine runs (see `spinn trace`).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Trace only these chips: `X,Y` pairs separated by `;` (e.g. `0,0;1,0`).
+    #[arg(long, value_name = "CHIPS", requires = "trace")]
+    trace_chips: Option<String>,
+    /// Trace only events of these (physical) cores: `1,3-5`; router events always pass.
+    #[arg(long, value_name = "CORES", requires = "trace")]
+    trace_cores: Option<String>,
+    /// Trace only packets with keys in these ranges: `0x10000-0x1ffff,0x30000`.
+    #[arg(long, value_name = "KEYS", requires = "trace")]
+    trace_keys: Option<String>,
+    /// Trace only these kinds: state, irq, irq-done, sleep, wake, dma, send, hop, link,
+    /// emergency, deliver, drop (comma-separated).
+    #[arg(long, value_name = "KINDS", requires = "trace")]
+    trace_kinds: Option<String>,
+    /// Trace only from this simulated time on (microseconds).
+    #[arg(long, value_name = "US", requires = "trace")]
+    trace_from: Option<u64>,
+    /// Trace only up to this simulated time (microseconds).
+    #[arg(long, value_name = "US", requires = "trace")]
+    trace_to: Option<u64>,
+}
+
+fn number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// The trace filter the `--trace-*` options describe.
+fn trace_filter(args: &RunArgs) -> Result<Filter, UsageError> {
+    let mut f = Filter::default();
+    if let Some(chips) = &args.trace_chips {
+        for pair in chips.split(';') {
+            let bad = || UsageError(format!("--trace-chips `{pair}`: expected X,Y"));
+            let (x, y) = pair.split_once(',').ok_or_else(bad)?;
+            let (x, y) = (number(x).filter(|&v| v < 256).ok_or_else(bad)?, number(y).filter(|&v| v < 256).ok_or_else(bad)?);
+            f.chips.push((x as u8, y as u8));
+        }
+    }
+    if let Some(cores) = &args.trace_cores {
+        for spec in cores.split(',') {
+            let (a, b) = parse_range(spec, "--trace-cores", 17)?;
+            f.cores.extend((a..=b).map(|c| c as u8));
+        }
+    }
+    if let Some(keys) = &args.trace_keys {
+        for spec in keys.split(',') {
+            let bad = || UsageError(format!("--trace-keys `{spec}`: expected KEY or KEY-KEY"));
+            let (a, b) = match spec.split_once('-') {
+                Some((a, b)) => (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?),
+                None => {
+                    let a = number(spec).ok_or_else(bad)?;
+                    (a, a)
+                }
+            };
+            if a > b || b > u32::MAX as u64 {
+                return Err(bad());
+            }
+            f.keys.push((a as u32, b as u32));
+        }
+    }
+    if let Some(kinds) = &args.trace_kinds {
+        for k in kinds.split(',') {
+            f.kinds.push(Kind::from_name(k.trim()).ok_or_else(|| UsageError(format!("--trace-kinds: unknown kind `{k}`")))?);
+        }
+    }
+    if args.trace_from.is_some() || args.trace_to.is_some() {
+        let us = |v: u64| v.saturating_mul(CPU_CLK_MHZ);
+        f.window = Some((args.trace_from.map_or(0, us), args.trace_to.map_or(Cycle::MAX, us)));
+    }
+    Ok(f)
 }
 
 /// A one-line error for the user, exit status 2.
@@ -159,7 +235,7 @@ fn load_spec(setup: &mut Setup, programs: &mut Programs, spec: &str, app_id: u8)
 fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
     let desc = MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
     let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
-    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new(), fingerprint: false };
+    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new(), fingerprint: false, trace: None };
     let mut programs = Programs(HashMap::new());
     if let Some(elf) = &args.elf {
         let cores = if args.cores.is_empty() { vec![1] } else { parse_cores(&args.cores)? };
@@ -180,6 +256,9 @@ fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
     }
     if args.threads == 0 {
         return Err(UsageError("--threads must be at least 1".into()));
+    }
+    if let Some(path) = &args.trace {
+        setup.trace = Some((path.clone(), trace_filter(args)?));
     }
     Ok((setup, args.ms.saturating_mul(CPU_CLK_MHZ * 1000)))
 }

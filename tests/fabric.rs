@@ -205,7 +205,7 @@ fn all_to_all_setup() -> spinn_sim::parallel::Setup {
     let desc = MachineDesc::spinn5();
     let chips = desc.chips();
     let program = Arc::new(fabric());
-    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![], fingerprint: false };
+    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![], fingerprint: false, trace: None };
     let n = chips.len();
     for (i, &src) in chips.iter().enumerate() {
         setup.loads.push(Load { x: src.0, y: src.1, p: 1, program: program.clone(), app_id: 30 });
@@ -310,4 +310,28 @@ fn dead_cores_are_skipped_in_the_virtual_numbering() {
     let r = &m.reports()[0];
     assert_eq!((r.p, r.phys, r.state.as_str()), (5, 6, "EXIT"));
     assert_eq!(r.iobuf, "hello from core 5 on chip 1,1\n");
+}
+
+#[test]
+fn traces_are_the_same_bytes_for_any_number_of_threads() {
+    let dir = std::env::temp_dir().join(format!("spinn-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bytes = Vec::new();
+    for threads in [1, 2, 4] {
+        let mut setup = all_to_all_setup();
+        let path = dir.join(format!("t{threads}.trc"));
+        setup.trace = Some((path.clone(), spinn_sim::trace::Filter::default()));
+        spinn_sim::parallel::run(&setup, threads, 20 * MS).unwrap();
+        bytes.push(std::fs::read(&path).unwrap());
+    }
+    assert!(bytes[0].len() > 10_000);
+    assert_eq!(bytes[0], bytes[1]);
+    assert_eq!(bytes[0], bytes[2]);
+    let records = spinn_sim::trace::read_all(&bytes[0][..]).unwrap();
+    use spinn_sim::trace::Event;
+    let count = |f: fn(&Event) -> bool| records.iter().filter(|r| f(&r.event)).count();
+    assert_eq!(count(|e| matches!(e, Event::Send { .. })), 48 * 47);
+    assert_eq!(count(|e| matches!(e, Event::Deliver { .. })), 48 * 47);
+    assert_eq!(count(|e| matches!(e, Event::Drop { .. })), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -29,6 +29,9 @@ pub enum MachineError {
     /// A host write aimed outside SDRAM and System RAM.
     #[error("chip ({0},{1}): address {2:#010x} is not in SDRAM or System RAM")]
     BadPoke(u8, u8, u32),
+    /// The trace file could not be written.
+    #[error("trace {0}: {1}")]
+    Trace(String, String),
     /// Another simulation thread could not build its share of the machine.
     #[error("another simulation thread failed to build its chips")]
     OtherThread,
@@ -36,6 +39,9 @@ pub enum MachineError {
     #[error("chip ({0},{1}): {2} routing entries do not fit the 1023 free entries of the router")]
     TableFull(u8, u8, usize),
 }
+
+/// Longest window while tracing (1 ms): how much of a trace a chip holds before it is written.
+pub const TRACE_FLUSH_CYCLES: Cycle = 200_000;
 
 /// One multicast routing entry for the host to load: on chip (x, y), packets whose key matches
 /// `key` under `mask` go to the links (bits 0..5) and virtual cores (bit 6 + p) of `route`.
@@ -156,6 +162,20 @@ impl Machine {
     /// The chip at (x, y), mutable.
     pub fn chip_mut(&mut self, x: u8, y: u8) -> Option<&mut Chip> {
         self.index.get(&(x, y)).map(|&i| &mut self.chips[i])
+    }
+
+    /// Traces every chip of this part, keeping what `filter` keeps.
+    pub fn trace(&mut self, filter: &crate::trace::Filter) {
+        for c in &mut self.chips {
+            c.trace(filter.clone());
+        }
+        // Records leave at each window's end: short windows keep little of a trace in memory.
+        self.window = self.window.min(TRACE_FLUSH_CYCLES);
+    }
+
+    /// The trace records of every chip since the last call, chip after chip in (x, y) order.
+    pub fn take_trace(&mut self) -> Vec<u8> {
+        self.chips.iter_mut().flat_map(|c| c.take_trace()).collect()
     }
 
     /// Every chip, in (x, y) order.

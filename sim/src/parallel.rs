@@ -63,6 +63,8 @@ pub struct Setup {
     pub pokes: Vec<Poke>,
     /// Also take the run's fingerprint (`golden`), which reads every chip's memory at the end.
     pub fingerprint: bool,
+    /// Write a trace of the events `Filter` keeps to this file while the machine runs.
+    pub trace: Option<(std::path::PathBuf, crate::trace::Filter)>,
 }
 
 /// What a run produced, gathered from every thread in machine order.
@@ -88,6 +90,9 @@ impl Setup {
     /// Builds the share of the machine for which `mine` holds, loaded and poked.
     fn build(&self, mine: impl Fn(usize) -> bool) -> Result<Machine, MachineError> {
         let mut m = Machine::part(self.desc.clone(), self.config.clone(), mine);
+        if let Some((_, filter)) = &self.trace {
+            m.trace(filter);
+        }
         for l in &self.loads {
             if !self.desc.has_chip(l.x, l.y) {
                 return Err(MachineError::NoChip(l.x, l.y));
@@ -193,12 +198,24 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         .collect();
     let failed = AtomicBool::new(false);
     let (senders, receivers): (Vec<Sender<Flight>>, Vec<Receiver<Flight>>) = (0..threads).map(|_| unbounded()).unzip();
+    let (trace_tx, trace_rx) = unbounded::<(u64, usize, Vec<u8>)>();
+    let mut trace_out = match &setup.trace {
+        Some((path, _)) => {
+            let file = std::fs::File::create(path).map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
+            let mut w = std::io::BufWriter::new(file);
+            crate::trace::write_header(&mut w).map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
+            Some(w)
+        }
+        None => None,
+    };
+    let tracing = trace_out.is_some();
     let chip_order = setup.desc.chips();
     let owner_of = |c: (u8, u8)| chip_order.binary_search(&c).map(owner).unwrap_or(0);
-    let parts: Vec<Result<Part, MachineError>> = std::thread::scope(|s| {
+    let parts = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|w| {
                 let (barrier, slots, failed, senders, receiver, owner_of) = (&barrier, &slots, &failed, &senders, &receivers[w], &owner_of);
+                let trace_tx = trace_tx.clone();
                 s.spawn(move || -> Result<Part, MachineError> {
                     let built = setup.build(|g| owner(g) == w);
                     // Everyone must know whether every part could be built before running.
@@ -212,6 +229,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     }
                     let window = m.window();
                     let mut parity = 0;
+                    let mut window_index = 0u64;
                     let stop = loop {
                         let (next, running, last) = m.local_state();
                         let slot = &slots[w][parity];
@@ -235,6 +253,11 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                             }
                             Ok(end) => {
                                 let out = m.run_window(end);
+                                if tracing {
+                                    // The writer puts windows in order, and workers in order within one.
+                                    let _ = trace_tx.send((window_index, w, m.take_trace()));
+                                    window_index += 1;
+                                }
                                 let (mine, theirs): (Vec<Flight>, Vec<Flight>) = out.into_iter().partition(|f| m.owns(f.dst));
                                 m.accept(mine);
                                 for f in theirs {
@@ -252,8 +275,32 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("simulation thread panicked")).collect()
+        drop(trace_tx);
+        // Stream the trace while the workers run: (window, worker) order, whatever the timing.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = (0u64, 0usize);
+        let mut write_error = None;
+        for (window, worker, bytes) in trace_rx.iter() {
+            pending.insert((window, worker), bytes);
+            while let Some(bytes) = pending.remove(&next) {
+                if let (Some(out), None) = (trace_out.as_mut(), &write_error) {
+                    if let Err(e) = std::io::Write::write_all(out, &bytes) {
+                        write_error = Some(e.to_string());
+                    }
+                }
+                next = if next.1 + 1 == threads { (next.0 + 1, 0) } else { (next.0, next.1 + 1) };
+            }
+        }
+        let parts: Vec<Result<Part, MachineError>> = handles.into_iter().map(|h| h.join().expect("simulation thread panicked")).collect();
+        (parts, write_error)
     });
+    let (parts, write_error) = parts;
+    if let (Some((path, _)), Some(out)) = (&setup.trace, trace_out.as_mut()) {
+        let flushed = std::io::Write::flush(out).map_err(|e| e.to_string());
+        if let Some(e) = write_error.or(flushed.err()) {
+            return Err(MachineError::Trace(path.display().to_string(), e));
+        }
+    }
     let parts = parts_in_order(parts)?;
     let first = &parts[0];
     let (stop, now) = (first.stop, first.now);

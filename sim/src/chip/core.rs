@@ -24,6 +24,7 @@ use super::timer::DualTimer;
 use super::vic::Vic;
 use super::Shared;
 use crate::cost::{block_cost, BlockCost};
+use crate::trace::Event;
 use crate::Cycle;
 
 /// Cycles charged for one access to a peripheral register over the AHB (UNVERIFIED: the notes
@@ -37,6 +38,10 @@ pub const SDRAM_ACCESS_CYCLES: u64 = 30;
 /// Cycles to enter an exception (UNVERIFIED: ARM9E-S pipeline refill after the vector fetch).
 pub const EXCEPTION_ENTRY_CYCLES: u64 = 3;
 
+/// VIC_VADDR: a write acknowledges the interrupt in service (§2.3).
+const VIC_VADDR: u32 = 0x30;
+/// DMA_DESC: a write commits a transfer (§2.4).
+const DMA_DESC: u32 = 0x0C;
 const CPSR_T: u32 = 1 << 5;
 const CPSR_F: u32 = 1 << 6;
 const CPSR_I: u32 = 1 << 7;
@@ -189,7 +194,9 @@ impl CoreState {
             if deadline < self.now {
                 self.rx_wait.pop_front();
                 let phys = self.phys;
-                self.shared.borrow_mut().router.count_dropped(&pkt, source, 0, 1 << phys, deadline);
+                let mut sh = self.shared.borrow_mut();
+                sh.router.count_dropped(&pkt, source, 0, 1 << phys, deadline);
+                sh.emit(deadline, Event::Drop { key: pkt.key, links: 0, cores: 1 << phys });
             } else if self.cc.deliver(pkt, self.now) {
                 self.rx_wait.pop_front();
             } else {
@@ -324,6 +331,8 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
             if let Some(pkt) = st.cc.write(offset, value, now) {
                 st.outbox.push((now, pkt));
                 st.last_tx = now;
+                let ev = Event::Send { p: st.phys, key: pkt.key, payload: pkt.payload, control: pkt.control };
+                st.shared.borrow_mut().emit(now, ev);
                 // The chip routes the packet now, so that a receiver (maybe this core) sees it
                 // at the modelled time rather than at the end of a long slice.
                 st.request_stop();
@@ -331,11 +340,18 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
         }
         Periph::Timer => st.timer.write(offset, value, now),
         Periph::Vic => {
+            if offset == VIC_VADDR {
+                st.shared.borrow_mut().emit(now, Event::InterruptDone { p: st.phys });
+            }
             st.vic.write(offset, value);
             st.vic_out = (st.vic.irq(), st.vic.fiq());
         }
         Periph::Dma => {
             st.update_interrupts();
+            if offset == DMA_DESC {
+                let ev = Event::DmaStart { p: st.phys, bytes: value & 0x1_FFFC, write: value & (1 << 19) != 0 };
+                st.shared.borrow_mut().emit(now, ev);
+            }
             st.dma.write(offset, value, now)
         }
         Periph::Pl340 => st.shared.borrow_mut().pl340_write(offset, value),
@@ -579,6 +595,12 @@ impl Core {
         };
         // The return link of IRQ/FIQ is the next instruction + 4 in both ARM and Thumb state.
         let lr = self.pc().wrapping_add(4);
+        {
+            let st = self.uc.get_data_mut();
+            let status = if exc == Exception::Fiq { st.vic.read(4) } else { st.vic.read(0) };
+            let ev = Event::Interrupt { p: st.phys, fiq: exc == Exception::Fiq, source: status.trailing_zeros().min(31) as u8 };
+            st.shared.borrow_mut().emit(st.now, ev);
+        }
         self.enter_exception(exc, lr);
         Some(exc)
     }
@@ -587,8 +609,10 @@ impl Core {
     pub fn set_sleeping(&mut self, asleep: bool) {
         if self.sleeping != asleep {
             self.sleeping = asleep;
-            let phys = self.state().phys;
-            self.state().shared.borrow_mut().sysctl.set_sleeping(phys, asleep);
+            let (phys, now) = (self.state().phys, self.state().now);
+            let mut sh = self.state().shared.borrow_mut();
+            sh.sysctl.set_sleeping(phys, asleep);
+            sh.emit(now, if asleep { Event::Sleep { p: phys } } else { Event::Wake { p: phys } });
         }
     }
 

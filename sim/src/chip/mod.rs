@@ -20,5 +20,5 @@ mod scheduler;
 mod shared;
 
 pub use scheduler::*;
-pub use shared::Shared;
+pub use shared::{Shared, Tracer};
 

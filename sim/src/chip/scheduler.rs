@@ -18,6 +18,7 @@ use super::router::{RouterCounters, Source};
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
 use crate::loader::Program;
+use crate::trace::{Event, From as TraceFrom};
 use crate::timing::{link_serialisation_cycles, router_wait_cycles, router_waits, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
 use crate::Cycle;
 
@@ -125,6 +126,8 @@ pub struct Chip {
     /// Packets on their way to neighbours, in the order they left.
     outgoing: Vec<LinkPacket>,
     link_packets: [u64; 6],
+    /// Each core's cpu_state as last seen, to trace its changes.
+    last_state: [u8; NUM_CORES],
 }
 
 /// A packet on an inter-chip link: it reaches the neighbour's router at `arrival`.
@@ -176,6 +179,7 @@ impl Chip {
             link_free_at: [0; 6],
             outgoing: Vec::new(),
             link_packets: [0; 6],
+            last_state: [0; NUM_CORES],
         }
     }
 
@@ -432,9 +436,15 @@ impl Chip {
             let control = sh.router.control();
             (sh.router.route(&pkt, source, t), router_wait_cycles(control), control)
         };
+        let from = match source {
+            Source::Core(p) => TraceFrom::Core(p),
+            Source::Link(l) => TraceFrom::Link(l),
+        };
         if route.dropped {
+            self.shared.borrow_mut().emit(t, Event::Drop { key: pkt.key, links: 0, cores: 0 });
             return;
         }
+        self.shared.borrow_mut().emit(t, Event::Hop { from, key: pkt.key, links: route.links, cores: route.cores });
         let failed_cores = 0u32;
         let mut woken = Vec::new();
         for dest in 0..NUM_CORES {
@@ -446,6 +456,7 @@ impl Chip {
                     let arrival = t + ROUTER_LATENCY_CYCLES;
                     let st = core.state_mut();
                     st.last_rx_arrival = arrival;
+                    st.shared.borrow_mut().emit(arrival, Event::Deliver { p: dest as u8, key: pkt.key });
                     // Behind packets already waiting, or into a full buffer: the router holds it
                     // for its wait time (the arrival is an event of the receiver, which wakes it).
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
@@ -470,7 +481,9 @@ impl Chip {
             }
         }
         if failed_links != 0 || failed_cores != 0 {
-            self.shared.borrow_mut().router.count_dropped(&pkt, source, failed_links, failed_cores, t);
+            let mut sh = self.shared.borrow_mut();
+            sh.emit(t, Event::Drop { key: pkt.key, links: failed_links, cores: failed_cores });
+            sh.router.count_dropped(&pkt, source, failed_links, failed_cores, t);
         }
     }
 
@@ -493,16 +506,31 @@ impl Chip {
             if self.live_links & (1 << detour) == 0 || free > ready + wait1 + wait2 {
                 return false;
             }
-            self.shared.borrow_mut().router.count_emergency();
+            let mut sh = self.shared.borrow_mut();
+            sh.router.count_emergency();
+            sh.emit(t, Event::Emergency { link: detour, key: pkt.key });
+            drop(sh);
             let first = Packet { control: (pkt.control & !0x30) | ER_FIRST_LEG << 4, ..pkt };
             (detour, first, (ready + wait1).max(free))
         };
         let l = link as usize;
+        let queued = (start - ready).min(u32::MAX as Cycle) as u32;
+        self.shared.borrow_mut().emit(start, Event::LinkOut { link, key: pkt.key, queued });
         let sent = start + link_serialisation_cycles(pkt.bits());
         self.link_free_at[l] = sent;
         self.link_packets[l] += 1;
         self.outgoing.push(LinkPacket { arrival: sent + LINK_WIRE_CYCLES, link, packet: pkt });
         true
+    }
+
+    /// Turns tracing of this chip on, keeping what `filter` keeps.
+    pub fn trace(&mut self, filter: crate::trace::Filter) {
+        self.shared.borrow_mut().tracer = Some(super::Tracer::new(self.x, self.y, filter));
+    }
+
+    /// The trace records encoded since the last call (empty when tracing is off).
+    pub fn take_trace(&mut self) -> Vec<u8> {
+        self.shared.borrow_mut().tracer.as_mut().map(|t| t.take()).unwrap_or_default()
     }
 
     /// Declares which links lead to live neighbours (bit l = link l); others drop packets.
@@ -550,6 +578,11 @@ impl Chip {
     fn check_finished(&mut self, p: usize) {
         let virt = self.p2v[p];
         let state = sysram::cpu_state(&self.shared.borrow().sysram, virt);
+        if state.to_u8() != self.last_state[p] {
+            self.last_state[p] = state.to_u8();
+            let now = self.cores[p].as_ref().unwrap().state().now;
+            self.shared.borrow_mut().emit(now, Event::State { p: p as u8, state: state.to_u8() });
+        }
         let core = self.cores[p].as_mut().unwrap();
         if state.is_final() {
             core.halted = true;

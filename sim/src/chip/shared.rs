@@ -4,6 +4,8 @@
 use std::rc::Rc;
 
 use super::memory::{self, Ram};
+use crate::trace::{encode, Event, Filter, Record};
+use crate::Cycle;
 use super::router::Router;
 use super::sysctl::SystemController;
 use super::watchdog::Watchdog;
@@ -22,6 +24,36 @@ pub struct Shared {
     pub sdram: Rc<Ram>,
     pl340: [u32; 1024],
     pub(crate) touched: bool,
+    /// Where this chip's trace events go, when tracing is on.
+    pub tracer: Option<Tracer>,
+}
+
+/// A chip's trace buffer: encoded records kept by the filter, until the machine writes them.
+pub struct Tracer {
+    x: u8,
+    y: u8,
+    filter: Filter,
+    buf: Vec<u8>,
+}
+
+impl Tracer {
+    /// Traces chip (x, y), keeping what `filter` keeps.
+    pub fn new(x: u8, y: u8, filter: Filter) -> Tracer {
+        Tracer { x, y, filter, buf: Vec::new() }
+    }
+
+    /// Records `event` at `cycle` if the filter keeps it.
+    pub fn emit(&mut self, cycle: Cycle, event: Event) {
+        let r = Record { cycle, x: self.x, y: self.y, event };
+        if self.filter.keeps(&r) {
+            encode(&r, &mut self.buf);
+        }
+    }
+
+    /// Takes the encoded records so far.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
 }
 
 impl Shared {
@@ -38,12 +70,21 @@ impl Shared {
             sdram: Ram::new(memory::SDRAM_SIZE as usize),
             pl340: [0; 1024],
             touched: false,
+            tracer: None,
         }
     }
 
     /// RTR_CONTROL as the router holds it (waits, enables).
     pub(crate) fn router_control(&self) -> u32 {
         self.router.control()
+    }
+
+    /// Records a trace event when tracing is on (one branch when it is off).
+    #[inline]
+    pub(crate) fn emit(&mut self, cycle: Cycle, event: Event) {
+        if let Some(t) = self.tracer.as_mut() {
+            t.emit(cycle, event);
+        }
     }
 
     /// Marks that shared state changed during a slice (other cores may need a look).
