@@ -12,8 +12,8 @@ use std::time::Instant;
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
-use spinn_sim::parallel::{self, Load, Poke, Setup};
-use spinn_sim::routes::{chip_key, to_every_chip};
+use spinn_sim::parallel::{self, Load, Setup};
+use spinn_sim::workloads;
 use spinn_sim::CPU_CLK_MHZ;
 
 fn elf(name: &str) -> Arc<Program> {
@@ -24,28 +24,9 @@ fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Core 1 of every chip sends `rounds` packets to every other chip (the `fabric` firmware).
-fn all_to_all(rounds: usize) -> Setup {
-    let desc = MachineDesc::spinn5();
-    let chips = desc.chips();
-    let n = chips.len();
-    let program = elf("fabric");
-    let mut setup = Setup { routes: to_every_chip(&desc, 1), desc, config: ChipConfig::default(), loads: vec![], pokes: vec![], fingerprint: false, trace: None };
-    for (i, &(x, y)) in chips.iter().enumerate() {
-        setup.loads.push(Load { x, y, p: 1, program: program.clone(), app_id: 30 });
-        let keys: Vec<u32> = (0..rounds).flat_map(|r| (1..n).map(move |k| (i + k + r) % n)).filter(|&d| d != i).map(|d| chip_key(chips[d].0, chips[d].1) | i as u32).collect();
-        let mut words = vec![keys.len() as u32, keys.len() as u32, 1 << 8];
-        words.extend_from_slice(&keys);
-        let addr = 0x6101_0000u32;
-        setup.pokes.push(Poke { x, y, addr, data: words.iter().flat_map(|w| w.to_le_bytes()).collect() });
-        setup.pokes.push(Poke { x, y, addr: 0xE500_7000 + 128 + 112, data: addr.to_le_bytes().to_vec() });
-    }
-    setup
-}
-
 fn main() {
     let rounds = knob("ROUNDS", 4) as usize;
-    let setup = all_to_all(rounds);
+    let setup = workloads::all_to_all(MachineDesc::spinn5(), elf("fabric"), rounds, false);
     let limit = 200 * 1000 * CPU_CLK_MHZ;
     let mut results = Vec::new();
     for threads in [1, 2] {

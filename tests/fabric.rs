@@ -200,23 +200,7 @@ fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
 
 /// The all-to-all traffic of the SpiNN-5 test as a plain-data setup, for threaded runs.
 fn all_to_all_setup() -> spinn_sim::parallel::Setup {
-    use spinn_sim::parallel::{Load, Poke, Setup};
-    use std::sync::Arc;
-    let desc = MachineDesc::spinn5();
-    let chips = desc.chips();
-    let program = Arc::new(fabric());
-    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_every_chip(&desc, 1), pokes: vec![], fingerprint: false, trace: None };
-    let n = chips.len();
-    for (i, &src) in chips.iter().enumerate() {
-        setup.loads.push(Load { x: src.0, y: src.1, p: 1, program: program.clone(), app_id: 30 });
-        let keys: Vec<u32> = (1..n).map(|k| key(chips[(i + k) % n], src, 0)).collect();
-        let mut words = vec![n as u32 - 1, keys.len() as u32, 1 | 2 << 8];
-        words.extend_from_slice(&keys);
-        let addr = PARAMS + 0x1_0000;
-        setup.pokes.push(Poke { x: src.0, y: src.1, addr, data: words.iter().flat_map(|w| w.to_le_bytes()).collect() });
-        setup.pokes.push(Poke { x: src.0, y: src.1, addr: 0xE500_7000 + 128 + 112, data: addr.to_le_bytes().to_vec() });
-    }
-    setup
+    spinn_sim::workloads::all_to_all(MachineDesc::spinn5(), std::sync::Arc::new(fabric()), 1, true)
 }
 
 #[test]
