@@ -13,13 +13,25 @@ use crate::routes::{chip_key, to_every_chip};
 /// Where each core's `fabric` parameter block goes: user SDRAM, 64 KiB per core.
 pub const FABRIC_PARAMS: u32 = 0x6100_0000;
 
-/// Loads `fabric` on virtual core `p` of chip (x, y) with its parameters: how many packets to
-/// expect, the keys to send, with payload or not, and the gap between sends (µs).
-pub fn fabric_core(setup: &mut Setup, fabric: &Arc<Program>, chip: (u8, u8), p: u32, expect: u32, keys: &[u32], payload: bool, gap_us: u32) {
+/// What one `fabric` core does.
+#[derive(Clone, Debug, Default)]
+pub struct FabricParams<'a> {
+    /// Packets it waits for before exiting.
+    pub expect: u32,
+    /// Keys it sends, in order.
+    pub keys: &'a [u32],
+    /// Send with payload (the key's complement).
+    pub payload: bool,
+    /// Microseconds between two sends.
+    pub gap_us: u32,
+}
+
+/// Loads `fabric` on virtual core `p` of chip (x, y) with its parameters.
+pub fn fabric_core(setup: &mut Setup, fabric: &Arc<Program>, chip: (u8, u8), p: u32, params: &FabricParams) {
     setup.loads.push(Load { x: chip.0, y: chip.1, p, program: fabric.clone(), app_id: 30 });
     let addr = FABRIC_PARAMS + 0x1_0000 * p;
-    let mut words = vec![expect, keys.len() as u32, payload as u32 | gap_us << 8];
-    words.extend_from_slice(keys);
+    let mut words = vec![params.expect, params.keys.len() as u32, params.payload as u32 | params.gap_us << 8];
+    words.extend_from_slice(params.keys);
     setup.pokes.push(Poke { x: chip.0, y: chip.1, addr, data: words.iter().flat_map(|w| w.to_le_bytes()).collect() });
     // The parameter block's address in vcpu user0, as the toolchain passes data regions.
     let user0 = VCPU_BASE + VCPU_SIZE * p + vcpu::USER;
@@ -40,7 +52,8 @@ pub fn all_to_all(desc: MachineDesc, fabric: Arc<Program>, rounds: usize, payloa
             .filter(|&d| d != i)
             .map(|d| chip_key(chips[d].0, chips[d].1) | i as u32)
             .collect();
-        fabric_core(&mut setup, &fabric, src, 1, keys.len() as u32, &keys, payload, 2);
+        let params = FabricParams { expect: keys.len() as u32, keys: &keys, payload, gap_us: 2 };
+        fabric_core(&mut setup, &fabric, src, 1, &params);
     }
     setup
 }
