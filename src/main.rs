@@ -295,7 +295,20 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     } else {
         Some(std::fs::read_to_string(&args.golden).map_err(|e| UsageError(format!("{golden_name}: cannot read ({e}); run with --bless to create it")))?)
     };
-    let outcome = parallel::run(&setup, args.run.threads, limit).map_err(|e| UsageError(e.to_string()))?;
+    // The packet trace is part of the fingerprint: a temporary file unless the run traces anyway.
+    let own_trace = std::env::temp_dir().join(format!("spinn-test-{}.trc", std::process::id()));
+    if setup.trace.is_none() {
+        let kinds = vec![Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop];
+        setup.trace = Some((own_trace.clone(), Filter { kinds, ..Filter::default() }));
+    }
+    let result = parallel::run(&setup, args.run.threads, limit);
+    let trace_path = setup.trace.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    let trace = std::fs::read(&trace_path);
+    let _ = std::fs::remove_file(&own_trace);
+    let mut outcome = result.map_err(|e| UsageError(e.to_string()))?;
+    let trace = trace.map_err(|e| UsageError(format!("{}: cannot read: {e}", trace_path.display())))?;
+    let what = if args.run.trace.is_some() { "trace" } else { "packet trace" };
+    outcome.fingerprint.push(format!("{what}: {:016x} ({} bytes)", golden::digest(&trace), trace.len()));
     let Some(golden) = golden else {
         std::fs::write(&args.golden, golden::to_text(&outcome.fingerprint)).map_err(|e| UsageError(format!("{golden_name}: cannot write: {e}")))?;
         println!("{golden_name}: written ({} facts)", outcome.fingerprint.len());

@@ -4,7 +4,8 @@
 //! A fingerprint is text, one fact per line (`key: value`), so golden files diff well: every
 //! loaded core's state, cycles, instructions, registers, TCM digests, user words and IOBUF text;
 //! every chip's System RAM digest and a digest per 64 KiB SDRAM block in use; router counters
-//! and link traffic. Comparing two names the first fact that differs.
+//! and link traffic; and (added by `spinn test`) a digest of the run's packet trace. Comparing
+//! two names the first fact that differs.
 
 use std::collections::BTreeMap;
 
@@ -80,7 +81,7 @@ pub fn chip_lines(chip: &Chip) -> Vec<String> {
 }
 
 /// 64-bit FNV-1a over bytes.
-fn digest(bytes: &[u8]) -> u64 {
+pub fn digest(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
