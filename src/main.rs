@@ -13,7 +13,8 @@ use spinn_sim::loader::Program;
 use spinn_sim::golden;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::routes;
-use spinn_sim::trace::{Filter, Kind};
+use spinn_sim::trace::{self, Filter, Kind};
+use spinn_sim::trace_tools;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
 
 /// A SpiNNaker machine on an ordinary computer.
@@ -31,6 +32,77 @@ enum Command {
     /// Run as `spinn run` does and compare the run's fingerprint with a golden file: exit 0 when
     /// identical, 1 naming the first difference, 2 for bad input.
     Test(TestArgs),
+    /// Look at a trace written by `spinn run --trace`.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Convert to Chrome/Perfetto trace-event JSON (open it in ui.perfetto.dev).
+    Export {
+        /// The trace.
+        file: PathBuf,
+        /// Where to write the JSON.
+        #[arg(long, value_name = "OUT.json")]
+        perfetto: PathBuf,
+    },
+    /// Busy/idle share per core, interrupts, packet latencies, drops, busiest links.
+    Stats {
+        /// The trace.
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The first event where two traces part, with context; exit 0 when identical, 1 when not.
+    Diff {
+        /// First trace.
+        a: PathBuf,
+        /// Second trace.
+        b: PathBuf,
+    },
+}
+
+fn read_trace(path: &Path) -> Result<Vec<trace::Record>, UsageError> {
+    let file = std::fs::File::open(path).map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
+    trace::read_all(std::io::BufReader::new(file)).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+}
+
+fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {
+    match cmd {
+        TraceCommand::Export { file, perfetto } => {
+            let records = read_trace(&file)?;
+            let json = trace_tools::perfetto(&records);
+            let text = serde_json::to_string(&json).map_err(|e| UsageError(e.to_string()))?;
+            std::fs::write(&perfetto, text).map_err(|e| UsageError(format!("{}: cannot write: {e}", perfetto.display())))?;
+            println!("{}: {} events from {} records", perfetto.display(), json["traceEvents"].as_array().map_or(0, |a| a.len()), records.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Stats { file, json } => {
+            let stats = trace_tools::stats(&read_trace(&file)?);
+            if json {
+                println!("{}", serde_json::to_string(&stats).map_err(|e| UsageError(e.to_string()))?);
+            } else {
+                print!("{stats}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Diff { a, b } => {
+            let (ra, rb) = (read_trace(&a)?, read_trace(&b)?);
+            match trace_tools::first_divergence(&ra, &rb) {
+                None => {
+                    println!("identical: {} records", ra.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(d) => {
+                    println!("{d}");
+                    println!("{}", trace_tools::summary(&ra, &rb));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -358,6 +430,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Test(args) => test(args),
+        Command::Trace(cmd) => trace_command(cmd),
     };
     match result {
         Ok(code) => code,

@@ -151,3 +151,64 @@ fn machines_loads_routes_and_threads_from_the_command_line() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn traces_export_to_perfetto_json_give_stats_and_diff() {
+    let dir = std::env::temp_dir().join(format!("spinn-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.trc").display().to_string();
+    let b = dir.join("b.trc").display().to_string();
+    let c = dir.join("c.trc").display().to_string();
+    let pp = elf("pingpong");
+    assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &a]).0, 0);
+    assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &b]).0, 0);
+    assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &c, "--trace-kinds", "send,deliver", "--trace-from", "1100"]).0, 0);
+
+    // Perfetto: valid trace-event JSON, every event with the fields the format requires.
+    let json = dir.join("a.json").display().to_string();
+    let (code, _, err) = spinn(&["trace", "export", &a, "--perfetto", &json]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let events = v["traceEvents"].as_array().expect("traceEvents array");
+    assert!(events.len() > 400);
+    for e in events {
+        let ph = e["ph"].as_str().expect("ph");
+        assert!(e["pid"].is_u64() && e["tid"].is_u64() && e["name"].is_string(), "{e}");
+        if ph != "M" {
+            assert!(e["ts"].is_number(), "{e}");
+        }
+    }
+    let count = |ph: &str| events.iter().filter(|e| e["ph"] == ph).count();
+    assert_eq!(count("B"), count("E"), "balanced interrupt spans");
+    assert_eq!(count("s"), 202, "one flow per packet");
+
+    let (code, out, _) = spinn(&["trace", "stats", &a]);
+    assert_eq!(code, 0);
+    assert!(out.contains("202 sent, 202 delivered"), "{out}");
+    let (code, out, _) = spinn(&["trace", "stats", &a, "--json"]);
+    assert_eq!(code, 0);
+    serde_json::from_str::<serde_json::Value>(&out).expect("stats JSON");
+
+    // Two runs trace the same bytes; a filtered one differs from the first record.
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let (code, out, _) = spinn(&["trace", "diff", &a, &b]);
+    assert_eq!((code, out.starts_with("identical")), (0, true), "{out}");
+    let (code, out, _) = spinn(&["trace", "diff", &a, &c]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("first difference at record 0:"), "{out}");
+    assert!(out.contains("state INIT (4)") && out.contains("sends MC key"), "{out}");
+
+    // Filters keep only what they name: sends and deliveries after 1.1 ms.
+    let records = spinn_sim::trace::read_all(&std::fs::read(&c).unwrap()[..]).unwrap();
+    assert!(!records.is_empty());
+    for r in &records {
+        assert!(matches!(r.event, spinn_sim::trace::Event::Send { .. } | spinn_sim::trace::Event::Deliver { .. }), "{r:?}");
+        assert!(r.cycle >= 1100 * 200, "{r:?}");
+    }
+
+    let bad = tmp("bad.trc", b"not a trace");
+    let (code, _, err) = spinn(&["trace", "stats", &bad]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a spinn trace"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
