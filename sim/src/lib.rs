@@ -14,6 +14,7 @@ pub mod machine;
 pub mod parallel;
 pub mod timing;
 pub mod trace;
+pub mod trace_tools;
 pub mod workloads;
 
 /// Simulated time, in core clock cycles (200 MHz: one cycle is 5 ns).
