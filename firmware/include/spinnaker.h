@@ -28,6 +28,13 @@
 #define TIMER_BASE      0x21000000      // dual timer (buffered)
 #define TIMER1_BASE     TIMER_BASE
 #define TIMER2_BASE     (TIMER_BASE + 0x20)
+
+// Trace port of the spinn simulator: a write of (event << 1) | entering marks a
+// callback's entry or exit in the simulator's trace.  It sits in the dual
+// timer's reserved space (offset 0x80), which the timer block ignores.
+#define SPINN_TRACE_MARK (*(volatile uint *) (TIMER_BASE + 0x80))
+// Event number used in trace marks for callbacks queued by spin1_schedule_callback.
+#define SPINN_TRACE_SCHEDULED 8
 #define VIC_BASE        0x1F000000      // VIC, unbuffered alias
 #define DMA_BASE        0x40000000      // DMA controller (buffered)
 

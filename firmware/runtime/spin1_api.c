@@ -37,6 +37,7 @@ typedef struct {
     callback_t cback;
     uint arg0;
     uint arg1;
+    uint event;             // for trace marks: the event, or SPINN_TRACE_SCHEDULED
 } task_t;
 
 typedef struct {
@@ -114,8 +115,16 @@ static void source_configure(uint source);
 // ---------------------------------------------------------------------------
 // Callback delivery
 
-uint spin1_schedule_callback(callback_t cback, uint arg0, uint arg1,
-                             uint priority)
+// Runs a callback between the simulator's trace marks (one store each).
+static inline void run_callback(callback_t cback, uint arg0, uint arg1, uint event)
+{
+    SPINN_TRACE_MARK = (event << 1) | 1;
+    cback(arg0, arg1);
+    SPINN_TRACE_MARK = event << 1;
+}
+
+static uint schedule_task(callback_t cback, uint arg0, uint arg1,
+                          uint priority, uint event)
 {
     if (priority < 1 || priority > N_TASK_QUEUES)
         return FAILURE;
@@ -129,11 +138,18 @@ uint spin1_schedule_callback(callback_t cback, uint arg0, uint arg1,
         q->task[q->end].cback = cback;
         q->task[q->end].arg0 = arg0;
         q->task[q->end].arg1 = arg1;
+        q->task[q->end].event = event;
         q->end = next;
         rc = SUCCESS;
     }
     cpu_int_restore(cpsr);
     return rc;
+}
+
+uint spin1_schedule_callback(callback_t cback, uint arg0, uint arg1,
+                             uint priority)
+{
+    return schedule_task(cback, arg0, arg1, priority, SPINN_TRACE_SCHEDULED);
 }
 
 // Run or queue the callback for an event, according to its priority.
@@ -145,9 +161,9 @@ static void deliver(uint event, uint arg0, uint arg1)
     if (cback == NULL)
         return;
     if (priority <= 0)
-        cback(arg0, arg1);
+        run_callback(cback, arg0, arg1, event);
     else
-        (void) spin1_schedule_callback(cback, arg0, arg1, priority);
+        (void) schedule_task(cback, arg0, arg1, priority, event);
 }
 
 // ---------------------------------------------------------------------------
@@ -635,7 +651,7 @@ static void dispatch(void)
         }
         if (found) {
             cpu_int_restore(cpsr);
-            t.cback(t.arg0, t.arg1);
+            run_callback(t.cback, t.arg0, t.arg1, t.event);
         } else {
             cpu_wfi();
             cpu_int_restore(cpsr);

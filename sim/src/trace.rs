@@ -53,6 +53,9 @@ pub enum Event {
     Deliver { p: u8, key: u32 },
     /// A packet was dropped; `links`/`cores` name the outputs that failed.
     Drop { key: u32, links: u8, cores: u32 },
+    /// A runtime callback for `event` (spin1 numbering; 8 = a scheduled callback) began
+    /// (`enter`) or ended, as the runtime marks it on the simulator's trace port.
+    Callback { p: u8, event: u8, enter: bool },
 }
 
 /// A traced event with its time and chip.
@@ -96,13 +99,16 @@ pub enum Kind {
     Deliver = 11,
     /// [`Event::Drop`]
     Drop = 12,
+    /// [`Event::Callback`]
+    Callback = 13,
 }
 
 impl Kind {
     /// Every kind, in stream order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::State, Kind::Interrupt, Kind::InterruptDone, Kind::Sleep, Kind::Wake, Kind::DmaStart,
         Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop,
+        Kind::Callback,
     ];
 
     /// The name used on the command line (`--trace-kinds send,drop`).
@@ -120,6 +126,7 @@ impl Kind {
             Kind::Emergency => "emergency",
             Kind::Deliver => "deliver",
             Kind::Drop => "drop",
+            Kind::Callback => "callback",
         }
     }
 
@@ -145,6 +152,7 @@ impl Event {
             Event::Emergency { .. } => Kind::Emergency,
             Event::Deliver { .. } => Kind::Deliver,
             Event::Drop { .. } => Kind::Drop,
+            Event::Callback { .. } => Kind::Callback,
         }
     }
 
@@ -158,7 +166,8 @@ impl Event {
             | Event::Wake { p }
             | Event::DmaStart { p, .. }
             | Event::Send { p, .. }
-            | Event::Deliver { p, .. } => Some(p),
+            | Event::Deliver { p, .. }
+            | Event::Callback { p, .. } => Some(p),
             _ => None,
         }
     }
@@ -256,6 +265,7 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
             out.extend_from_slice(&key.to_le_bytes());
             out.extend_from_slice(&cores.to_le_bytes());
         }
+        Event::Callback { p, event, enter } => out.extend_from_slice(&[p, event, enter as u8]),
     }
     out[start + 1] = (out.len() - start - 2) as u8;
 }
@@ -305,6 +315,7 @@ fn decode(kind: u8, b: &[u8]) -> Option<Record> {
         10 => need(5).map(|_| Event::Emergency { link: f[0], key: u32_at(f, 1) })?,
         11 => need(5).map(|_| Event::Deliver { p: f[0], key: u32_at(f, 1) })?,
         12 => need(9).map(|_| Event::Drop { links: f[0], key: u32_at(f, 1), cores: u32_at(f, 5) })?,
+        13 => need(3).map(|_| Event::Callback { p: f[0], event: f[1], enter: f[2] != 0 })?,
         _ => return None,
     };
     Some(Record { cycle, x, y, event })
@@ -363,6 +374,7 @@ mod tests {
             Event::Emergency { link: 1, key: 9 },
             Event::Deliver { p: 6, key: 10 },
             Event::Drop { key: 11, links: 1, cores: 0 },
+            Event::Callback { p: 7, event: 2, enter: true },
         ];
         evs.iter().enumerate().map(|(i, &event)| Record { cycle: 1000 + i as u64, x: 1, y: 2, event }).collect()
     }

@@ -77,6 +77,12 @@ pub fn state_name(state: u8) -> &'static str {
 
 /// True for states in which a core runs no code any more (dead, powered down, run-time error,
 /// watchdog, exited): time spent there is neither busy nor asleep.
+/// The spin1 event a runtime callback serves (8: a callback queued by spin1_schedule_callback).
+pub fn callback_name(event: u8) -> &'static str {
+    const NAMES: [&str; 9] = ["MC_PACKET_RECEIVED", "DMA_TRANSFER_DONE", "TIMER_TICK", "SDP_PACKET_RX", "USER_EVENT", "MCPL_PACKET_RECEIVED", "FR_PACKET_RECEIVED", "FRPL_PACKET_RECEIVED", "SCHEDULED"];
+    NAMES.get(event as usize).copied().unwrap_or("UNKNOWN")
+}
+
 fn halts(state: u8) -> bool {
     matches!(state, 0 | 1 | 2 | 3 | 11)
 }
@@ -159,6 +165,9 @@ pub fn describe(r: &Record) -> String {
         Event::Drop { key, links, cores } => {
             let why = if links == 0 && cores == 0 { "no route".to_string() } else { format!("failed {}", lists(links, cores)) };
             format!("router: drops key {} ({why})", hex(key))
+        }
+        Event::Callback { p, event, enter } => {
+            format!("core {p}: {} {} callback", if enter { "enters" } else { "leaves" }, callback_name(event))
         }
     };
     format!("cycle {:>10} ({:>12} µs) chip {},{} {what}", r.cycle, fmt_us(r.cycle), r.x, r.y)
@@ -440,6 +449,8 @@ fn metadata(name: &str, x: u8, y: u8, tid: u32, args: Value) -> Value {
 /// Metadata events come first; the rest are sorted by `ts` (stably, so that events of one
 /// cycle keep their causal order).
 pub fn perfetto(records: &[Record]) -> Value {
+    // Callbacks still running at the end of the trace are left out (no end to draw).
+    let mut callbacks_open: HashMap<(u8, u8, u8), Vec<(u8, Cycle)>> = HashMap::new();
     let sorted = by_cycle(records);
     let (start, end) = bounds(records);
     let initial = initial_modes(&sorted);
@@ -504,6 +515,15 @@ pub fn perfetto(records: &[Record]) -> Value {
             Event::Emergency { link, key } => {
                 // The same args as a drop, so that one query covers both: the detour link.
                 tl.instant(c, (x, y, ROUTER_TID), "emergency", json!({"key": hex(key), "links": [link_name(link)], "cores": []}));
+            }
+            Event::Callback { p, event, enter } => {
+                let open = callbacks_open.entry((x, y, p)).or_default();
+                if enter {
+                    open.push((event, c));
+                } else if let Some((e, start)) = open.pop() {
+                    let ev = json!({"ph": "X", "cat": "callback", "name": format!("callback {}", callback_name(e)), "ts": ts_us(start), "dur": ts_us(c) - ts_us(start), "pid": pid(x, y), "tid": p as u32});
+                    tl.events.push((start, ev));
+                }
             }
             Event::Interrupt { .. } | Event::InterruptDone { .. } | Event::Sleep { .. } | Event::Wake { .. } => {}
         }
@@ -721,6 +741,27 @@ pub struct Stats {
     pub busiest_links: Vec<LinkStats>,
     /// Up to [`TOP`] chip outputs by packets dropped.
     pub drop_places: Vec<DropPlace>,
+    /// Runtime callbacks per core and kind: how many ran and the cycles they took.
+    pub callbacks: Vec<CallbackStats>,
+}
+
+/// One core's callbacks of one kind.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CallbackStats {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// Physical core.
+    pub p: u8,
+    /// The spin1 event (8: scheduled).
+    pub event: u8,
+    /// Its name.
+    pub name: &'static str,
+    /// Callbacks that ran to completion.
+    pub count: u64,
+    /// Cycles between entry and exit, nested callbacks included.
+    pub cycles: u64,
 }
 
 #[derive(Default)]
@@ -795,6 +836,20 @@ pub fn stats(records: &[Record]) -> Stats {
     let mut places: BTreeMap<(u8, u8, DropOutput), u64> = BTreeMap::new();
     // The stats need only the totals the machines keep, not the drawing segments.
     let mut segs = Vec::new();
+    let mut open_callbacks: BTreeMap<(u8, u8, u8), Vec<(u8, Cycle)>> = BTreeMap::new();
+    let mut callbacks: BTreeMap<(u8, u8, u8, u8), (u64, u64)> = BTreeMap::new();
+    for r in &sorted {
+        if let Event::Callback { p, event, enter } = r.event {
+            let open = open_callbacks.entry((r.x, r.y, p)).or_default();
+            if enter {
+                open.push((event, r.cycle));
+            } else if let Some((e, start)) = open.pop() {
+                let acc = callbacks.entry((r.x, r.y, p, e)).or_default();
+                acc.0 += 1;
+                acc.1 += r.cycle - start;
+            }
+        }
+    }
 
     for r in &sorted {
         let (x, y) = (r.x, r.y);
@@ -909,6 +964,10 @@ pub fn stats(records: &[Record]) -> Stats {
         latency: latency_of(latencies),
         busiest_links: busiest,
         drop_places,
+        callbacks: callbacks
+            .into_iter()
+            .map(|((x, y, p, event), (count, cycles))| CallbackStats { x, y, p, event, name: callback_name(event), count, cycles })
+            .collect(),
     }
 }
 
@@ -990,6 +1049,15 @@ impl fmt::Display for Stats {
         }
         for d in &self.drop_places {
             writeln!(f, "  chip {},{} {}: {} dropped", d.x, d.y, d.output, d.count)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "callbacks (cycles per call):")?;
+        if self.callbacks.is_empty() {
+            writeln!(f, "  none traced")?;
+        }
+        for c in &self.callbacks {
+            let per = if c.count == 0 { 0 } else { c.cycles / c.count };
+            writeln!(f, "  chip {},{} core {} {:<22} {:>7} calls {:>9} cycles  {:>7} per call", c.x, c.y, c.p, c.name, c.count, c.cycles, per)?;
         }
         Ok(())
     }

@@ -40,6 +40,9 @@ pub const EXCEPTION_ENTRY_CYCLES: u64 = 3;
 
 /// VIC_VADDR: a write acknowledges the interrupt in service (§2.3).
 const VIC_VADDR: u32 = 0x30;
+/// The simulator's trace port in the dual timer's reserved space: our runtime writes
+/// (event << 1) | entering around each callback (firmware/include/spinnaker.h).
+const TRACE_MARK: u32 = 0x80;
 /// DMA_DESC: a write commits a transfer (§2.4).
 const DMA_DESC: u32 = 0x0C;
 const CPSR_T: u32 = 1 << 5;
@@ -199,6 +202,8 @@ impl CoreState {
                 sh.emit(deadline, Event::Drop { key: pkt.key, links: 0, cores: 1 << phys });
             } else if self.cc.deliver(pkt, self.now) {
                 self.rx_wait.pop_front();
+                let phys = self.phys;
+                self.shared.borrow_mut().emit(self.now, Event::Deliver { p: phys, key: pkt.key });
             } else {
                 break;
             }
@@ -337,6 +342,10 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
                 // at the modelled time rather than at the end of a long slice.
                 st.request_stop();
             }
+        }
+        Periph::Timer if offset == TRACE_MARK => {
+            let ev = Event::Callback { p: st.phys, event: (value >> 1) as u8, enter: value & 1 != 0 };
+            st.shared.borrow_mut().emit(now, ev);
         }
         Periph::Timer => st.timer.write(offset, value, now),
         Periph::Vic => {

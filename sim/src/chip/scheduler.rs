@@ -419,7 +419,9 @@ impl Chip {
                     let second = Packet { control: (pkt.control & !0x30) | ER_SECOND_LEG << 4, ..pkt };
                     let control = self.shared.borrow().router_control();
                     if !self.send_on_link(out, second, t, control) {
-                        self.shared.borrow_mut().router.count_dropped(&pkt, source, 1 << out, 0, t);
+                        let mut sh = self.shared.borrow_mut();
+                        sh.emit(t, Event::Drop { key: pkt.key, links: 1 << out, cores: 0 });
+                        sh.router.count_dropped(&pkt, source, 1 << out, 0, t);
                     }
                     return;
                 }
@@ -456,11 +458,12 @@ impl Chip {
                     let arrival = t + ROUTER_LATENCY_CYCLES;
                     let st = core.state_mut();
                     st.last_rx_arrival = arrival;
-                    st.shared.borrow_mut().emit(arrival, Event::Deliver { p: dest as u8, key: pkt.key });
                     // Behind packets already waiting, or into a full buffer: the router holds it
                     // for its wait time (the arrival is an event of the receiver, which wakes it).
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
                         st.rx_wait.push_back((arrival + wait, pkt, source));
+                    } else {
+                        st.shared.borrow_mut().emit(arrival, Event::Deliver { p: dest as u8, key: pkt.key });
                     }
                     if core.sleeping {
                         woken.push(dest);
