@@ -1056,7 +1056,7 @@ impl fmt::Display for Stats {
             writeln!(f, "  none traced")?;
         }
         for c in &self.callbacks {
-            let per = if c.count == 0 { 0 } else { c.cycles / c.count };
+            let per = c.cycles.checked_div(c.count).unwrap_or(0);
             writeln!(f, "  chip {},{} core {} {:<22} {:>7} calls {:>9} cycles  {:>7} per call", c.x, c.y, c.p, c.name, c.count, c.cycles, per)?;
         }
         Ok(())
