@@ -212,3 +212,22 @@ fn traces_export_to_perfetto_json_give_stats_and_diff() {
     assert!(err.contains("not a spinn trace"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn traces_show_dma_interrupts_callbacks_and_sleep() {
+    use spinn_sim::trace::{read_all, Event};
+    let path = std::env::temp_dir().join(format!("spinn-dma-{}.trc", std::process::id()));
+    let p = path.display().to_string();
+    assert_eq!(spinn(&["run", &elf("dma"), "--core", "2", "--trace", &p]).0, 0);
+    let records = read_all(&std::fs::read(&path).unwrap()[..]).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let starts: Vec<u64> = records.iter().filter(|r| matches!(r.event, Event::DmaStart { p: 2, bytes: 1024, .. })).map(|r| r.cycle).collect();
+    let dones: Vec<u64> = records.iter().filter(|r| matches!(r.event, Event::DmaDone { p: 2 })).map(|r| r.cycle).collect();
+    assert_eq!((starts.len(), dones.len()), (2, 2), "{records:?}");
+    assert!(starts[0] < dones[0] && dones[0] <= starts[1] && starts[1] < dones[1]);
+    // Each completion raises DMA_DONE (source 12) and runs the DMA_TRANSFER_DONE callback (1).
+    assert_eq!(records.iter().filter(|r| matches!(r.event, Event::Interrupt { p: 2, fiq: false, source: 12 })).count(), 2);
+    assert_eq!(records.iter().filter(|r| matches!(r.event, Event::Callback { p: 2, event: 1, enter: true })).count(), 2);
+    assert!(records.iter().any(|r| matches!(r.event, Event::Sleep { p: 2 })));
+    assert!(records.iter().any(|r| matches!(r.event, Event::State { p: 2, state: 11 })), "EXIT traced");
+}

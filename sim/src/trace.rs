@@ -53,6 +53,8 @@ pub enum Event {
     Deliver { p: u8, key: u32 },
     /// A packet was dropped; `links`/`cores` name the outputs that failed.
     Drop { key: u32, links: u8, cores: u32 },
+    /// A core's DMA transfer finished.
+    DmaDone { p: u8 },
     /// A runtime callback for `event` (spin1 numbering; 8 = a scheduled callback) began
     /// (`enter`) or ended, as the runtime marks it on the simulator's trace port.
     Callback { p: u8, event: u8, enter: bool },
@@ -101,14 +103,16 @@ pub enum Kind {
     Drop = 12,
     /// [`Event::Callback`]
     Callback = 13,
+    /// [`Event::DmaDone`]
+    DmaDone = 14,
 }
 
 impl Kind {
     /// Every kind, in stream order.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::State, Kind::Interrupt, Kind::InterruptDone, Kind::Sleep, Kind::Wake, Kind::DmaStart,
         Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop,
-        Kind::Callback,
+        Kind::Callback, Kind::DmaDone,
     ];
 
     /// The name used on the command line (`--trace-kinds send,drop`).
@@ -127,6 +131,7 @@ impl Kind {
             Kind::Deliver => "deliver",
             Kind::Drop => "drop",
             Kind::Callback => "callback",
+            Kind::DmaDone => "dma-done",
         }
     }
 
@@ -153,6 +158,7 @@ impl Event {
             Event::Deliver { .. } => Kind::Deliver,
             Event::Drop { .. } => Kind::Drop,
             Event::Callback { .. } => Kind::Callback,
+            Event::DmaDone { .. } => Kind::DmaDone,
         }
     }
 
@@ -167,7 +173,8 @@ impl Event {
             | Event::DmaStart { p, .. }
             | Event::Send { p, .. }
             | Event::Deliver { p, .. }
-            | Event::Callback { p, .. } => Some(p),
+            | Event::Callback { p, .. }
+            | Event::DmaDone { p } => Some(p),
             _ => None,
         }
     }
@@ -225,7 +232,7 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
     match r.event {
         Event::State { p, state } => out.extend_from_slice(&[p, state]),
         Event::Interrupt { p, fiq, source } => out.extend_from_slice(&[p, fiq as u8, source]),
-        Event::InterruptDone { p } | Event::Sleep { p } | Event::Wake { p } => out.push(p),
+        Event::InterruptDone { p } | Event::Sleep { p } | Event::Wake { p } | Event::DmaDone { p } => out.push(p),
         Event::DmaStart { p, bytes, write } => {
             out.push(p);
             out.extend_from_slice(&bytes.to_le_bytes());
@@ -316,6 +323,7 @@ fn decode(kind: u8, b: &[u8]) -> Option<Record> {
         11 => need(5).map(|_| Event::Deliver { p: f[0], key: u32_at(f, 1) })?,
         12 => need(9).map(|_| Event::Drop { links: f[0], key: u32_at(f, 1), cores: u32_at(f, 5) })?,
         13 => need(3).map(|_| Event::Callback { p: f[0], event: f[1], enter: f[2] != 0 })?,
+        14 => need(1).map(|_| Event::DmaDone { p: f[0] })?,
         _ => return None,
     };
     Some(Record { cycle, x, y, event })
@@ -375,6 +383,7 @@ mod tests {
             Event::Deliver { p: 6, key: 10 },
             Event::Drop { key: 11, links: 1, cores: 0 },
             Event::Callback { p: 7, event: 2, enter: true },
+            Event::DmaDone { p: 4 },
         ];
         evs.iter().enumerate().map(|(i, &event)| Record { cycle: 1000 + i as u64, x: 1, y: 2, event }).collect()
     }

@@ -169,6 +169,7 @@ pub fn describe(r: &Record) -> String {
         Event::Callback { p, event, enter } => {
             format!("core {p}: {} {} callback", if enter { "enters" } else { "leaves" }, callback_name(event))
         }
+        Event::DmaDone { p } => format!("core {p}: DMA transfer done"),
     };
     format!("cycle {:>10} ({:>12} µs) chip {},{} {what}", r.cycle, fmt_us(r.cycle), r.x, r.y)
 }
@@ -525,6 +526,7 @@ pub fn perfetto(records: &[Record]) -> Value {
                     tl.events.push((start, ev));
                 }
             }
+            Event::DmaDone { p } => tl.instant(c, (x, y, p as u32), "dma done", json!({})),
             Event::Interrupt { .. } | Event::InterruptDone { .. } | Event::Sleep { .. } | Event::Wake { .. } => {}
         }
     }

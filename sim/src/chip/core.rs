@@ -111,6 +111,10 @@ pub struct CoreState {
     pub busy_cycles: u64,
     /// Slices run (calls into the engine), for performance accounting.
     pub slices: u64,
+    /// How far the DMA controller has been advanced.
+    dma_time: Cycle,
+    /// DMA completions found by the last advance, to be traced.
+    dma_done: Vec<Cycle>,
     /// Cycle at which this core last launched a packet.
     pub last_tx: Cycle,
     /// Cycle at which the last packet routed to this core reached its receive buffer.
@@ -174,9 +178,22 @@ impl CoreState {
         let shared = self.shared.clone();
         let sh = shared.borrow();
         let mut mem = CoreMemory { itcm: &self.itcm, dtcm: &self.dtcm, sysram: &sh.sysram, sdram: &sh.sdram };
+        // Step through completions one by one so that each is traced at its own cycle.
+        while let Some(t) = self.dma.next_event(self.dma_time).filter(|&t| t <= self.now) {
+            self.dma.advance(t, &mut mem);
+            self.dma_time = t;
+            self.dma_done.push(t);
+        }
         self.dma.advance(self.now, &mut mem);
+        self.dma_time = self.now;
         let lines = self.lines(&sh);
         drop(sh);
+        if !self.dma_done.is_empty() {
+            let mut sh = self.shared.borrow_mut();
+            for t in self.dma_done.drain(..) {
+                sh.emit(t, Event::DmaDone { p: self.phys });
+            }
+        }
         self.vic.set_lines(lines);
         self.vic_out = (self.vic.irq(), self.vic.fiq());
     }
@@ -428,6 +445,8 @@ impl Core {
             instructions: 0,
             busy_cycles: 0,
             slices: 0,
+            dma_time: 0,
+            dma_done: Vec::new(),
             last_tx: 0,
             last_rx_arrival: 0,
             cc: CommsController::new(),
