@@ -319,3 +319,22 @@ fn traces_are_the_same_bytes_for_any_number_of_threads() {
     assert_eq!(count(|e| matches!(e, Event::Drop { .. })), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn p2p_tables_are_built_as_after_boot() {
+    let m = Machine::new(MachineDesc::spinn5(), ChipConfig::default());
+    let desc = m.desc().clone();
+    for &(x, y) in &desc.chips() {
+        let chip = m.chip(x, y).unwrap();
+        let router = &chip.shared().router;
+        assert_eq!(router.p2p_entry((x as u16) << 8 | y as u16), 7, "own entry: the monitor");
+        for &(dx, dy) in &desc.chips() {
+            if (dx, dy) == (x, y) {
+                continue;
+            }
+            let l = router.p2p_entry((dx as u16) << 8 | dy as u16);
+            let n = desc.neighbour(x, y, l).expect("a live link");
+            assert_eq!(desc.hops(n, (dx, dy)).unwrap() + 1, desc.hops((x, y), (dx, dy)).unwrap(), "({x},{y}) -> ({dx},{dy}) by link {l}");
+        }
+    }
+}

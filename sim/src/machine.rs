@@ -138,6 +138,16 @@ impl Machine {
             global.push(g as u32);
             chips.push(chip);
         }
+        // P2P tables as SC&MP leaves them after boot: every reachable chip over a shortest path.
+        for &dst in &all {
+            let links = crate::routes::next_links(&desc, dst);
+            let addr = ((dst.0 as u16) << 8) | dst.1 as u16;
+            for chip in &mut chips {
+                if let Some(&l) = links.get(&(chip.x, chip.y)) {
+                    chip.shared_mut().router.set_p2p_entry(addr, l);
+                }
+            }
+        }
         // Without links nothing crosses between chips, so chips need no common windows.
         let linked = all.iter().any(|&(x, y)| desc.live_links(x, y) != 0);
         let window = if linked { min_link_latency() } else { Cycle::MAX / 4 };

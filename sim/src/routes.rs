@@ -73,33 +73,46 @@ pub fn chip_key(x: u8, y: u8) -> u32 {
     (x as u32) << 24 | (y as u32) << 16
 }
 
+/// For every chip that can reach `dst`, the first link of a shortest path there (the lowest
+/// link number on ties): what both the P2P tables SC&MP builds and [`to_every_chip`] use.
+pub fn next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
+    // Breadth-first from the destination gives every chip its distance to it.
+    let mut dist = BTreeMap::from([(dst, 0u32)]);
+    let mut queue = VecDeque::from([dst]);
+    while let Some(c) = queue.pop_front() {
+        for l in 0..6 {
+            if let Some(n) = desc.neighbour(c.0, c.1, l) {
+                if !dist.contains_key(&n) {
+                    dist.insert(n, dist[&c] + 1);
+                    queue.push_back(n);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (&c, &d) in &dist {
+        if c != dst {
+            let l = (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist.get(&n) == Some(&(d - 1))));
+            out.insert(c, l.expect("a chip at distance d has a neighbour at d - 1"));
+        }
+    }
+    out
+}
+
 /// Routing by destination chip over shortest paths: on every chip, one entry per destination
-/// (key [`chip_key`], mask 0xFFFF0000) sends packets out of the lowest-numbered link that
-/// starts a shortest path there, or to virtual core `core` of the destination itself.
+/// (key [`chip_key`], mask 0xFFFF0000) sends packets out of the first link of a shortest path
+/// ([`next_links`]), or to virtual core `core` of the destination itself.
 pub fn to_every_chip(desc: &MachineDesc, core: u8) -> Vec<RouteEntry> {
     let chips = desc.chips();
     let mut entries = Vec::new();
     for &dst in &chips {
-        // Breadth-first from the destination gives every chip its distance to it.
-        let mut dist = BTreeMap::from([(dst, 0u32)]);
-        let mut queue = VecDeque::from([dst]);
-        while let Some(c) = queue.pop_front() {
-            for l in 0..6 {
-                if let Some(n) = desc.neighbour(c.0, c.1, l) {
-                    if !dist.contains_key(&n) {
-                        dist.insert(n, dist[&c] + 1);
-                        queue.push_back(n);
-                    }
-                }
-            }
-        }
+        let links = next_links(desc, dst);
         for &c in &chips {
             let route = if c == dst {
                 1 << (6 + core as u32)
             } else {
-                let Some(&d) = dist.get(&c) else { continue };
-                match (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist.get(&n) == Some(&(d - 1)))) {
-                    Some(l) => 1 << l,
+                match links.get(&c) {
+                    Some(&l) => 1 << l,
                     None => continue,
                 }
             };
