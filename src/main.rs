@@ -367,8 +367,10 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     } else {
         Some(std::fs::read_to_string(&args.golden).map_err(|e| UsageError(format!("{golden_name}: cannot read ({e}); run with --bless to create it")))?)
     };
-    // The packet trace is part of the fingerprint: a temporary file unless the run traces anyway.
-    let own_trace = std::env::temp_dir().join(format!("spinn-test-{}.trc", std::process::id()));
+    // The packet trace is part of the fingerprint. Blessing keeps it beside the golden file
+    // (NAME.golden.trc), so that a later mismatch can name the first event that differs.
+    let golden_trace = PathBuf::from(format!("{golden_name}.trc"));
+    let own_trace = if args.bless { golden_trace.clone() } else { std::env::temp_dir().join(format!("spinn-test-{}.trc", std::process::id())) };
     if setup.trace.is_none() {
         let kinds = vec![Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop];
         setup.trace = Some((own_trace.clone(), Filter { kinds, ..Filter::default() }));
@@ -376,7 +378,9 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     let result = parallel::run(&setup, args.run.threads, limit);
     let trace_path = setup.trace.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let trace = std::fs::read(&trace_path);
-    let _ = std::fs::remove_file(&own_trace);
+    if !args.bless {
+        let _ = std::fs::remove_file(&own_trace);
+    }
     let mut outcome = result.map_err(|e| UsageError(e.to_string()))?;
     let trace = trace.map_err(|e| UsageError(format!("{}: cannot read: {e}", trace_path.display())))?;
     let what = if args.run.trace.is_some() { "trace" } else { "packet trace" };
@@ -394,6 +398,14 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
         }
         Ok(Some(d)) => {
             println!("{golden_name}: differs: {d}");
+            if d.key.ends_with("trace") {
+                // Name the event, when the golden run's trace was kept.
+                if let (Ok(old), Ok(new)) = (std::fs::read(&golden_trace), trace::read_all(&trace[..])) {
+                    if let Some(div) = trace::read_all(&old[..]).ok().and_then(|old| trace_tools::first_divergence(&old, &new)) {
+                        println!("{div}");
+                    }
+                }
+            }
             Ok(ExitCode::from(1))
         }
     }

@@ -70,3 +70,34 @@ fn a_difference_is_named_and_fails() {
     assert!(err.contains("run with --bless to create it"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_packet_trace_difference_names_the_event() {
+    use spinn_sim::trace::{encode, read_all, write_header, Event};
+    let dir = std::env::temp_dir().join(format!("spinn-golden-trc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let golden = dir.join("pp.golden");
+    let g = golden.to_str().unwrap();
+    let args = ["firmware/build/pingpong.elf", "--core", "1,2"];
+    let (code, _, _) = spinn_test(&[&["--golden", g, "--bless"][..], &args[..]].concat());
+    assert_eq!(code, 0);
+    // Pretend the golden run had sent its 5th packet with another key.
+    let trc = dir.join("pp.golden.trc");
+    let mut records = read_all(&std::fs::read(&trc).unwrap()[..]).unwrap();
+    let fifth = records.iter().enumerate().filter(|(_, r)| matches!(r.event, Event::Send { .. })).nth(4).unwrap().0;
+    if let Event::Send { key, .. } = &mut records[fifth].event {
+        *key ^= 0x8000_0000;
+    }
+    let mut bytes = Vec::new();
+    write_header(&mut bytes).unwrap();
+    records.iter().for_each(|r| encode(r, &mut bytes));
+    std::fs::write(&trc, bytes).unwrap();
+    let text = std::fs::read_to_string(&golden).unwrap();
+    let line = text.lines().find(|l| l.starts_with("packet trace: ")).unwrap().to_string();
+    std::fs::write(&golden, text.replace(&line, "packet trace: 0000000000000000 (0 bytes)")).unwrap();
+    let (code, out, _) = spinn_test(&[&["--golden", g][..], &args[..]].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("differs: packet trace: expected 0000000000000000"), "{out}");
+    assert!(out.contains(&format!("first difference at record {fifth}")), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
