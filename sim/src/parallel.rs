@@ -179,6 +179,19 @@ impl SpinBarrier {
     }
 }
 
+/// A worker's trace records for a run of windows: `chunks` are (window, bytes) for the windows
+/// that had records, and the worker has reported every window up to `covered`.
+struct TraceBatch {
+    worker: usize,
+    covered: Option<u64>,
+    chunks: Vec<(u64, Vec<u8>)>,
+}
+
+/// A worker sends its trace records once it holds this many bytes...
+const TRACE_BATCH_BYTES: usize = 1 << 18;
+/// ...or after this many windows.
+const TRACE_BATCH_WINDOWS: u64 = 4096;
+
 /// What each worker publishes at a window's end (double-buffered by window parity).
 struct Slot {
     next: AtomicU64,
@@ -198,7 +211,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         .collect();
     let failed = AtomicBool::new(false);
     let (senders, receivers): (Vec<Sender<Flight>>, Vec<Receiver<Flight>>) = (0..threads).map(|_| unbounded()).unzip();
-    let (trace_tx, trace_rx) = unbounded::<(u64, usize, Vec<u8>)>();
+    let (trace_tx, trace_rx) = unbounded::<TraceBatch>();
     let mut trace_out = match &setup.trace {
         Some((path, _)) => {
             let file = std::fs::File::create(path).map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
@@ -230,6 +243,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     let window = m.window();
                     let mut parity = 0;
                     let mut window_index = 0u64;
+                    let mut batch = TraceBatch { worker: w, covered: None, chunks: Vec::new() };
+                    let mut batch_bytes = 0;
                     let stop = loop {
                         let (next, running, last) = m.local_state();
                         let slot = &slots[w][parity];
@@ -254,8 +269,19 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                             Ok(end) => {
                                 let out = m.run_window(end);
                                 if tracing {
-                                    // The writer puts windows in order, and workers in order within one.
-                                    let _ = trace_tx.send((window_index, w, m.take_trace()));
+                                    let bytes = m.take_trace();
+                                    if !bytes.is_empty() {
+                                        batch_bytes += bytes.len();
+                                        batch.chunks.push((window_index, bytes));
+                                    }
+                                    batch.covered = Some(window_index);
+                                    // Batches keep channel traffic low; their size bounds memory.
+                                    if batch_bytes >= TRACE_BATCH_BYTES || window_index % TRACE_BATCH_WINDOWS == TRACE_BATCH_WINDOWS - 1 {
+                                        let covered = batch.covered;
+                                        let full = std::mem::replace(&mut batch, TraceBatch { worker: w, covered, chunks: Vec::new() });
+                                        let _ = trace_tx.send(full);
+                                        batch_bytes = 0;
+                                    }
                                     window_index += 1;
                                 }
                                 let (mine, theirs): (Vec<Flight>, Vec<Flight>) = out.into_iter().partition(|f| m.owns(f.dst));
@@ -271,26 +297,48 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         }
                         parity ^= 1;
                     };
+                    if tracing {
+                        // Everything this worker will ever send: the writer may finish.
+                        batch.covered = Some(u64::MAX);
+                        let _ = trace_tx.send(batch);
+                    }
                     Ok(finish(&m, stop, setup.fingerprint))
                 })
             })
             .collect();
         drop(trace_tx);
-        // Stream the trace while the workers run: (window, worker) order, whatever the timing.
-        let mut pending = std::collections::BTreeMap::new();
-        let mut next = (0u64, 0usize);
+        // Stream the trace while the workers run, in (window, worker) order whatever the timing:
+        // a window is written once every worker has reported past it.
+        let mut queues: Vec<std::collections::VecDeque<(u64, Vec<u8>)>> = vec![Default::default(); threads];
+        let mut covered: Vec<Option<u64>> = vec![None; threads];
         let mut write_error = None;
-        for (window, worker, bytes) in trace_rx.iter() {
-            pending.insert((window, worker), bytes);
-            while let Some(bytes) = pending.remove(&next) {
-                if let (Some(out), None) = (trace_out.as_mut(), &write_error) {
-                    if let Err(e) = std::io::Write::write_all(out, &bytes) {
-                        write_error = Some(e.to_string());
-                    }
+        let mut write = |bytes: &[u8], write_error: &mut Option<String>| {
+            if let (Some(out), None) = (trace_out.as_mut(), &*write_error) {
+                if let Err(e) = std::io::Write::write_all(out, bytes) {
+                    *write_error = Some(e.to_string());
                 }
-                next = if next.1 + 1 == threads { (next.0 + 1, 0) } else { (next.0, next.1 + 1) };
             }
+        };
+        let mut drain = |queues: &mut Vec<std::collections::VecDeque<(u64, Vec<u8>)>>, upto: Option<u64>, write_error: &mut Option<String>| {
+            while let Some((w, _)) = queues
+                .iter()
+                .enumerate()
+                .filter_map(|(w, q)| q.front().map(|(win, _)| (w, *win)))
+                .filter(|&(_, win)| upto.is_some_and(|u| win <= u))
+                .min_by_key(|&(w, win)| (win, w))
+            {
+                let (_, bytes) = queues[w].pop_front().expect("non-empty");
+                write(&bytes, write_error);
+            }
+        };
+        for batch in trace_rx.iter() {
+            queues[batch.worker].extend(batch.chunks);
+            covered[batch.worker] = batch.covered;
+            let upto = covered.iter().copied().min().flatten();
+            drain(&mut queues, upto, &mut write_error);
         }
+        // Workers that failed never said they were done: write what arrived, in order.
+        drain(&mut queues, Some(u64::MAX), &mut write_error);
         let parts: Vec<Result<Part, MachineError>> = handles.into_iter().map(|h| h.join().expect("simulation thread panicked")).collect();
         (parts, write_error)
     });
