@@ -12,7 +12,7 @@ use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
 use spinn_sim::golden;
 use spinn_sim::parallel::{self, Load, Setup};
-use spinn_sim::routes;
+use spinn_sim::routes::{self, number};
 use spinn_sim::trace::{self, Filter, Kind};
 use spinn_sim::trace_tools;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
@@ -171,14 +171,6 @@ struct RunArgs {
     /// Trace only up to this simulated time (microseconds).
     #[arg(long, value_name = "US", requires = "trace")]
     trace_to: Option<u64>,
-}
-
-fn number(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
 }
 
 /// The trace filter the `--trace-*` options describe.

@@ -29,7 +29,9 @@ pub struct RoutesError {
     pub reason: String,
 }
 
-fn number(s: &str) -> Option<u64> {
+/// Parses a decimal or `0x` hexadecimal number (as routing files and command lines write them).
+pub fn number(s: &str) -> Option<u64> {
+    let s = s.trim();
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
