@@ -161,8 +161,8 @@ struct RunArgs {
     /// Trace only packets with keys in these ranges: `0x10000-0x1ffff,0x30000`.
     #[arg(long, value_name = "KEYS", requires = "trace")]
     trace_keys: Option<String>,
-    /// Trace only these kinds: state, irq, irq-done, sleep, wake, dma, send, hop, link,
-    /// emergency, deliver, drop (comma-separated).
+    /// Trace only these kinds: state, irq, irq-done, sleep, wake, callback, dma, dma-done, send,
+    /// hop, link, emergency, deliver, drop (comma-separated).
     #[arg(long, value_name = "KINDS", requires = "trace")]
     trace_kinds: Option<String>,
     /// Trace only from this simulated time on (microseconds).
