@@ -24,7 +24,8 @@ pub struct Entry {
     pub mask: u32,
     /// Where matching packets go: bits 0..5 links, bits 6..23 physical cores.
     pub route: u32,
-    /// Links the packets arrive on, when known (bit l = link l); lets default routes be removed.
+    /// Links the packets arrive on, when known (bit l = link l), and [`SOURCE_LOCAL`] when
+    /// they also come from a core of this chip; lets default routes be removed safely.
     pub sources: u8,
 }
 
@@ -124,6 +125,11 @@ pub fn remove_default_routes(table: &[Entry]) -> Vec<Entry> {
         .map(|(_, e)| *e)
         .collect()
 }
+
+/// Bit of [`Entry::sources`] saying packets also come from a core of the chip: such packets
+/// cannot be default-routed, and the bit survives merges (sources are OR-ed), so a merged
+/// entry is never mistaken for a default route.
+pub const SOURCE_LOCAL: u8 = 1 << 6;
 
 /// Whether the router would send this entry's packets the same way without it.
 fn is_default_route(e: &Entry) -> bool {
@@ -679,6 +685,18 @@ fn apply_merge(mut rows: Vec<Row>, members: &[usize]) -> Vec<Row> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn entries_that_also_carry_local_packets_are_never_default_routes() {
+        // Arrives on link 3 (W), leaves on link 0 (E): a default route, unless a local core
+        // also sends under this key, which the router would then drop without the entry.
+        let e = Entry { key: 5, mask: !0, route: 1, sources: 1 << 3 };
+        assert!(remove_default_routes(&[e]).is_empty());
+        let local = Entry { sources: (1 << 3) | SOURCE_LOCAL, ..e };
+        assert_eq!(remove_default_routes(&[local]), vec![local]);
+        assert_eq!(remove_default_routes(&[Entry { sources: SOURCE_LOCAL, ..e }]).len(), 1);
+    }
+
     use super::*;
     use std::time::Instant;
 

@@ -19,7 +19,7 @@ pub mod tables;
 pub mod target;
 
 pub use compress::{
-    lookup, minimise, remove_default_routes, CompressError, Entry, ROUTER_CAPACITY,
+    lookup, minimise, remove_default_routes, CompressError, Entry, ROUTER_CAPACITY, SOURCE_LOCAL,
 };
 pub use graph::{
     split, AppGraph, AppPartitionId, AppVertexId, MachineGraph, MachineVertex, MachineVertexId,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::machine::RouteEntry;
 
-use crate::compress::{minimise, remove_default_routes, CompressError, Entry};
+use crate::compress::{minimise, remove_default_routes, CompressError, Entry, SOURCE_LOCAL};
 use crate::keys::KeyMap;
 use crate::place::MapError;
 use crate::route::RoutingTrees;
@@ -17,7 +17,8 @@ pub type Tables = BTreeMap<(u8, u8), Vec<Entry>>;
 
 /// One entry per (partition, chip of its tree): the partition's key and mask, the tree's
 /// links and virtual cores there as the route, and the link packets arrive on as `sources`
-/// (0 on the source chip, where they come from a core). Entries come in key order.
+/// ([`SOURCE_LOCAL`] on the source chip, where they come from a core). Entries come in key
+/// order.
 ///
 /// # Panics
 /// When a partition has a tree but no key space, or a tree uses a link `desc` does not have:
@@ -38,11 +39,12 @@ pub fn build_tables(trees: &RoutingTrees, keys: &KeyMap, desc: &MachineDesc) -> 
             if node.route() == 0 {
                 continue;
             }
+            let local = if (x, y) == tree.source { SOURCE_LOCAL } else { 0 };
             out.entry((x, y)).or_default().push(Entry {
                 key: space.base,
                 mask: space.mask,
                 route: node.route(),
-                sources: node.sources,
+                sources: node.sources | local,
             });
         }
     }
