@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Small data sets and loaders in the formats of the project's shared data
+//! folder, scaled the way the reference Keras scripts scale them.
+
+use crate::rng::SplitMix64;
+use crate::NnError;
+
+/// Samples with one-hot (or scalar) targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Feature vectors, one per sample.
+    pub x: Vec<Vec<f32>>,
+    /// Target vectors, one per sample.
+    pub y: Vec<Vec<f32>>,
+    /// Class names, index = class number.
+    pub class_names: Vec<String>,
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+}
+
+/// The four XOR samples with a single 0/1 target each.
+pub fn xor() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let x = vec![
+        vec![0.0, 0.0],
+        vec![0.0, 1.0],
+        vec![1.0, 0.0],
+        vec![1.0, 1.0],
+    ];
+    let y = vec![vec![0.0], vec![1.0], vec![1.0], vec![0.0]];
+    (x, y)
+}
+
+fn one_hot(class: usize, classes: usize) -> Vec<f32> {
+    let mut v = vec![0.0; classes];
+    v[class] = 1.0;
+    v
+}
+
+/// Parses `features` numbers plus a class in `0..classes` from one CSV line.
+fn parse_row(
+    line: &str,
+    number: usize,
+    features: usize,
+    classes: usize,
+) -> Result<(Vec<f32>, usize), NnError> {
+    let err = |message: String| NnError::Data {
+        line: number,
+        message,
+    };
+    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    if fields.len() != features + 1 {
+        return Err(err(format!(
+            "expected {} columns, found {}",
+            features + 1,
+            fields.len()
+        )));
+    }
+    let mut x = Vec::with_capacity(features);
+    for (col, f) in fields[..features].iter().enumerate() {
+        let v: f32 = f
+            .parse()
+            .map_err(|_| err(format!("column {} is not a number: {f:?}", col + 1)))?;
+        if !v.is_finite() {
+            return Err(err(format!("column {} is not finite: {f:?}", col + 1)));
+        }
+        x.push(v);
+    }
+    let label = fields[features];
+    let class: usize = label
+        .parse()
+        .map_err(|_| err(format!("class is not a non-negative integer: {label:?}")))?;
+    if class >= classes {
+        return Err(err(format!("class {class} out of range 0..{classes}")));
+    }
+    Ok((x, class))
+}
+
+/// Iris in the shared-data format: header `count,features,name...`, then
+/// features and a class number per line; features standardised (zero mean,
+/// unit variance over the whole file) as the reference script does before splitting.
+pub fn iris_from_csv(text: &str) -> Result<Dataset, NnError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or(NnError::Data {
+        line: 1,
+        message: "empty file, expected header".into(),
+    })?;
+    let head: Vec<&str> = header.split(',').map(str::trim).collect();
+    let header_err = |message: &str| NnError::Data {
+        line: 1,
+        message: message.into(),
+    };
+    if head.len() < 3 {
+        return Err(header_err(
+            "header needs count, feature count and class names",
+        ));
+    }
+    let count: usize = head[0]
+        .parse()
+        .map_err(|_| header_err("sample count is not a number"))?;
+    let features: usize = head[1]
+        .parse()
+        .map_err(|_| header_err("feature count is not a number"))?;
+    let class_names: Vec<String> = head[2..].iter().map(|s| s.to_string()).collect();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for (i, line) in lines {
+        let (f, c) = parse_row(line, i + 1, features, class_names.len())?;
+        x.push(f);
+        y.push(one_hot(c, class_names.len()));
+    }
+    if x.len() != count {
+        return Err(header_err(&format!(
+            "header promises {count} samples, file has {}",
+            x.len()
+        )));
+    }
+    standardise(&mut x);
+    Ok(Dataset { x, y, class_names })
+}
+
+/// Zero mean and unit variance per feature (constant features only centred).
+fn standardise(x: &mut [Vec<f32>]) {
+    let n = x.len() as f32;
+    let features = x.first().map_or(0, Vec::len);
+    for f in 0..features {
+        let mean = x.iter().map(|s| s[f]).sum::<f32>() / n;
+        let var = x.iter().map(|s| (s[f] - mean).powi(2)).sum::<f32>() / n;
+        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+        for s in x.iter_mut() {
+            s[f] = (s[f] - mean) / sd;
+        }
+    }
+}
+
+/// UCI optical digits as plain CSV (no header): 64 pixels in `0..=16` then
+/// the label `0..=9`; pixels scaled by 1/16, targets one-hot over 10 classes.
+pub fn digits_from_csv(text: &str) -> Result<Dataset, NnError> {
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let (mut f, c) = parse_row(line, i + 1, 64, 10)?;
+        if let Some(col) = f.iter().position(|&p| !(0.0..=16.0).contains(&p)) {
+            return Err(NnError::Data {
+                line: i + 1,
+                message: format!("pixel in column {} outside 0..=16", col + 1),
+            });
+        }
+        f.iter_mut().for_each(|p| *p /= 16.0);
+        x.push(f);
+        y.push(one_hot(c, 10));
+    }
+    Ok(Dataset {
+        x,
+        y,
+        class_names: (0..10).map(|d| d.to_string()).collect(),
+    })
+}
+
+/// Deterministic train/test split: shuffles indices with SplitMix64(`seed`)
+/// and holds out `round(len * test_fraction)` samples (fraction clamped to 0..=1).
+pub fn split(dataset: &Dataset, test_fraction: f32, seed: u64) -> (Dataset, Dataset) {
+    let mut order: Vec<usize> = (0..dataset.len()).collect();
+    SplitMix64::new(seed).shuffle(&mut order);
+    let n_test = (dataset.len() as f32 * test_fraction.clamp(0.0, 1.0)).round() as usize;
+    let pick = |idx: &[usize]| Dataset {
+        x: idx.iter().map(|&i| dataset.x[i].clone()).collect(),
+        y: idx.iter().map(|&i| dataset.y[i].clone()).collect(),
+        class_names: dataset.class_names.clone(),
+    };
+    let (test, train) = order.split_at(n_test);
+    (pick(train), pick(test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iris_small_parses_and_standardises() {
+        let d = iris_from_csv("3,2,a,b\n1,2,0\n3,2,1\n5,2,1\n").unwrap();
+        assert_eq!(d.y, vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.0, 1.0]]);
+        let mean: f32 = d.x.iter().map(|s| s[0]).sum::<f32>() / 3.0;
+        assert!(mean.abs() < 1e-6);
+        // Constant column stays finite (centred only).
+        assert!(d.x.iter().all(|s| s[1] == 0.0));
+    }
+
+    #[test]
+    fn iris_errors_name_the_line() {
+        let e = iris_from_csv("2,2,a,b\n1,2,0\n1,x,0\n").unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 3, .. }), "{e}");
+        let e = iris_from_csv("1,2,a,b\n1,2,2\n").unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 2, .. }), "{e}");
+        assert!(e.to_string().contains("line 2"));
+        let e = iris_from_csv("1,2,a,b\n1,2,3,0\n").unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 2, .. }), "{e}");
+        let e = iris_from_csv("5,2,a,b\n1,2,0\n").unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 1, .. }), "{e}");
+    }
+
+    #[test]
+    fn iris_shipped_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris.csv");
+        // The project ships its copy (data/README.md), so this always runs.
+        let text = std::fs::read_to_string(path).expect("data/iris.csv is committed");
+        let d = iris_from_csv(&text).unwrap();
+        assert_eq!(d.len(), 150);
+        assert_eq!(d.class_names, ["setosa", "versicolor", "virginica"]);
+        assert!(d.x.iter().all(|s| s.len() == 4));
+    }
+
+    #[test]
+    fn digits_parse_and_errors() {
+        let row = |label: &str| {
+            let mut v: Vec<String> = (0..64).map(|i| (i % 17).to_string()).collect();
+            v.push(label.into());
+            v.join(",")
+        };
+        let d = digits_from_csv(&format!("{}\n{}\n", row("3"), row("9"))).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.x[0][16], 1.0);
+        assert_eq!(d.y[0][3], 1.0);
+        let e = digits_from_csv(&format!("{}\n{}\n", row("3"), row("10"))).unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 2, .. }), "{e}");
+        let e = digits_from_csv("1,2,3\n").unwrap_err();
+        assert!(matches!(e, NnError::Data { line: 1, .. }), "{e}");
+        let bad = row("1").replacen("0,", "17,", 1);
+        let e = digits_from_csv(&bad).unwrap_err();
+        assert!(e.to_string().contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn split_is_deterministic_and_disjoint() {
+        let d = Dataset {
+            x: (0..10).map(|i| vec![i as f32]).collect(),
+            y: (0..10).map(|_| vec![0.0]).collect(),
+            class_names: vec![],
+        };
+        let (tr, te) = split(&d, 0.3, 5);
+        assert_eq!((tr.len(), te.len()), (7, 3));
+        assert_eq!(split(&d, 0.3, 5), (tr.clone(), te.clone()));
+        let mut all: Vec<f32> = tr.x.iter().chain(&te.x).map(|s| s[0]).collect();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(all, (0..10).map(|i| i as f32).collect::<Vec<_>>());
+    }
+}
