@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 
-use crate::chip::memory::{region_of, Region};
 use crate::chip::{ChipConfig, CoreReport, StopReason};
 use crate::geometry::MachineDesc;
 use crate::golden;
@@ -105,13 +104,7 @@ impl Setup {
         m.load_routes(&routes)?;
         for p in &self.pokes {
             let Some(chip) = m.chip(p.x, p.y) else { continue };
-            let sh = chip.shared();
-            let ok = match region_of(p.addr, p.data.len() as u32) {
-                Some(Region::Sdram(o)) => sh.sdram.write(o as usize, &p.data),
-                Some(Region::SysRam(o)) => sh.sysram.write(o as usize, &p.data),
-                _ => false,
-            };
-            if !ok {
+            if !chip.shared().write_system(p.addr, &p.data) {
                 return Err(MachineError::BadPoke(p.x, p.y, p.addr));
             }
         }

@@ -4,7 +4,6 @@
 //! Everything above this trait (mapping, loading, running, reading results back) is the same
 //! whichever target runs; the simulator is the first and default one, a real board comes later.
 
-use spinn_sim::chip::memory::{region_of, Region};
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
@@ -81,24 +80,14 @@ impl Target for SimTarget {
 
     fn write_memory(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) -> Result<(), TargetError> {
         let chip = self.machine.chip(x, y).ok_or(MachineError::NoChip(x, y))?;
-        let sh = chip.shared();
-        let ok = match region_of(addr, data.len() as u32) {
-            Some(Region::Sdram(o)) => sh.sdram.write(o as usize, data),
-            Some(Region::SysRam(o)) => sh.sysram.write(o as usize, data),
-            _ => false,
-        };
+        let ok = chip.shared().write_system(addr, data);
         ok.then_some(()).ok_or(TargetError::BadAddress(x, y, addr, data.len()))
     }
 
     fn read_memory(&mut self, x: u8, y: u8, addr: u32, len: usize) -> Result<Vec<u8>, TargetError> {
         let chip = self.machine.chip(x, y).ok_or(MachineError::NoChip(x, y))?;
-        let sh = chip.shared();
         let mut buf = vec![0u8; len];
-        let ok = match region_of(addr, len as u32) {
-            Some(Region::Sdram(o)) => sh.sdram.read(o as usize, &mut buf),
-            Some(Region::SysRam(o)) => sh.sysram.read(o as usize, &mut buf),
-            _ => false,
-        };
+        let ok = chip.shared().read_system(addr, &mut buf);
         ok.then_some(buf).ok_or(TargetError::BadAddress(x, y, addr, len))
     }
 

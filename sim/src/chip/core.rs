@@ -242,18 +242,10 @@ struct CoreMemory<'a> {
 
 impl DmaMemory for CoreMemory<'_> {
     fn sys_read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
-        match region_of(addr, buf.len() as u32) {
-            Some(Region::Sdram(o)) => self.sdram.read(o as usize, buf),
-            Some(Region::SysRam(o)) => self.sysram.read(o as usize, buf),
-            _ => false,
-        }
+        super::shared::system_read(self.sysram, self.sdram, addr, buf)
     }
     fn sys_write(&mut self, addr: u32, data: &[u8]) -> bool {
-        match region_of(addr, data.len() as u32) {
-            Some(Region::Sdram(o)) => self.sdram.write(o as usize, data),
-            Some(Region::SysRam(o)) => self.sysram.write(o as usize, data),
-            _ => false,
-        }
+        super::shared::system_write(self.sysram, self.sdram, addr, data)
     }
     fn tcm_read(&mut self, addr: u32, buf: &mut [u8]) -> bool {
         match region_of(addr, buf.len() as u32) {

@@ -28,6 +28,24 @@ pub struct Shared {
     pub tracer: Option<Tracer>,
 }
 
+/// Reads SDRAM or System RAM at a core address (shared by the host side and the DMA controllers).
+pub(crate) fn system_read(sysram: &Ram, sdram: &Ram, addr: u32, buf: &mut [u8]) -> bool {
+    match memory::region_of(addr, buf.len() as u32) {
+        Some(memory::Region::Sdram(o)) => sdram.read(o as usize, buf),
+        Some(memory::Region::SysRam(o)) => sysram.read(o as usize, buf),
+        _ => false,
+    }
+}
+
+/// Writes SDRAM or System RAM at a core address.
+pub(crate) fn system_write(sysram: &Ram, sdram: &Ram, addr: u32, data: &[u8]) -> bool {
+    match memory::region_of(addr, data.len() as u32) {
+        Some(memory::Region::Sdram(o)) => sdram.write(o as usize, data),
+        Some(memory::Region::SysRam(o)) => sysram.write(o as usize, data),
+        _ => false,
+    }
+}
+
 /// A chip's trace buffer: encoded records kept by the filter, until the machine writes them.
 pub struct Tracer {
     x: u8,
@@ -77,6 +95,18 @@ impl Shared {
     /// RTR_CONTROL as the router holds it (waits, enables).
     pub(crate) fn router_control(&self) -> u32 {
         self.router.control()
+    }
+
+    /// Reads system-side memory (SDRAM or System RAM, either alias) at a core address;
+    /// false, with nothing read, when no such memory holds the whole range.
+    pub fn read_system(&self, addr: u32, buf: &mut [u8]) -> bool {
+        system_read(&self.sysram, &self.sdram, addr, buf)
+    }
+
+    /// Writes system-side memory (SDRAM or System RAM, either alias) at a core address;
+    /// false, with nothing written, when no such memory holds the whole range.
+    pub fn write_system(&self, addr: u32, data: &[u8]) -> bool {
+        system_write(&self.sysram, &self.sdram, addr, data)
     }
 
     /// Records a trace event when tracing is on (one branch when it is off).
