@@ -338,3 +338,89 @@ fn p2p_tables_are_built_as_after_boot() {
         }
     }
 }
+
+#[test]
+fn dropping_every_fifth_mc_packet_on_a_spinn3_is_counted_the_same_on_1_and_2_threads() {
+    use spinn_sim::parallel::{run, Setup};
+    use spinn_sim::workloads::{fabric_core, FabricParams};
+    // Two flows whose routers handle nothing else, so the injected losses can be counted by hand:
+    // 20 packets from (0,0) over link 1 (NE) to (1,1), whose router sees the 16 that (0,0)
+    // passed on; 11 packets between two cores of (1,0).
+    let desc = MachineDesc::spinn3();
+    assert_eq!(desc.neighbour(0, 0, 1), Some((1, 1)));
+    let (far, near) = (0x00FA_0000, 0x0010_0000);
+    let core = |p: u32| 1 << (6 + p);
+    let mut setup = Setup {
+        desc,
+        config: ChipConfig { drop_mc_every: 5, ..ChipConfig::default() },
+        loads: vec![],
+        routes: vec![
+            RouteEntry { x: 0, y: 0, key: far, mask: !0, route: 1 << 1 },
+            RouteEntry { x: 1, y: 1, key: far, mask: !0, route: core(1) },
+            RouteEntry { x: 1, y: 0, key: near, mask: !0, route: core(2) },
+        ],
+        pokes: vec![],
+        fingerprint: false,
+        trace: None,
+    };
+    let fabric = std::sync::Arc::new(fabric());
+    // Receivers expect everything and give up after 50 ticks (5 ms) when some never comes.
+    let far_keys = [far; 20];
+    let near_keys = [near; 11];
+    fabric_core(&mut setup, &fabric, (0, 0), 1, &FabricParams { keys: &far_keys, gap_us: 2, ..FabricParams::default() });
+    fabric_core(&mut setup, &fabric, (1, 1), 1, &FabricParams { expect: 20, ..FabricParams::default() });
+    fabric_core(&mut setup, &fabric, (1, 0), 1, &FabricParams { keys: &near_keys, gap_us: 2, ..FabricParams::default() });
+    fabric_core(&mut setup, &fabric, (1, 0), 2, &FabricParams { expect: 11, ..FabricParams::default() });
+
+    let one = run(&setup, 1, 20 * MS).unwrap();
+    assert_eq!(one.stop, StopReason::AllFinished);
+    let dropped = |x, y| one.routers.iter().find(|r| (r.x, r.y) == (x, y)).unwrap().counters.dropped;
+    // 20 / 5 at (0,0), then 16 / 5 at (1,1); 11 / 5 at (1,0); nothing goes through (0,1).
+    assert_eq!([dropped(0, 0), dropped(1, 1), dropped(1, 0), dropped(0, 1)], [4, 3, 2, 0]);
+    assert_eq!(one.packets_dropped(), 9);
+    let received = |x, y, p| one.cores.iter().find(|r| (r.x, r.y, r.p) == (x, y, p)).unwrap().user[1];
+    assert_eq!((received(1, 1, 1), received(1, 0, 2)), (20 - 4 - 3, 11 - 2));
+    assert_eq!(one.packets_sent, 31);
+
+    // (0,0) and (0,1) run on one thread, (1,0) and (1,1) on the other: the far flow crosses.
+    let two = run(&setup, 2, 20 * MS).unwrap();
+    assert_eq!(two, one, "2 threads differ from one");
+
+    // Without injection nothing is lost and every receiver gets all it expects.
+    setup.config.drop_mc_every = 0;
+    let clean = run(&setup, 2, 20 * MS).unwrap();
+    assert_eq!(clean.packets_dropped(), 0);
+    assert!(clean.cores.iter().all(|r| r.state == "EXIT" && r.rt_code == 0));
+}
+
+#[test]
+fn injected_drops_under_all_to_all_traffic_are_every_fifth_packet_at_each_router() {
+    // Mixed traffic: each router loses every fifth MC packet it routes, whatever its flow, and
+    // every packet is either received or counted once as dropped.
+    let config = ChipConfig { drop_mc_every: 5, ..ChipConfig::default() };
+    let mut setup = spinn_sim::workloads::all_to_all(MachineDesc::spinn3(), std::sync::Arc::new(fabric()), 5, true);
+    setup.config = config.clone();
+    let mut m = Machine::new(setup.desc.clone(), config);
+    for l in &setup.loads {
+        m.load(l.x, l.y, l.p, &l.program, l.app_id).unwrap();
+    }
+    for p in &setup.pokes {
+        assert!(m.chip(p.x, p.y).unwrap().shared().write_system(p.addr, &p.data));
+    }
+    m.load_routes(&setup.routes).unwrap();
+    assert_eq!(m.run(20 * MS), StopReason::AllFinished);
+    for r in m.router_reports() {
+        assert!(r.counters.mc > 0);
+        assert_eq!(r.counters.dropped, r.counters.mc / 5, "router ({},{})", r.x, r.y);
+    }
+    let received: u64 = m.reports().iter().map(|r| r.user[1] as u64).sum();
+    assert!(m.packets_dropped() > 0);
+    assert_eq!(m.packets_sent(), m.reports().iter().map(|r| r.user[3] as u64).sum::<u64>());
+    assert_eq!(received + m.packets_dropped(), m.packets_sent());
+    // The threaded runner builds the same machine from the setup and agrees.
+    for threads in [1, 2] {
+        let o = spinn_sim::parallel::run(&setup, threads, 20 * MS).unwrap();
+        assert_eq!(o.packets_dropped(), m.packets_dropped(), "{threads} threads");
+        assert_eq!(format!("{:?}", o.routers), format!("{:?}", m.router_reports()));
+    }
+}

@@ -327,4 +327,11 @@ impl Machine {
     pub fn packets_sent(&self) -> u64 {
         self.chips.iter().map(|c| c.packets_sent()).sum()
     }
+
+    /// Packets dropped, machine-wide: the sum of every router's `RouterCounters::dropped`
+    /// (no route, dead or blocked links, receivers that stayed full beyond the wait time, and
+    /// faults injected with `ChipConfig::drop_mc_every`).
+    pub fn packets_dropped(&self) -> u64 {
+        self.chips.iter().map(|c| c.router_counters().dropped).sum()
+    }
 }

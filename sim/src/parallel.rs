@@ -85,6 +85,15 @@ pub struct Outcome {
     pub fingerprint: Vec<String>,
 }
 
+impl Outcome {
+    /// Packets dropped, machine-wide: the sum of every router's `RouterCounters::dropped`, as
+    /// [`Machine::packets_dropped`] gives it (faults injected with `ChipConfig::drop_mc_every`
+    /// included).
+    pub fn packets_dropped(&self) -> u64 {
+        self.routers.iter().map(|r| r.counters.dropped).sum()
+    }
+}
+
 impl Setup {
     /// Builds the share of the machine for which `mine` holds, loaded and poked.
     fn build(&self, mine: impl Fn(usize) -> bool) -> Result<Machine, MachineError> {

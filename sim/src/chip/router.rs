@@ -4,7 +4,9 @@
 //!
 //! The router decides where a packet goes; the chip moves it. Packets the router itself
 //! discards are captured by [`Router::route`]; the chip reports delivery failures afterwards
-//! with [`Router::count_dropped`].
+//! with [`Router::count_dropped`]. For fault-injection tests the router can also be told to
+//! lose every Nth multicast packet it routes ([`Router::set_drop_mc_every`]); the chip asks
+//! [`Router::drops_by_fault`] before delivering and records such losses as any other drop.
 
 use super::packet::{Packet, PacketKind};
 use crate::Cycle;
@@ -190,6 +192,10 @@ pub struct Router {
     mc_live: Vec<u16>,
     mc_live_dirty: bool,
     counters: RouterCounters,
+    // Fault injection: drop every Nth routed MC packet (0 = off), and how many have been
+    // counted towards the next drop.
+    drop_mc_every: u32,
+    mc_since_drop: u32,
 }
 
 impl Router {
@@ -216,6 +222,8 @@ impl Router {
             mc_live: Vec::new(),
             mc_live_dirty: true,
             counters: RouterCounters::default(),
+            drop_mc_every: 0,
+            mc_since_drop: 0,
         };
         // Table RAM is undefined after reset; start from entries that cannot match or route
         // (as rtr_mc_clear and rtr_p2p_init leave them) so nothing is delivered by accident.
@@ -373,6 +381,37 @@ impl Router {
         let default_routed = self.decide(packet, source).default_routed;
         self.capture_dump(packet, source, failed_links, failed_cores);
         self.count_diagnostics(packet, source, default_routed, DEST_DUMP);
+    }
+
+    /// Fault injection: from now on, drop every `n`th multicast packet that
+    /// [`Router::drops_by_fault`] is asked about (0 turns it off). The count starts afresh.
+    ///
+    /// Not a hardware feature: register accesses and `boot_init` leave it alone.
+    pub fn set_drop_mc_every(&mut self, n: u32) {
+        self.drop_mc_every = n;
+        self.mc_since_drop = 0;
+    }
+
+    /// The fault-injection period set by [`Router::set_drop_mc_every`] (0 = off).
+    pub fn drop_mc_every(&self) -> u32 {
+        self.drop_mc_every
+    }
+
+    /// Fault injection: the chip asks this for every packet the router is about to deliver or
+    /// forward (after [`Router::route`] gave it outputs), in the order it handles them. Counts
+    /// multicast packets only and says true for every Nth one, which the chip must then drop and
+    /// record with [`Router::count_dropped`] (its outputs as the failed ones), as for any packet
+    /// it could not deliver. Always false when injection is off or for other packet types.
+    pub fn drops_by_fault(&mut self, packet: &Packet) -> bool {
+        if self.drop_mc_every == 0 || packet.kind() != PacketKind::Mc {
+            return false;
+        }
+        self.mc_since_drop += 1;
+        if self.mc_since_drop < self.drop_mc_every {
+            return false;
+        }
+        self.mc_since_drop = 0;
+        true
     }
 
     /// RTR_CONTROL (route enable, waits, monitor), without a register access.
@@ -1227,6 +1266,43 @@ mod tests {
         let mut r = Router::new(200);
         r.boot_init(200);
         assert_eq!(r.mc_entry(0).2, 0);
+    }
+
+    #[test]
+    fn drops_by_fault_says_yes_to_every_third_mc_packet_only() {
+        let mut r = booted();
+        assert_eq!(r.drop_mc_every(), 0);
+        assert!((0..10).all(|i| !r.drops_by_fault(&mc(i))), "off by default");
+        r.set_drop_mc_every(3);
+        let p2p = Packet::new(0x40, 0, None);
+        let nn = Packet::new(0x80, 0, None);
+        let fr = Packet::new(0xC0, 0, None);
+        let mut dropped = Vec::new();
+        for i in 1..=9 {
+            // Other packet types neither count nor drop.
+            assert!(!r.drops_by_fault(&p2p) && !r.drops_by_fault(&nn) && !r.drops_by_fault(&fr));
+            if r.drops_by_fault(&mc(i)) {
+                dropped.push(i);
+            }
+        }
+        assert_eq!(dropped, [3, 6, 9]);
+        // Asking does not record anything: the chip does, with count_dropped.
+        assert_eq!(r.counters(), RouterCounters::default());
+        // Setting the period again starts the count afresh; 0 turns it off.
+        assert!(!r.drops_by_fault(&mc(1)));
+        r.set_drop_mc_every(2);
+        assert_eq!(
+            (r.drops_by_fault(&mc(1)), r.drops_by_fault(&mc(2))),
+            (false, true)
+        );
+        r.set_drop_mc_every(1);
+        assert!(r.drops_by_fault(&mc(1)) && r.drops_by_fault(&mc(2)));
+        r.set_drop_mc_every(0);
+        assert!(!r.drops_by_fault(&mc(1)));
+        // Rebooting the router's tables leaves the fault setting alone.
+        r.set_drop_mc_every(1);
+        r.boot_init(MON);
+        assert_eq!(r.drop_mc_every(), 1);
     }
 
     #[test]

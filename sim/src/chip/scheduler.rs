@@ -38,12 +38,17 @@ pub struct ChipConfig {
     pub quantum: Cycle,
     /// Check data alignment on every access, as CP15 c1 bit A set by SARK-style start-up asks.
     pub align_check: bool,
+    /// Fault injection for recovery tests: when N > 0, each chip's router drops every Nth
+    /// multicast packet it would otherwise deliver or forward (counted per router, MC only, in
+    /// the order it handles them), recorded as any other drop: `RouterCounters::dropped`, the
+    /// diagnostic counters, the dump registers and a trace `Drop` event. 0 (the default): off.
+    pub drop_mc_every: u32,
 }
 
 impl Default for ChipConfig {
     fn default() -> Self {
         // 2,000 cycles = 10 µs: short against a 1 ms tick, long enough to keep slices cheap.
-        ChipConfig { quantum: 2_000, align_check: true }
+        ChipConfig { quantum: 2_000, align_check: true, drop_mc_every: 0 }
     }
 }
 
@@ -163,7 +168,11 @@ impl Chip {
         for (v, &p) in v2p.iter().enumerate() {
             p2v[p as usize] = v as u8;
         }
-        shared.borrow_mut().router.set_p2p_entry(((x as u16) << 8) | y as u16, 7);
+        {
+            let mut sh = shared.borrow_mut();
+            sh.router.set_p2p_entry(((x as u16) << 8) | y as u16, 7);
+            sh.router.set_drop_mc_every(config.drop_mc_every);
+        }
         Chip {
             x,
             y,
@@ -418,7 +427,9 @@ impl Chip {
                     let out = (arrival + 1) % 6;
                     let second = Packet { control: (pkt.control & !0x30) | ER_SECOND_LEG << 4, ..pkt };
                     let control = self.shared.borrow().router_control();
-                    if !self.send_on_link(out, second, t, control) {
+                    // Fault injection counts the detour's packet like any other it forwards.
+                    let faulted = self.shared.borrow_mut().router.drops_by_fault(&pkt);
+                    if faulted || !self.send_on_link(out, second, t, control) {
                         let mut sh = self.shared.borrow_mut();
                         sh.emit(t, Event::Drop { key: pkt.key, links: 1 << out, cores: 0 });
                         sh.router.count_dropped(&pkt, source, 1 << out, 0, t);
@@ -446,7 +457,16 @@ impl Chip {
             self.shared.borrow_mut().emit(t, Event::Drop { key: pkt.key, links: 0, cores: 0 });
             return;
         }
-        self.shared.borrow_mut().emit(t, Event::Hop { from, key: pkt.key, links: route.links, cores: route.cores });
+        {
+            let mut sh = self.shared.borrow_mut();
+            sh.emit(t, Event::Hop { from, key: pkt.key, links: route.links, cores: route.cores });
+            if sh.router.drops_by_fault(&pkt) {
+                // Injected fault: lost before any output, recorded as if every output failed.
+                sh.emit(t, Event::Drop { key: pkt.key, links: route.links, cores: route.cores });
+                sh.router.count_dropped(&pkt, source, route.links, route.cores, t);
+                return;
+            }
+        }
         let failed_cores = 0u32;
         let mut woken = Vec::new();
         for dest in 0..NUM_CORES {
@@ -673,5 +693,95 @@ pub fn fault_pc(rt_code: u8, lr: u32, psr: u32) -> u32 {
         2 | 3 if thumb => lr.wrapping_sub(2),
         2..=4 => lr.wrapping_sub(4),
         _ => lr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{self, Event};
+
+    const KEY: u32 = 0x00AB_0000;
+    const DKEY: u32 = 0x1C;
+    const DLINK: u32 = 0x24;
+    /// DGC8: SARK's "dumped multicast" diagnostic counter.
+    const DGC8: u32 = 0x300 + 4 * 8;
+
+    /// A lone chip whose router forwards KEY + i to link 0 and to the (idle) monitor, with every
+    /// link live and tracing on, as configured with `drop_mc_every`.
+    fn chip(drop_mc_every: u32) -> Chip {
+        let mut c = Chip::new(0, 0, 1, 1, ChipConfig { drop_mc_every, ..ChipConfig::default() });
+        c.set_live_links(0x3F);
+        c.shared_mut().router.set_mc_entry(1, KEY, 0xFFFF_0000, 1 << 0 | 1 << 6);
+        c.trace(trace::Filter::default());
+        c
+    }
+
+    /// Injects `n` MC packets (KEY + i) from link 3, far enough apart that link 0 is always
+    /// free, each followed by a P2P packet to the chip itself (not counted by the injection).
+    fn inject(c: &mut Chip, n: u32) {
+        for i in 0..n {
+            let t = 10_000 * Cycle::from(i + 1);
+            c.inject(3, Packet::new(0x00, KEY + i, None), t);
+            c.inject(3, Packet::new(0x40, 0, Some(i)), t + 1);
+        }
+    }
+
+    fn drops(c: &mut Chip) -> Vec<(u32, u8, u32)> {
+        let mut bytes = Vec::new();
+        trace::write_header(&mut bytes).unwrap();
+        bytes.extend(c.take_trace());
+        trace::read_all(&bytes[..])
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.event {
+                Event::Drop { key, links, cores } => Some((key, links, cores)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drop_mc_every_3_drops_exactly_every_third_mc_packet_and_counts_it() {
+        let mut c = chip(3);
+        inject(&mut c, 10);
+        let forwarded: Vec<u32> = c.take_outgoing().iter().map(|p| p.packet.key - KEY).collect();
+        assert_eq!(forwarded, [0, 1, 3, 4, 6, 7, 9], "packets 3, 6 and 9 (1-based) are lost");
+        let counters = c.router_counters();
+        assert_eq!((counters.mc, counters.p2p, counters.dropped), (10, 10, 3));
+        // Recorded as a real drop: trace event naming the failed outputs, dump registers (the
+        // first dump is kept until DSTAT is read), the dumped-MC diagnostic counter.
+        let monitor = 1 << c.phys_of(0);
+        let expected: Vec<(u32, u8, u32)> = [2, 5, 8].iter().map(|&i| (KEY + i, 1, monitor)).collect();
+        assert_eq!(drops(&mut c), expected);
+        let mut sh = c.shared_mut();
+        assert_eq!(sh.router.read(DKEY), KEY + 2);
+        assert_eq!(sh.router.read(DLINK), 1 | monitor << 6);
+        assert_eq!(sh.router.read(DGC8), 3);
+    }
+
+    #[test]
+    fn drop_mc_every_0_changes_nothing() {
+        assert_eq!(ChipConfig::default().drop_mc_every, 0);
+        let mut c = chip(0);
+        inject(&mut c, 10);
+        assert_eq!(c.take_outgoing().len(), 10);
+        let counters = c.router_counters();
+        assert_eq!((counters.mc, counters.routed, counters.dropped), (10, 20, 0));
+        assert!(drops(&mut c).is_empty());
+        assert_eq!(c.shared_mut().router.read(DGC8), 0);
+    }
+
+    #[test]
+    fn a_detour_packet_counts_towards_the_injected_drops() {
+        // Every second MC packet is lost: the packet on the first leg of an emergency detour is
+        // one the router forwards, so it counts like the others.
+        let mut c = chip(2);
+        c.inject(3, Packet::new(0x00, KEY, None), 10_000);
+        let first_leg = Packet::new(ER_FIRST_LEG << 4, 0x0DE7_0000, None);
+        c.inject(2, first_leg, 20_000);
+        assert!(c.take_outgoing().iter().all(|p| p.packet.key == KEY));
+        assert_eq!(drops(&mut c), [(0x0DE7_0000, 1 << 3, 0)]);
+        assert_eq!(c.router_counters().dropped, 1);
     }
 }
