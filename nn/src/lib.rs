@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod machine;
 mod model;
 mod rng;
 

@@ -12,7 +12,8 @@ pub struct KeySpace {
     pub base: u32,
     /// Mask selecting the block: `key & mask == base` for every key of the block.
     pub mask: u32,
-    /// Keys in use (atoms of the source slice); the block holds the next power of two.
+    /// Keys in use (atoms of the source slice, or what [`allocate_key_blocks`] was asked for);
+    /// the block holds the next power of two.
     pub atoms: u32,
 }
 
@@ -44,12 +45,22 @@ const RESERVED_FROM: u64 = 0xFFFF_0000;
 /// When the blocks together would reach 0xFFFF_0000 (keys SC&MP reserves): over four billion
 /// atoms.
 pub fn allocate_keys(graph: &MachineGraph) -> KeyMap {
+    allocate_key_blocks(graph, |p| graph.vertex(p.source).map_or(0, |v| v.atoms()))
+}
+
+/// Like [`allocate_keys`], but partition `p` gets a block of at least `keys(p)` keys instead of
+/// one per source atom: for applications whose packets are not one per atom (a layer sending
+/// values for the layer below, requests, flags in the key).
+///
+/// # Panics
+/// As [`allocate_keys`].
+pub fn allocate_key_blocks(graph: &MachineGraph, keys: impl Fn(&PartitionId) -> u32) -> KeyMap {
     let mut parts: Vec<(&PartitionId, u32, u64)> = graph
         .partitions()
         .keys()
         .map(|p| {
-            let atoms = graph.vertex(p.source).map_or(0, |v| v.atoms());
-            (p, atoms, u64::from(atoms.max(1)).next_power_of_two())
+            let n = keys(p);
+            (p, n, u64::from(n.max(1)).next_power_of_two())
         })
         .collect();
     // Largest first; ties keep the partitions' own order (a stable sort).

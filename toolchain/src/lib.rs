@@ -13,6 +13,7 @@
 pub mod compress;
 pub mod graph;
 pub mod keys;
+pub mod mapping;
 pub mod place;
 pub mod route;
 pub mod tables;
@@ -25,7 +26,8 @@ pub use graph::{
     split, AppGraph, AppPartitionId, AppVertexId, MachineGraph, MachineVertex, MachineVertexId,
     PartitionId, Vertex,
 };
-pub use keys::{allocate_keys, KeyMap, KeySpace};
+pub use mapping::{map, Algorithms, Mapping, SdramLayout};
+pub use keys::{allocate_key_blocks, allocate_keys, KeyMap, KeySpace};
 pub use place::{place, MapError, Placement, Placements};
 pub use route::{route, RoutingTree, RoutingTrees, TreeNode};
 pub use tables::{build_tables, compress_tables, to_route_entries, Tables};

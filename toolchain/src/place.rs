@@ -49,6 +49,34 @@ pub enum MapError {
         /// Entries available.
         target: usize,
     },
+    /// A machine vertex needs more DTCM than a core has for data.
+    #[error(
+        "{vertex}: one core's share needs {needed} bytes of DTCM, a core has {available}: \
+         put fewer atoms on each core"
+    )]
+    DtcmTooSmall {
+        /// Name of the application vertex.
+        vertex: String,
+        /// Bytes one of its cores needs.
+        needed: u32,
+        /// Bytes a core has for data.
+        available: u32,
+    },
+    /// The vertices placed on a chip need more SDRAM than it has.
+    #[error(
+        "chip ({x},{y}): its cores need {needed} bytes of SDRAM, the chip has {available} for \
+         applications: use a bigger machine or smaller data"
+    )]
+    SdramTooSmall {
+        /// Chip x.
+        x: u8,
+        /// Chip y.
+        y: u8,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u32,
+    },
     /// Compression refused a table for another reason (a generator bug).
     #[error("chip ({x},{y}): {source}")]
     Compress {

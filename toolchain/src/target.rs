@@ -46,6 +46,17 @@ pub trait Target {
     fn run(&mut self, limit_ns: u64) -> Result<RunEnd, TargetError>;
     /// Every loaded core: state, run-time error, user words, IOBUF, cycles.
     fn cores(&mut self) -> Result<Vec<CoreReport>, TargetError>;
+    /// Multicast traffic so far over the whole machine, from the routers' counters.
+    fn packet_counts(&mut self) -> Result<PacketCounts, TargetError>;
+}
+
+/// Packets the routers of a machine handled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    /// Packets sent by cores (each counted once, however many routers it crossed).
+    pub sent: u64,
+    /// Packets dropped by routers.
+    pub dropped: u64,
 }
 
 /// The simulator as a target (one host thread; the same results as any number of threads).
@@ -99,6 +110,10 @@ impl Target for SimTarget {
 
     fn cores(&mut self) -> Result<Vec<CoreReport>, TargetError> {
         Ok(self.machine.reports())
+    }
+
+    fn packet_counts(&mut self) -> Result<PacketCounts, TargetError> {
+        Ok(PacketCounts { sent: self.machine.packets_sent(), dropped: self.machine.packets_dropped() })
     }
 }
 

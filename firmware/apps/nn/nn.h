@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// nn.h: the data layout the host (nn/src/machine.rs) leaves in SDRAM for a
+// core of a dense network, and the codes both sides use.  vcpu user0 holds
+// the address of the parameter block, as the SpiNNaker toolchain does for
+// data regions.  Every field is a 32-bit little-endian word; floats are
+// IEEE-754 binary32 bit patterns.
+//
+// Keys.  A partition that carries `count` values owns an aligned block of
+// 2P keys, P the smallest power of two above `count`:
+//   key = base | parity * P | index      index < count: a value (payload)
+//   key = base | count                   a resend request (no payload)
+// The parity bit is bit 0 of the sample's sequence number, so a value
+// resent late for one sample can never be taken for the next one.
+
+#ifndef NN_H
+#define NN_H
+
+#define NN_MAGIC 0x314E4E53u            // "SNN1"
+
+// Roles.
+#define NN_ROLE_INPUT 0                 // reads samples from SDRAM and sends them
+#define NN_ROLE_DENSE 1                 // a slice of the units of one dense layer
+#define NN_ROLE_LOSS  2                 // output activation, loss, accuracy, predictions
+
+// Parameter block, common part (word offsets).
+#define P_MAGIC        0
+#define P_ROLE         1
+#define P_N_TRAIN      2                // training samples per epoch
+#define P_EPOCHS       3
+#define P_N_EVAL       4                // forward-only samples after training
+#define P_TICK_US      5
+#define P_TIMEOUT      6                // ticks of waiting before a resend request
+#define P_LINGER       7                // idle ticks after the last sample before exit
+#define P_N_IN_PARTS   8                // incoming partitions
+#define P_IN_PARTS     9                // address of N_IN_PARTS entries of IN_* words
+#define P_OUT0_BASE    10               // first outgoing partition: base, mask, count
+#define P_OUT0_MASK    11
+#define P_OUT0_COUNT   12
+#define P_OUT1_BASE    13               // second outgoing partition
+#define P_OUT1_MASK    14
+#define P_OUT1_COUNT   15
+#define P_ORDER        16               // address: sample row of each sequence number
+#define P_STATUS       17               // address of the core's status block (S_*)
+#define P_ROLE_WORDS   18               // role-specific words start here
+
+// Input role.
+#define P_IN_FEATURES  18
+#define P_IN_X         19               // address: rows of FEATURES floats
+
+// Dense role.
+#define P_D_INPUTS     18               // units of the layer below (or features)
+#define P_D_LO         19               // this core's units: [LO, HI) of the layer
+#define P_D_HI         20
+#define P_D_ACT        21               // activation (ACT_*); identity on the last layer
+#define P_D_FLAGS      22               // FLAG_FIRST, FLAG_LAST
+#define P_D_LR         23               // learning rate (float)
+#define P_D_BATCH      24               // samples per update
+#define P_D_WEIGHTS    25               // address: kernel [INPUTS x units] row-major, then bias [units]
+#define P_D_BWD_SRCS   26               // cores sending backward values to this one
+
+// Loss role.
+#define P_L_OUTPUTS    18
+#define P_L_ACT        19               // the last layer's activation, applied here
+#define P_L_LOSS       20               // LOSS_*
+#define P_L_Y          21               // address: rows of OUTPUTS floats (targets)
+#define P_L_PRED       22               // address: N_EVAL rows of OUTPUTS floats (written)
+#define P_L_HISTORY    23               // address: EPOCHS pairs (mean loss, accuracy) (written)
+
+#define FLAG_FIRST 1                    // inputs come from the input core: send "done" back
+#define FLAG_LAST  2                    // outputs go to the loss core as pre-activations
+
+// Incoming partition entry (words).
+#define IN_BASE  0
+#define IN_MASK  1
+#define IN_COUNT 2
+#define IN_KIND  3
+#define IN_ARG   4
+#define IN_WORDS 5
+
+// Kinds of incoming partitions.
+#define KIND_FWD  0     // values flowing forward; ARG = first input slot they fill
+#define KIND_BWD  1     // values flowing backward; ARG = index of the sending core
+#define KIND_DONE 2     // "sample finished" to the input core; ARG = index of the sender
+#define KIND_CTL  3     // input core to loss core: resend requests only
+
+// Status block written by every core (words).
+#define S_STATE     0   // 0 running, 1 all samples done
+#define S_REQUESTS  1   // resend requests this core sent
+#define S_RESENDS   2   // times this core resent its values on request
+#define S_STALE     3   // packets ignored (duplicates, other parity, unknown keys)
+#define S_SAMPLES   4   // samples finished by this core
+#define S_HITS      5   // loss core: correctly classified eval samples
+#define S_EVAL_LOSS 6   // loss core: sum of eval sample losses (float)
+#define S_WORDS     8
+
+// Activations and losses.
+#define ACT_IDENTITY 0
+#define ACT_RELU     1
+#define ACT_SIGMOID  2
+#define ACT_TANH     3
+#define ACT_SOFTMAX  4
+
+#define LOSS_MSE 0
+#define LOSS_BCE 1
+#define LOSS_CCE 2
+
+// nn_math.c: binary32 functions with no libm.
+float nn_expf(float x);
+float nn_logf(float x);
+float nn_tanhf(float x);
+
+#endif // NN_H
