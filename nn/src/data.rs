@@ -40,6 +40,16 @@ pub fn xor() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     (x, y)
 }
 
+/// The four XOR samples as a [`Dataset`] with class names `"0"` and `"1"`.
+pub fn xor_dataset() -> Dataset {
+    let (x, y) = xor();
+    Dataset {
+        x,
+        y,
+        class_names: vec!["0".into(), "1".into()],
+    }
+}
+
 fn one_hot(class: usize, classes: usize) -> Vec<f32> {
     let mut v = vec![0.0; classes];
     v[class] = 1.0;
@@ -244,6 +254,32 @@ mod tests {
         let bad = row("1").replacen("0,", "17,", 1);
         let e = digits_from_csv(&bad).unwrap_err();
         assert!(e.to_string().contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn digits_shipped_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits.csv");
+        // The project ships its copy (data/README.md), so this always runs.
+        let text = std::fs::read_to_string(path).expect("data/digits.csv is committed");
+        let d = digits_from_csv(&text).unwrap();
+        assert_eq!(d.len(), 1797);
+        assert!(d.x.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
+        assert!(d.x.iter().flatten().any(|&p| p == 1.0));
+        let mut per_class = [0usize; 10];
+        for t in &d.y {
+            per_class[t.iter().position(|&v| v == 1.0).unwrap()] += 1;
+        }
+        assert_eq!(
+            per_class,
+            [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+        );
+    }
+
+    #[test]
+    fn xor_dataset_has_class_names() {
+        let d = xor_dataset();
+        assert_eq!((d.len(), d.class_names.len()), (4, 2));
+        assert_eq!((d.x.clone(), d.y.clone()), xor());
     }
 
     #[test]

@@ -7,10 +7,12 @@ pub mod data;
 pub mod machine;
 mod model;
 mod rng;
+pub mod spec;
 
 pub use data::Dataset;
 pub use model::{epoch_order, Dense, History, Sequential, Sgd};
 pub use rng::SplitMix64;
+pub use spec::{ModelSpec, SpecError, WeightsFile};
 
 use std::fmt;
 

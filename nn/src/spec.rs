@@ -1,0 +1,1191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Model files: everything needed to train a network (data, split, layers,
+//! loss, optimiser, seeds, machine hints) in one TOML file, and the JSON
+//! weights file a trained network is saved to.
+//!
+//! ```toml
+//! name = "iris"
+//! [data]
+//! file = "../data/iris.csv"   # relative to this file's directory; none for xor
+//! format = "iris"             # xor | iris | digits
+//! test_fraction = 0.3         # held-out share; 0 = evaluate on the training set
+//! split_seed = 1
+//! [model]
+//! inputs = 4
+//! layers = [ { units = 16, activation = "relu" }, { units = 3, activation = "softmax" } ]
+//! loss = "categorical_crossentropy"
+//! [training]
+//! optimizer = "sgd"
+//! learning_rate = 0.2
+//! batch_size = 16
+//! epochs = 50
+//! init_seed = 3               # Sequential::init
+//! shuffle_seed = 9            # epoch_order; omit for no shuffling
+//! [machine]                   # optional
+//! units_per_core = 16         # optional: most units of one layer on one core
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Dataset};
+use crate::{Activation, Dense, History, Loss, NnError, Sequential, Sgd};
+
+/// Where a model description came from, for error messages.
+const TEXT_ORIGIN: &str = "<model text>";
+
+/// Errors from reading, checking or using model and weights files.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The model file is not valid TOML or does not fit the format (unknown
+    /// field, unknown activation or loss name, wrong type, ...).
+    #[error("{origin}: line {line}, column {column}: {message}")]
+    Toml {
+        /// The model file (or `<model text>`).
+        origin: String,
+        /// 1-based line of the offending text (0 if unknown).
+        line: usize,
+        /// 1-based column of the offending text (0 if unknown).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with the rest of the model.
+    #[error("{origin}: {field}: {message}")]
+    Invalid {
+        /// The model file (or `<model text>`).
+        origin: String,
+        /// The offending key, e.g. `training.learning_rate` or `model.layers[1].units`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data file named by a model could not be read.
+    #[error("{origin}: cannot read data file {}: {source}", path.display())]
+    DataRead {
+        /// The model file (or `<model text>`).
+        origin: String,
+        /// The resolved data path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data file is malformed (the error names the line).
+    #[error("{}: {source}", path.display())]
+    Data {
+        /// The data file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        #[source]
+        source: NnError,
+    },
+    /// A weights file is not valid JSON or does not fit the format.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    Json {
+        /// The weights file.
+        path: PathBuf,
+        /// 1-based line (0 if unknown).
+        line: usize,
+        /// 1-based column (0 if unknown).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Weights do not fit a model, or a weights file contradicts itself.
+    #[error("{origin}: {message}")]
+    Weights {
+        /// The weights file, or the model name when no file is involved.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Training or evaluating on the host reference failed.
+    #[error("{origin}: {source}")]
+    Nn {
+        /// The model file (or `<model text>`).
+        origin: String,
+        /// The error from the network.
+        #[source]
+        source: NnError,
+    },
+}
+
+/// Valid activation names as written in model files (Keras names).
+pub const ACTIVATION_NAMES: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
+
+/// Valid loss names as written in model files (Keras names; `mse` is also accepted).
+pub const LOSS_NAMES: &[&str] = &[
+    "mean_squared_error",
+    "mse",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+];
+
+impl Activation {
+    /// The Keras name used in model files (`linear` for [`Activation::Identity`]).
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Activation::Identity => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// The activation with Keras name `name` (also `identity` for `linear`).
+    pub fn from_keras_name(name: &str) -> Option<Activation> {
+        Some(match name {
+            "linear" | "identity" => Activation::Identity,
+            "relu" => Activation::Relu,
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "softmax" => Activation::Softmax,
+            _ => return None,
+        })
+    }
+}
+
+impl Loss {
+    /// The Keras name used in model files.
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Loss::MeanSquaredError => "mean_squared_error",
+            Loss::BinaryCrossEntropy => "binary_crossentropy",
+            Loss::CategoricalCrossEntropy => "categorical_crossentropy",
+        }
+    }
+
+    /// The loss with Keras name `name` (also `mse`).
+    pub fn from_keras_name(name: &str) -> Option<Loss> {
+        Some(match name {
+            "mean_squared_error" | "mse" => Loss::MeanSquaredError,
+            "binary_crossentropy" => Loss::BinaryCrossEntropy,
+            "categorical_crossentropy" => Loss::CategoricalCrossEntropy,
+            _ => return None,
+        })
+    }
+}
+
+impl Serialize for Activation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.keras_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Activation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Activation::from_keras_name(&name).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown activation {name:?}; valid: {}",
+                ACTIVATION_NAMES.join(", ")
+            ))
+        })
+    }
+}
+
+impl Serialize for Loss {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.keras_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Loss {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Loss::from_keras_name(&name).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown loss {name:?}; valid: {}",
+                LOSS_NAMES.join(", ")
+            ))
+        })
+    }
+}
+
+/// How a data file is laid out (the loaders in [`crate::data`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// The four XOR samples, built in (no file): 2 features, 1 target.
+    Xor,
+    /// [`data::iris_from_csv`]: size header, features standardised, one-hot classes.
+    Iris,
+    /// [`data::digits_from_csv`]: 64 pixels scaled to 0..=1, 10 one-hot classes.
+    Digits,
+}
+
+impl DataFormat {
+    /// Features and targets per sample when fixed by the format (`None` for
+    /// iris, whose header says).
+    pub fn shape(self) -> Option<(usize, usize)> {
+        match self {
+            DataFormat::Xor => Some((2, 1)),
+            DataFormat::Iris => None,
+            DataFormat::Digits => Some((64, 10)),
+        }
+    }
+}
+
+impl fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataFormat::Xor => "xor",
+            DataFormat::Iris => "iris",
+            DataFormat::Digits => "digits",
+        })
+    }
+}
+
+/// The `[data]` section: which samples, and how they are split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Data file, relative to the model file's directory (none for `xor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Layout of the file.
+    pub format: DataFormat,
+    /// Share of the samples held out for testing, in `0..1`; 0 evaluates on
+    /// the training set (the only choice for `xor`).
+    #[serde(default)]
+    pub test_fraction: f32,
+    /// Seed of [`data::split`].
+    #[serde(default)]
+    pub split_seed: u64,
+}
+
+/// One dense layer in the `[model]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSpec {
+    /// Number of units.
+    pub units: usize,
+    /// Activation (Keras name, see [`ACTIVATION_NAMES`]).
+    pub activation: Activation,
+}
+
+/// The `[model]` section: the network's shape and loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Features per sample.
+    pub inputs: usize,
+    /// Dense layers from input to output.
+    pub layers: Vec<LayerSpec>,
+    /// Loss (Keras name, see [`LOSS_NAMES`]).
+    pub loss: Loss,
+}
+
+/// Optimisers a model file can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Plain mini-batch SGD ([`Sgd`]).
+    #[default]
+    Sgd,
+}
+
+/// The `[training]` section: optimiser, schedule and seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// The optimiser (default `sgd`).
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// SGD step size.
+    pub learning_rate: f32,
+    /// Samples per update.
+    pub batch_size: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Seed of the Glorot initialisation ([`Sequential::init`]).
+    pub init_seed: u64,
+    /// Seed of the sample order ([`crate::epoch_order`]); `None` keeps file order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle_seed: Option<u64>,
+}
+
+/// The optional `[machine]` section: hints for running on SpiNNaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineSpec {
+    /// Most units of one layer placed on one core (`None`: the mapper decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units_per_core: Option<usize>,
+}
+
+/// A whole model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Name of the model (used in reports and weights files).
+    pub name: String,
+    /// The `[data]` section.
+    pub data: DataSpec,
+    /// The `[model]` section.
+    pub model: NetworkSpec,
+    /// The `[training]` section.
+    pub training: TrainingSpec,
+    /// The optional `[machine]` section.
+    #[serde(default)]
+    pub machine: MachineSpec,
+    /// Directory that relative data paths start from (the model file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the description came from, for error messages (the model file's path).
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
+    (line, column)
+}
+
+impl ModelSpec {
+    /// Reads and checks the model file at `path`; data paths in it are
+    /// relative to the file's directory.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<ModelSpec, SpecError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Self::parse(&text, base, &path.display().to_string())
+    }
+
+    /// Parses and checks a model description; relative data paths start at `base_dir`.
+    #[allow(clippy::should_implement_trait)] // needs base_dir, unlike FromStr
+    pub fn from_str(text: &str, base_dir: impl AsRef<Path>) -> Result<ModelSpec, SpecError> {
+        Self::parse(text, base_dir.as_ref(), TEXT_ORIGIN)
+    }
+
+    fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<ModelSpec, SpecError> {
+        let mut spec: ModelSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
+            SpecError::Toml {
+                origin: origin.to_string(),
+                line,
+                column,
+                message: e.message().trim_end().to_string(),
+            }
+        })?;
+        spec.base_dir = base_dir.to_path_buf();
+        spec.origin = origin.to_string();
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The model as TOML (without `base_dir` and `origin`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("every field of a model spec serialises to TOML")
+    }
+
+    fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            origin: self.origin_name().to_string(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn origin_name(&self) -> &str {
+        if self.origin.is_empty() {
+            TEXT_ORIGIN
+        } else {
+            &self.origin
+        }
+    }
+
+    /// Checks ranges and consistency: positive sizes, at least one layer,
+    /// finite positive learning rate, `0 <= test_fraction < 1`, a file for
+    /// file formats (none for xor), and inputs and outputs matching formats
+    /// whose shape is fixed ([`ModelSpec::load_data`] checks the data itself).
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.name.trim().is_empty() {
+            return Err(self.invalid("name", "must not be empty"));
+        }
+        let net = &self.model;
+        if net.inputs == 0 {
+            return Err(self.invalid("model.inputs", "must be at least 1"));
+        }
+        if net.layers.is_empty() {
+            return Err(self.invalid("model.layers", "needs at least one layer"));
+        }
+        if let Some(k) = net.layers.iter().position(|l| l.units == 0) {
+            return Err(self.invalid(format!("model.layers[{k}].units"), "must be at least 1"));
+        }
+        let t = &self.training;
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return Err(self.invalid(
+                "training.learning_rate",
+                format!("must be a finite number > 0, got {}", t.learning_rate),
+            ));
+        }
+        if t.batch_size == 0 {
+            return Err(self.invalid("training.batch_size", "must be at least 1"));
+        }
+        if t.epochs == 0 {
+            return Err(self.invalid("training.epochs", "must be at least 1"));
+        }
+        if self.machine.units_per_core == Some(0) {
+            return Err(self.invalid("machine.units_per_core", "must be at least 1"));
+        }
+        let d = &self.data;
+        if !(0.0..1.0).contains(&d.test_fraction) {
+            return Err(self.invalid(
+                "data.test_fraction",
+                format!(
+                    "must be in 0..1 (0 = test on the training set), got {}",
+                    d.test_fraction
+                ),
+            ));
+        }
+        match (d.format, &d.file) {
+            (DataFormat::Xor, Some(_)) => {
+                return Err(
+                    self.invalid("data.file", "format \"xor\" is built in and takes no file")
+                )
+            }
+            (DataFormat::Xor, None) if d.test_fraction != 0.0 => {
+                return Err(self.invalid(
+                    "data.test_fraction",
+                    "must be 0 for xor (all four samples train and test)",
+                ))
+            }
+            (DataFormat::Iris | DataFormat::Digits, None) => {
+                return Err(self.invalid(
+                    "data.file",
+                    format!("format \"{}\" needs a data file", d.format),
+                ))
+            }
+            _ => {}
+        }
+        if let Some((features, targets)) = d.format.shape() {
+            self.check_shape(features, targets)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the model's inputs and outputs against the data's shape.
+    fn check_shape(&self, features: usize, targets: usize) -> Result<(), SpecError> {
+        let fmt = self.data.format;
+        if self.model.inputs != features {
+            return Err(self.invalid(
+                "model.inputs",
+                format!(
+                    "is {} but the {fmt} data has {features} features per sample",
+                    self.model.inputs
+                ),
+            ));
+        }
+        let last = self.model.layers.len() - 1;
+        let units = self.model.layers[last].units;
+        if units != targets {
+            return Err(self.invalid(
+                format!("model.layers[{last}].units"),
+                format!("the last layer has {units} units but the {fmt} data has {targets} targets per sample"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The data file resolved against the model file's directory (`None` for xor).
+    pub fn data_path(&self) -> Option<PathBuf> {
+        self.data.file.as_ref().map(|f| self.base_dir.join(f))
+    }
+
+    /// The optimiser settings.
+    pub fn sgd(&self) -> Sgd {
+        Sgd {
+            learning_rate: self.training.learning_rate,
+            batch_size: self.training.batch_size,
+        }
+    }
+
+    /// The layers as [`Dense`] descriptions.
+    pub fn dense_layers(&self) -> Vec<Dense> {
+        self.model
+            .layers
+            .iter()
+            .map(|l| Dense::new(l.units, l.activation))
+            .collect()
+    }
+
+    /// The network, compiled with the loss and optimiser and initialised with
+    /// `init_seed` (meaningful for a validated spec).
+    pub fn build(&self) -> Sequential {
+        let mut m = Sequential::new(self.model.inputs);
+        for layer in self.dense_layers() {
+            m.add(layer);
+        }
+        m.compile(self.model.loss, self.sgd());
+        m.init(self.training.init_seed);
+        m
+    }
+
+    /// Loads the data and splits it into (train, test) with `test_fraction`
+    /// and `split_seed`; with `test_fraction = 0` (always for xor) the test
+    /// set is the training set. Checks the data's shape against the model.
+    pub fn load_data(&self) -> Result<(Dataset, Dataset), SpecError> {
+        let all = match self.data.format {
+            DataFormat::Xor => data::xor_dataset(),
+            format => {
+                let path = self.data_path().ok_or_else(|| {
+                    self.invalid(
+                        "data.file",
+                        format!("format \"{format}\" needs a data file"),
+                    )
+                })?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| SpecError::DataRead {
+                        origin: self.origin_name().to_string(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                let parsed = match format {
+                    DataFormat::Iris => data::iris_from_csv(&text),
+                    _ => data::digits_from_csv(&text),
+                };
+                parsed.map_err(|source| SpecError::Data { path, source })?
+            }
+        };
+        if all.is_empty() {
+            return Err(self.invalid("data.file", "the data file has no samples"));
+        }
+        self.check_shape(all.x[0].len(), all.y[0].len())?;
+        if self.data.test_fraction == 0.0 {
+            return Ok((all.clone(), all));
+        }
+        let (train, test) = data::split(&all, self.data.test_fraction, self.data.split_seed);
+        if train.is_empty() || test.is_empty() {
+            return Err(self.invalid(
+                "data.test_fraction",
+                format!(
+                    "splits {} samples into {} for training and {} for testing; both need some",
+                    all.len(),
+                    train.len(),
+                    test.len()
+                ),
+            ));
+        }
+        Ok((train, test))
+    }
+
+    /// Builds the network and trains it on `train` with the host reference
+    /// (`epochs`, `shuffle_seed`), returning it and its history.
+    pub fn train_host(&self, train: &Dataset) -> Result<(Sequential, History), SpecError> {
+        let mut m = self.build();
+        let history = m
+            .fit(
+                &train.x,
+                &train.y,
+                self.training.epochs,
+                self.training.shuffle_seed,
+            )
+            .map_err(|source| SpecError::Nn {
+                origin: self.origin_name().to_string(),
+                source,
+            })?;
+        Ok((m, history))
+    }
+}
+
+/// Trained weights as saved to JSON: the model's name, each layer's
+/// `(inputs, units)`, and the arrays in Keras order (per layer the kernel
+/// `[inputs x units]` row-major, then the bias), as [`Sequential::get_weights`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsFile {
+    /// Name of the model the weights belong to.
+    pub model: String,
+    /// `(inputs, units)` of each layer.
+    pub layers: Vec<(usize, usize)>,
+    /// Kernel and bias of each layer, in Keras order.
+    pub weights: Vec<Vec<f32>>,
+}
+
+impl WeightsFile {
+    /// The current weights of `network`, labelled with `model`.
+    pub fn from_model(model: &str, network: &Sequential) -> WeightsFile {
+        let mut inputs = network.inputs();
+        let layers = network
+            .layers()
+            .iter()
+            .map(|l| {
+                let shape = (inputs, l.units);
+                inputs = l.units;
+                shape
+            })
+            .collect();
+        WeightsFile {
+            model: model.to_string(),
+            layers,
+            weights: network.get_weights(),
+        }
+    }
+
+    /// Checks that the layer shapes chain and the arrays fit them, and that
+    /// every weight is finite (JSON cannot hold NaN or infinity).
+    pub fn check(&self) -> Result<(), String> {
+        if self.layers.is_empty() {
+            return Err("no layers".into());
+        }
+        for (k, w) in self.layers.windows(2).enumerate() {
+            if w[0].1 != w[1].0 {
+                return Err(format!(
+                    "layer {} has {} units but layer {} takes {} inputs",
+                    k,
+                    w[0].1,
+                    k + 1,
+                    w[1].0
+                ));
+            }
+        }
+        if self.weights.len() != 2 * self.layers.len() {
+            return Err(format!(
+                "{} layers need {} weight arrays (kernel and bias each), found {}",
+                self.layers.len(),
+                2 * self.layers.len(),
+                self.weights.len()
+            ));
+        }
+        for (k, &(i, u)) in self.layers.iter().enumerate() {
+            for (index, what, len) in [
+                (2 * k, format!("layer {k} kernel [{i} x {u}]"), i * u),
+                (2 * k + 1, format!("layer {k} bias [{u}]"), u),
+            ] {
+                let found = self.weights[index].len();
+                if found != len {
+                    return Err(format!(
+                        "weight array {index} ({what}) needs {len} values, has {found}"
+                    ));
+                }
+                if let Some(j) = self.weights[index].iter().position(|v| !v.is_finite()) {
+                    return Err(format!(
+                        "weight array {index} ({what}) value {j} is not finite"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the weights as JSON to `path` (after [`WeightsFile::check`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), SpecError> {
+        let path = path.as_ref();
+        self.check().map_err(|message| SpecError::Weights {
+            origin: format!("{} (not written)", path.display()),
+            message,
+        })?;
+        let mut text = serde_json::to_string(self).expect("weights serialise to JSON");
+        text.push('\n');
+        std::fs::write(path, text).map_err(|source| SpecError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads and checks a weights file written by [`WeightsFile::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<WeightsFile, SpecError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: WeightsFile = serde_json::from_str(&text).map_err(|e| SpecError::Json {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        file.check().map_err(|message| SpecError::Weights {
+            origin: path.display().to_string(),
+            message,
+        })?;
+        Ok(file)
+    }
+
+    /// Loads the weights into `network` after checking that its layer shapes
+    /// are the file's; `network` is unchanged on error.
+    pub fn apply(&self, network: &mut Sequential) -> Result<(), SpecError> {
+        let err = |message: String| SpecError::Weights {
+            origin: format!("weights of {:?}", self.model),
+            message,
+        };
+        self.check().map_err(err)?;
+        let ours = WeightsFile::from_model(&self.model, network).layers;
+        if ours != self.layers {
+            return Err(err(format!(
+                "layer shapes (inputs, units) {:?} do not match the network's {:?}",
+                self.layers, ours
+            )));
+        }
+        network
+            .set_weights(&self.weights)
+            .map_err(|e| err(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IRIS: &str = r#"
+name = "iris"
+[data]
+file = "../data/iris.csv"
+format = "iris"
+test_fraction = 0.3
+split_seed = 1
+[model]
+inputs = 4
+layers = [ { units = 16, activation = "relu" }, { units = 3, activation = "softmax" } ]
+loss = "categorical_crossentropy"
+[training]
+optimizer = "sgd"
+learning_rate = 0.05
+batch_size = 8
+epochs = 100
+init_seed = 3
+shuffle_seed = 9
+[machine]
+units_per_core = 16
+"#;
+
+    const XOR: &str = r#"
+name = "xor"
+[data]
+format = "xor"
+[model]
+inputs = 2
+layers = [ { units = 4, activation = "sigmoid" }, { units = 1, activation = "sigmoid" } ]
+loss = "mse"
+[training]
+learning_rate = 8
+batch_size = 4
+epochs = 10
+init_seed = 1
+"#;
+
+    fn nn_dir() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn parse(text: &str) -> Result<ModelSpec, SpecError> {
+        // From nn/, "../data/..." is the project's data folder.
+        ModelSpec::from_str(text, nn_dir())
+    }
+
+    #[test]
+    fn parses_every_section() {
+        let s = parse(IRIS).unwrap();
+        assert_eq!(s.name, "iris");
+        assert_eq!(s.data.format, DataFormat::Iris);
+        assert_eq!(s.data.file.as_deref(), Some(Path::new("../data/iris.csv")));
+        assert_eq!((s.data.test_fraction, s.data.split_seed), (0.3, 1));
+        assert_eq!(s.model.inputs, 4);
+        assert_eq!(
+            s.dense_layers(),
+            [
+                Dense::new(16, Activation::Relu),
+                Dense::new(3, Activation::Softmax)
+            ]
+        );
+        assert_eq!(s.model.loss, Loss::CategoricalCrossEntropy);
+        assert_eq!(s.training.optimizer, Optimizer::Sgd);
+        assert_eq!(
+            s.sgd(),
+            Sgd {
+                learning_rate: 0.05,
+                batch_size: 8
+            }
+        );
+        assert_eq!((s.training.epochs, s.training.init_seed), (100, 3));
+        assert_eq!(s.training.shuffle_seed, Some(9));
+        assert_eq!(s.machine.units_per_core, Some(16));
+        assert_eq!(s.data_path().unwrap(), nn_dir().join("../data/iris.csv"));
+    }
+
+    #[test]
+    fn defaults_and_aliases() {
+        // No [machine], no optimizer, no shuffle seed, "mse", integer learning rate.
+        let s = parse(XOR).unwrap();
+        assert_eq!(s.model.loss, Loss::MeanSquaredError);
+        assert_eq!(s.training.learning_rate, 8.0);
+        assert_eq!(s.training.optimizer, Optimizer::Sgd);
+        assert_eq!(s.training.shuffle_seed, None);
+        assert_eq!(s.machine, MachineSpec::default());
+        assert_eq!((s.data.test_fraction, s.data.split_seed), (0.0, 0));
+        assert_eq!(s.data_path(), None);
+        let s = parse(&IRIS.replace("\"relu\"", "\"identity\"")).unwrap();
+        assert_eq!(s.model.layers[0].activation, Activation::Identity);
+        for &name in ACTIVATION_NAMES {
+            let a = Activation::from_keras_name(name).unwrap();
+            assert_eq!(a.keras_name(), name);
+        }
+        for &name in LOSS_NAMES {
+            assert!(Loss::from_keras_name(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        for text in [IRIS, XOR] {
+            let s = parse(text).unwrap();
+            let again = parse(&s.to_toml()).unwrap();
+            assert_eq!(again, s, "{}", s.to_toml());
+        }
+    }
+
+    #[test]
+    fn build_compiles_and_initialises() {
+        let s = parse(IRIS).unwrap();
+        let m = s.build();
+        assert_eq!((m.inputs(), m.outputs()), (4, 3));
+        assert_eq!(m.layers(), s.dense_layers());
+        assert_eq!(m.loss(), Some(Loss::CategoricalCrossEntropy));
+        assert_eq!(m.optimizer(), Some(s.sgd()));
+        let mut reference = Sequential::new(4);
+        reference
+            .add(Dense::new(16, Activation::Relu))
+            .add(Dense::new(3, Activation::Softmax))
+            .init(3);
+        assert_eq!(m.get_weights(), reference.get_weights());
+        assert!(m.get_weights()[0].iter().any(|&w| w != 0.0));
+    }
+
+    #[test]
+    fn load_data_resolves_and_splits() {
+        let s = parse(IRIS).unwrap();
+        let (train, test) = s.load_data().unwrap();
+        assert_eq!((train.len(), test.len()), (105, 45));
+        let s = parse(XOR).unwrap();
+        let (train, test) = s.load_data().unwrap();
+        assert_eq!(train, test);
+        assert_eq!(train.len(), 4);
+        assert_eq!(train.class_names, ["0", "1"]);
+    }
+
+    #[test]
+    fn train_host_runs_epochs() {
+        let s = parse(XOR).unwrap();
+        let (train, _) = s.load_data().unwrap();
+        let (m, h) = s.train_host(&train).unwrap();
+        assert_eq!(h.loss.len(), 10);
+        assert_ne!(m.get_weights(), s.build().get_weights());
+    }
+
+    fn invalid_field(text: &str) -> (String, String) {
+        match parse(text) {
+            Err(SpecError::Invalid { field, message, .. }) => (field, message),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("inputs = 4", "inputs = 0", "model.inputs"),
+            ("{ units = 16,", "{ units = 0,", "model.layers[0].units"),
+            (
+                "learning_rate = 0.05",
+                "learning_rate = 0.0",
+                "training.learning_rate",
+            ),
+            (
+                "learning_rate = 0.05",
+                "learning_rate = -1.0",
+                "training.learning_rate",
+            ),
+            (
+                "learning_rate = 0.05",
+                "learning_rate = nan",
+                "training.learning_rate",
+            ),
+            (
+                "learning_rate = 0.05",
+                "learning_rate = inf",
+                "training.learning_rate",
+            ),
+            ("batch_size = 8", "batch_size = 0", "training.batch_size"),
+            ("epochs = 100", "epochs = 0", "training.epochs"),
+            (
+                "test_fraction = 0.3",
+                "test_fraction = 1.0",
+                "data.test_fraction",
+            ),
+            (
+                "test_fraction = 0.3",
+                "test_fraction = -0.1",
+                "data.test_fraction",
+            ),
+            (
+                "units_per_core = 16",
+                "units_per_core = 0",
+                "machine.units_per_core",
+            ),
+            ("name = \"iris\"", "name = \" \"", "name"),
+            ("file = \"../data/iris.csv\"\n", "", "data.file"),
+            // digits has a fixed shape: 64 inputs, 10 outputs.
+            ("format = \"iris\"", "format = \"digits\"", "model.inputs"),
+        ];
+        for &(from, to, field) in cases {
+            let text = IRIS.replacen(from, to, 1);
+            assert_ne!(text, IRIS, "{from}");
+            let (f, message) = invalid_field(&text);
+            assert_eq!(f, field, "{to}: {message}");
+        }
+        let (f, m) = invalid_field(&IRIS.replace(
+            "layers = [ { units = 16, activation = \"relu\" }, { units = 3, activation = \"softmax\" } ]",
+            "layers = []",
+        ));
+        assert_eq!(f, "model.layers", "{m}");
+        // Outputs must match the data's targets.
+        let digits = IRIS
+            .replace("format = \"iris\"", "format = \"digits\"")
+            .replace("inputs = 4", "inputs = 64");
+        let (f, m) = invalid_field(&digits);
+        assert_eq!(f, "model.layers[1].units");
+        assert!(m.contains("3 units") && m.contains("10 targets"), "{m}");
+        // xor takes no file and no held-out share.
+        let (f, _) =
+            invalid_field(&XOR.replace("format = \"xor\"", "format = \"xor\"\nfile = \"x.csv\""));
+        assert_eq!(f, "data.file");
+        let (f, _) = invalid_field(
+            &XOR.replace("format = \"xor\"", "format = \"xor\"\ntest_fraction = 0.5"),
+        );
+        assert_eq!(f, "data.test_fraction");
+        let (f, m) = invalid_field(&XOR.replace("inputs = 2", "inputs = 3"));
+        assert_eq!(f, "model.inputs");
+        assert!(m.contains("2 features"), "{m}");
+        let e = parse(&XOR.replace("inputs = 2", "inputs = 3")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("<model text>: model.inputs: "),
+            "{e}"
+        );
+    }
+
+    fn toml_error(text: &str) -> (usize, String) {
+        match parse(text) {
+            Err(SpecError::Toml { line, message, .. }) => (line, message),
+            other => panic!("expected Toml, got {other:?}"),
+        }
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    #[test]
+    fn toml_errors_name_the_line() {
+        let text = IRIS.replace("\"softmax\"", "\"softmin\"");
+        let (line, m) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "softmin"), "{m}");
+        assert!(
+            m.contains("softmin") && m.contains("linear, relu, sigmoid, tanh, softmax"),
+            "{m}"
+        );
+
+        let text = IRIS.replace("\"categorical_crossentropy\"", "\"hinge\"");
+        let (line, m) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "hinge"), "{m}");
+        assert!(
+            m.contains("hinge") && m.contains("categorical_crossentropy") && m.contains("mse"),
+            "{m}"
+        );
+
+        let text = IRIS.replace("epochs = 100", "epochs = 100\nmomentum = 0.9");
+        let (line, m) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "momentum"), "{m}");
+        assert!(m.contains("momentum"), "{m}");
+
+        let text = IRIS.replace("optimizer = \"sgd\"", "optimizer = \"adam\"");
+        let (line, m) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "adam"), "{m}");
+        assert!(m.contains("sgd"), "{m}");
+
+        let text = IRIS.replace("format = \"iris\"", "format = \"mnist\"");
+        let (line, m) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "mnist"), "{m}");
+        assert!(m.contains("xor") && m.contains("digits"), "{m}");
+
+        let text = IRIS.replace("batch_size = 8", "batch_size = \"eight\"");
+        let (line, _) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "eight"));
+
+        let text = IRIS.replace("split_seed = 1", "split_seed = = 1");
+        let (line, _) = toml_error(&text);
+        assert_eq!(line, line_of(&text, "split_seed"));
+
+        // A missing key is reported (at its table).
+        let (_, m) = toml_error(&IRIS.replace("epochs = 100\n", ""));
+        assert!(m.contains("epochs"), "{m}");
+        let e = parse(&IRIS.replace("[machine]", "[machin]")).unwrap_err();
+        assert!(e.to_string().starts_with("<model text>: line "), "{e}");
+    }
+
+    #[test]
+    fn file_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("spinn-nn-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.toml");
+        let e = ModelSpec::from_file(&missing).unwrap_err();
+        assert!(matches!(e, SpecError::Read { .. }), "{e}");
+        assert!(e.to_string().contains("missing.toml"), "{e}");
+
+        let bad = dir.join("bad.toml");
+        let text = IRIS.replace("epochs = 100", "epochs = 1O0");
+        std::fs::write(&bad, &text).unwrap();
+        let e = ModelSpec::from_file(&bad).unwrap_err();
+        let at = format!("bad.toml: line {},", line_of(&text, "1O0"));
+        assert!(e.to_string().contains(&at), "{e}");
+
+        // The data path is relative to the model file's directory.
+        let model = dir.join("iris.toml");
+        std::fs::write(&model, IRIS).unwrap();
+        let s = ModelSpec::from_file(&model).unwrap();
+        assert_eq!(s.base_dir, dir);
+        let e = s.load_data().unwrap_err();
+        assert!(matches!(e, SpecError::DataRead { .. }), "{e}");
+        assert!(
+            e.to_string().contains("iris.toml") && e.to_string().contains("iris.csv"),
+            "{e}"
+        );
+
+        // Malformed data names the data file and line.
+        let csv = dir.join("broken.csv");
+        std::fs::write(&csv, "2,4,a,b,c\n1,2,3,4,0\n1,2,x,4,0\n").unwrap();
+        let s = ModelSpec::from_file(&model)
+            .map(|mut s| {
+                s.data.file = Some("broken.csv".into());
+                s
+            })
+            .unwrap();
+        let e = s.load_data().unwrap_err();
+        assert!(matches!(e, SpecError::Data { .. }), "{e}");
+        assert!(e.to_string().contains("broken.csv: line 3"), "{e}");
+        // Data with a different shape than the model.
+        std::fs::write(&csv, "2,4,a,b\n1,2,3,4,0\n1,2,3,4,1\n").unwrap();
+        let e = s.load_data().unwrap_err();
+        assert!(
+            matches!(e, SpecError::Invalid { ref field, .. } if field == "model.layers[1].units"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn weights_file_round_trip_and_errors() {
+        let dir = std::env::temp_dir().join(format!("spinn-nn-weights-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = parse(IRIS).unwrap();
+        let m = s.build();
+        let w = WeightsFile::from_model(&s.name, &m);
+        assert_eq!(w.layers, [(4, 16), (16, 3)]);
+        let path = dir.join("iris.json");
+        w.save(&path).unwrap();
+        let back = WeightsFile::load(&path).unwrap();
+        assert_eq!(back, w);
+        let bits = |v: &[Vec<f32>]| v.concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&back.weights),
+            bits(&m.get_weights()),
+            "exact round trip"
+        );
+
+        let mut other = parse(IRIS).unwrap();
+        other.training.init_seed = 99;
+        let mut m2 = other.build();
+        assert_ne!(m2.get_weights(), m.get_weights());
+        back.apply(&mut m2).unwrap();
+        assert_eq!(m2.get_weights(), m.get_weights());
+
+        // Wrong shapes are refused and leave the network unchanged.
+        let mut xor = parse(XOR).unwrap().build();
+        let before = xor.get_weights();
+        let e = back.apply(&mut xor).unwrap_err();
+        assert!(e.to_string().contains("(4, 16)"), "{e}");
+        assert_eq!(xor.get_weights(), before);
+
+        // Files that contradict themselves, or are not JSON.
+        let mut bad = w.clone();
+        bad.weights[3].pop();
+        let e = bad.save(dir.join("bad.json")).unwrap_err();
+        assert!(e.to_string().contains("layer 1 bias [3]"), "{e}");
+        assert!(!dir.join("bad.json").exists());
+        let mut bad = w.clone();
+        bad.weights[0][5] = f32::NAN;
+        assert!(bad
+            .save(dir.join("bad.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("not finite"));
+        let mut bad = w.clone();
+        bad.layers[1] = (15, 3);
+        assert!(bad.check().unwrap_err().contains("takes 15 inputs"));
+        let mut bad = w.clone();
+        bad.weights.pop();
+        assert!(bad.check().unwrap_err().contains("need 4 weight arrays"));
+
+        let text = serde_json::to_string(&w)
+            .unwrap()
+            .replacen("[[4,16]", "[[4,17]", 1);
+        std::fs::write(dir.join("shape.json"), text).unwrap();
+        let e = WeightsFile::load(dir.join("shape.json")).unwrap_err();
+        assert!(matches!(e, SpecError::Weights { .. }), "{e}");
+        assert!(e.to_string().contains("shape.json"), "{e}");
+
+        std::fs::write(
+            dir.join("broken.json"),
+            "{\"model\": \"x\",\n \"layers\": [[1, 2]],\n \"extra\": 1}",
+        )
+        .unwrap();
+        let e = WeightsFile::load(dir.join("broken.json")).unwrap_err();
+        assert!(matches!(e, SpecError::Json { line: 3, .. }), "{e}");
+        assert!(e.to_string().contains("broken.json: line 3"), "{e}");
+        let e = WeightsFile::load(dir.join("none.json")).unwrap_err();
+        assert!(matches!(e, SpecError::Read { .. }), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("ab\ncd", 99), (2, 3));
+    }
+}
