@@ -123,7 +123,7 @@ pub enum MachineError {
         iobuf: String,
     },
     /// No sample finished for a long time: the run was stopped.
-    #[error("no progress for {ms} ms of machine time after {done} of {total} samples: stopped")]
+    #[error("no progress for {ms} ms of machine time after {done} of {total} samples: stopped ({cores})")]
     Stalled {
         /// Milliseconds without progress.
         ms: u64,
@@ -131,6 +131,8 @@ pub enum MachineError {
         done: u64,
         /// Samples in the run.
         total: u64,
+        /// Each core: role, state, samples finished, resend requests sent, packets ignored.
+        cores: String,
     },
 }
 
@@ -183,7 +185,9 @@ const NN_MAGIC: u32 = 0x314E_4E53;
 const ROLE_INPUT: u32 = 0;
 const ROLE_DENSE: u32 = 1;
 const ROLE_LOSS: u32 = 2;
-const PARAM_WORDS: usize = 27;
+const PARAM_WORDS: usize = 28;
+/// Microseconds between two resent values (RESEND_GAP_US in nn.h).
+const RESEND_GAP_US: u32 = 2;
 const STATUS_WORDS: usize = 8;
 const S_STATE: usize = 0;
 const S_REQUESTS: usize = 1;
@@ -191,6 +195,7 @@ const S_RESENDS: usize = 2;
 const S_SAMPLES: usize = 4;
 const S_HITS: usize = 5;
 const S_EVAL_LOSS: usize = 6;
+const S_WAIT: usize = 7;
 const KIND_FWD: u32 = 0;
 const KIND_BWD: u32 = 1;
 const KIND_DONE: u32 = 2;
@@ -503,7 +508,12 @@ fn execute(
         let mv = mg.vertex(v).expect("placed vertex");
         let part = plan.parts[&mv.app_vertex];
         let (x, y, p) = (place.x, place.y, place.core);
-        let ins = incoming.get(&v).cloned().unwrap_or_default();
+        let mut ins = incoming.get(&v).cloned().unwrap_or_default();
+        // The firmware finds a key's entry by binary search over the bases.
+        ins.sort_unstable();
+        if std::env::var_os("NN_DEBUG").is_some() {
+            eprintln!("{:?} at {x},{y},{p}: in {:x?} out {:x?} {:x?}", part, ins, out_part(v, "fwd"), out_part(v, "back"));
+        }
         let mut params = vec![0u32; PARAM_WORDS];
         params[0] = NN_MAGIC;
         params[2] = n_train as u32;
@@ -520,6 +530,10 @@ fn execute(
         };
         params[10..13].copy_from_slice(&out_part(v, o0));
         params[13..16].copy_from_slice(&out_part(v, o1));
+        // Slices of a layer resend in turn: slice k waits for the packets of slices 0..k.
+        let slice_index = mg.slices_of(mv.app_vertex).iter().position(|&s| s == v).unwrap_or(0) as u32;
+        let per_resend = params[12].max(params[15]).max(1);
+        params[27] = slice_index * per_resend * RESEND_GAP_US;
 
         let mut alloc = |bytes: usize| layout.alloc(x, y, bytes as u32);
         let param_addr = alloc(4 * PARAM_WORDS)?;
@@ -642,16 +656,26 @@ fn execute(
             last_done = done;
             last_progress_ns = now;
         }
-        match end.stop {
+        let stalled = match end.stop {
             StopReason::AllFinished => break,
-            StopReason::Deadlock => {
-                return Err(MachineError::Stalled { ms: (now - last_progress_ns) / 1_000_000, done, total })
+            StopReason::Deadlock => true,
+            StopReason::TimeLimit => now - last_progress_ns > opts.stall_ms * 1_000_000,
+        };
+        if stalled {
+            let reports = target.cores()?;
+            let mut lines = Vec::new();
+            for i in &cores {
+                let r = reports.iter().find(|c| (i.x, i.y, i.p) == (c.x, c.y, c.p));
+                let (state, user) = r.map_or(("?", [0; 4]), |c| (c.state.as_str(), c.user));
+                let st = bytes_to_words(&target.read_memory(i.x, i.y, i.status, 4 * STATUS_WORDS)?);
+                let waiting = ["forward values", "backward values", "nothing"].get((st[S_WAIT] >> 24) as usize).unwrap_or(&"?");
+                lines.push(format!(
+                    "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} ignored {}",
+                    i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], user[3], r.map_or("", |c| c.iobuf.as_str())
+                ));
             }
-            StopReason::TimeLimit => {
-                if now - last_progress_ns > opts.stall_ms * 1_000_000 {
-                    return Err(MachineError::Stalled { ms: (now - last_progress_ns) / 1_000_000, done, total });
-                }
-            }
+            let cores = lines.join("; ");
+            return Err(MachineError::Stalled { ms: (now - last_progress_ns) / 1_000_000, done, total, cores });
         }
     }
 

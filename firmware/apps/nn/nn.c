@@ -95,10 +95,14 @@ static void bits_clear(uint *bits, uint n)
         bits[i] = 0;
 }
 
+static uint pace_us;                    // gap between packets (resends only)
+
 static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
 {
     uint key = o->base | (parity ? o->half : 0) | idx;
 
+    if (pace_us)
+        spin1_delay_us(pace_us);
     while (!spin1_send_mc_packet(key, value, WITH_PAYLOAD))
         ;
 }
@@ -107,6 +111,8 @@ static void send_plain(const out_part_t *o, uint idx, uint parity)
 {
     uint key = o->base | (parity ? o->half : 0) | idx;
 
+    if (pace_us)
+        spin1_delay_us(pace_us);
     while (!spin1_send_mc_packet(key, 0, NO_PAYLOAD))
         ;
 }
@@ -528,6 +534,10 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
 
 static void dense_timeout(void)
 {
+    // The first few timeouts go to IOBUF, for whoever reads a stalled run.
+    if (requests < 3)
+        io_printf(IO_BUF, "timeout: state %u, next forward %u, next backward %u, inputs %u/%u, backward %u/%u\n",
+                  state, fwd_seq, bwd_seq, in_got, n_in, bwd_got, n_src * units);
     if (state == WAIT_FWD)
         send_request(&out[1]);          // ask the layer below (or the input core)
     else if (state == WAIT_BWD)
@@ -645,6 +655,12 @@ static void resend(uint unused0, uint unused1)
     resend_queued = 0;
     spin1_mode_restore(cpsr);
 
+    // Cores of one layer take turns, each sending slowly: a receiver that
+    // could not keep up with the first burst gets every value this time.
+    if (prm[P_STAGGER_US])
+        spin1_delay_us(prm[P_STAGGER_US]);
+    pace_us = RESEND_GAP_US;
+
     if (role == NN_ROLE_INPUT && fwd && seq < total) {
         input_send_sample(0, 0);
     } else if (role == NN_ROLE_DENSE) {
@@ -655,19 +671,38 @@ static void resend(uint unused0, uint unused1)
     } else if (role == NN_ROLE_LOSS && back && loss_out_valid) {
         loss_send_back();
     } else {
+        pace_us = 0;
         return;
     }
+    pace_us = 0;
     resends++;
     status[S_RESENDS] = resends;
 }
 
+// The entry whose block holds `key`: blocks are disjoint and sorted by base
+// (the host sorts them), so the candidate is the last base <= key.
+static const in_part_t *find_part(uint key)
+{
+    uint lo_i = 0, hi_i = n_in_parts;
+
+    while (hi_i - lo_i > 1) {
+        uint mid = (lo_i + hi_i) / 2;
+
+        if (in_parts[mid].base <= key)
+            lo_i = mid;
+        else
+            hi_i = mid;
+    }
+    if (n_in_parts == 0 || (key & in_parts[lo_i].mask) != in_parts[lo_i].base)
+        return NULL;
+    return &in_parts[lo_i];
+}
+
 static void packet(uint key, uint payload)
 {
-    for (uint k = 0; k < n_in_parts; k++) {
-        const in_part_t *p = &in_parts[k];
+    const in_part_t *p = find_part(key);
 
-        if ((key & p->mask) != p->base)
-            continue;
+    if (p != NULL) {
         uint idx = key & (p->half - 1);
         uint parity = (key & p->half) != 0;
         if (role == NN_ROLE_INPUT)
@@ -695,6 +730,9 @@ static void mc_packet(uint key, uint unused)
 static void tick(uint ticks, uint unused)
 {
     (void) ticks; (void) unused;
+    uint missing = role == NN_ROLE_DENSE ? (state == WAIT_BWD ? n_src * units - bwd_got : n_in - in_got)
+                 : role == NN_ROLE_LOSS ? n_out - lz_got : 0;
+    status[S_WAIT] = state << 24 | (missing & 0xFFFFFF);
     if (state == DONE) {
         if (role == NN_ROLE_INPUT || ++idle_ticks >= linger)
             spin1_exit(0);
@@ -830,7 +868,7 @@ void c_main(void)
 
     spin1_set_timer_tick(prm[P_TICK_US]);
     spin1_callback_on(TIMER_TICK, tick, 2);
-    spin1_callback_on(MC_PACKET_RECEIVED, mc_packet, 0);
-    spin1_callback_on(MCPL_PACKET_RECEIVED, packet, 0);
+    spin1_callback_on(MC_PACKET_RECEIVED, mc_packet, -1);
+    spin1_callback_on(MCPL_PACKET_RECEIVED, packet, -1);
     spin1_start(SYNC_NOWAIT);
 }

@@ -43,6 +43,12 @@
 #define P_ORDER        16               // address: sample row of each sequence number
 #define P_STATUS       17               // address of the core's status block (S_*)
 #define P_ROLE_WORDS   18               // role-specific words start here
+#define P_STAGGER_US   27               // wait before resending on request (slices take turns)
+#define P_WORDS        28
+
+// Resent values go out this far apart, so that a receiver that lost some
+// of a burst is not sent the same burst again.
+#define RESEND_GAP_US  2
 
 // Input role.
 #define P_IN_FEATURES  18
@@ -92,6 +98,7 @@
 #define S_SAMPLES   4   // samples finished by this core
 #define S_HITS      5   // loss core: correctly classified eval samples
 #define S_EVAL_LOSS 6   // loss core: sum of eval sample losses (float)
+#define S_WAIT      7   // what the core waits for: state << 24 | values still missing
 #define S_WORDS     8
 
 // Activations and losses.

@@ -129,9 +129,12 @@ pub struct CoreState {
     pub dma: Dma,
     /// Packets launched by this core in the current slice, with their launch cycle.
     pub outbox: Vec<(Cycle, Packet)>,
-    /// Packets the router holds for this core while its receive buffer is full: the cycle after
-    /// which the router gives up and drops each, the packet, and where it came from.
-    pub rx_wait: std::collections::VecDeque<(Cycle, Packet, Source)>,
+    /// Packets the router holds for this core while its receive buffer is full, in arrival
+    /// order: when each arrived, how long the router waits for it once it is at the head of
+    /// the queue, the packet, and where it came from.
+    pub rx_wait: std::collections::VecDeque<(Cycle, Cycle, Packet, Source)>,
+    /// When the head of `rx_wait` became the head (the previous packet left it).
+    pub rx_head_since: Cycle,
     /// The chip's shared blocks.
     pub shared: Rc<RefCell<Shared>>,
     /// Private instruction TCM.
@@ -209,16 +212,22 @@ impl CoreState {
 
     /// Moves packets the router holds into the receive buffer as it frees up, and drops (and
     /// counts) those that waited longer than the router's wait time.
+    ///
+    /// The router serves a blocked core's packets one at a time, so a packet's wait starts when
+    /// it reaches the head of the queue, not when it arrives.
     pub fn refill_rx(&mut self) {
-        while let Some(&(deadline, pkt, source)) = self.rx_wait.front() {
+        while let Some(&(arrival, wait, pkt, source)) = self.rx_wait.front() {
+            let deadline = arrival.max(self.rx_head_since) + wait;
             if deadline < self.now {
                 self.rx_wait.pop_front();
+                self.rx_head_since = deadline;
                 let phys = self.phys;
                 let mut sh = self.shared.borrow_mut();
                 sh.router.count_dropped(&pkt, source, 0, 1 << phys, deadline);
                 sh.emit(deadline, Event::Drop { key: pkt.key, links: 0, cores: 1 << phys });
             } else if self.cc.deliver(pkt, self.now) {
                 self.rx_wait.pop_front();
+                self.rx_head_since = self.now;
                 let phys = self.phys;
                 self.shared.borrow_mut().emit(self.now, Event::Deliver { p: phys, key: pkt.key });
             } else {
@@ -447,6 +456,7 @@ impl Core {
             dma: Dma::new(phys),
             outbox: Vec::new(),
             rx_wait: std::collections::VecDeque::new(),
+            rx_head_since: 0,
             shared,
             itcm: itcm.clone(),
             dtcm: dtcm.clone(),

@@ -481,7 +481,7 @@ impl Chip {
                     // Behind packets already waiting, or into a full buffer: the router holds it
                     // for its wait time (the arrival is an event of the receiver, which wakes it).
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
-                        st.rx_wait.push_back((arrival + wait, pkt, source));
+                        st.rx_wait.push_back((arrival, wait, pkt, source));
                     } else {
                         st.shared.borrow_mut().emit(arrival, Event::Deliver { p: dest as u8, key: pkt.key });
                     }
