@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+mod nn_cli;
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
@@ -35,6 +37,13 @@ enum Command {
     /// Look at a trace written by `spinn run --trace`.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Train the network a model file describes on a SpiNNaker target, then evaluate it on
+    /// the held-out data; writes the trained weights. Exit 1 when training fails on the machine.
+    Train(nn_cli::TrainArgs),
+    /// Outputs of a trained network (model file plus weights file) for each held-out sample.
+    Predict(nn_cli::UseArgs),
+    /// Loss and accuracy of a trained network on the held-out samples.
+    Evaluate(nn_cli::UseArgs),
 }
 
 #[derive(Subcommand)]
@@ -429,12 +438,24 @@ fn print_text(sim_time_ns: u64, stop: StopReason, reports: &[CoreReport]) {
     }
 }
 
+/// Exit 0 when the network ran, 1 when it failed on the machine, 2 for bad input.
+fn nn_status(r: Result<bool, String>) -> Result<ExitCode, UsageError> {
+    match r {
+        Ok(true) => Ok(ExitCode::SUCCESS),
+        Ok(false) => Ok(ExitCode::from(1)),
+        Err(msg) => Err(UsageError(msg)),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Test(args) => test(args),
         Command::Trace(cmd) => trace_command(cmd),
+        Command::Train(args) => nn_status(nn_cli::train(args)),
+        Command::Predict(args) => nn_status(nn_cli::predict(args)),
+        Command::Evaluate(args) => nn_status(nn_cli::evaluate(args)),
     };
     match result {
         Ok(code) => code,
