@@ -74,6 +74,11 @@ impl SimTarget {
     pub fn sim(&self) -> &Machine {
         &self.machine
     }
+
+    /// The simulated machine, to switch on what only a simulator has (traces, say).
+    pub fn sim_mut(&mut self) -> &mut Machine {
+        &mut self.machine
+    }
 }
 
 impl Target for SimTarget {

@@ -52,7 +52,7 @@ static volatile uint *order;
 
 static volatile uint state;
 static volatile uint wait_ticks, idle_ticks;
-static volatile uint want_resend_fwd, want_resend_back, resend_queued;
+static volatile uint want_resend_fwd, want_resend_back;
 static uint requests, resends, stale;
 
 // Samples are numbered 0 .. total-1: epochs * n_train training samples, then
@@ -329,7 +329,7 @@ static void input_packet(const in_part_t *p, uint idx, uint parity)
     done_bits |= bit;
     wait_ticks = 0;
     if (done_bits == done_expected(s))
-        spin1_schedule_callback(input_next, 0, 0, 1);
+        input_next(0, 0);
 }
 
 static void input_timeout(void)
@@ -508,7 +508,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
         a_in[slot] = u2f(payload);
         wait_ticks = 0;
         if (++in_got == n_in)
-            spin1_schedule_callback(dense_forward, 0, 0, 1);
+            dense_forward(0, 0);
     } else if (p->kind == KIND_BWD) {
         if (idx == p->count) {          // the layer above lost some activations
             want_resend_fwd = 1;
@@ -526,7 +526,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
         partial[slot] = u2f(payload);
         wait_ticks = 0;
         if (++bwd_got == n_src * units)
-            spin1_schedule_callback(dense_backward, 0, 0, 1);
+            dense_backward(0, 0);
     } else {
         note_stale();
     }
@@ -639,21 +639,18 @@ static void loss_packet(const in_part_t *p, uint idx, uint parity, uint payload)
     lz[slot] = u2f(payload);
     wait_ticks = 0;
     if (++lz_got == n_out)
-        spin1_schedule_callback(loss_compute, 0, 0, 1);
+        loss_compute(0, 0);
 }
 
 // --- events -----------------------------------------------------------------
 
-// Resends run as queued callbacks, after any computation in progress, so
-// what goes out is always a complete set of values.
+// Repeats this core's last values on request (packets are handled between
+// computations, so what goes out is always a complete set).
 static void resend(uint unused0, uint unused1)
 {
     (void) unused0; (void) unused1;
-    uint cpsr = spin1_int_disable();
     uint fwd = want_resend_fwd, back = want_resend_back;
     want_resend_fwd = want_resend_back = 0;
-    resend_queued = 0;
-    spin1_mode_restore(cpsr);
 
     // Cores of one layer take turns, each sending slowly: a receiver that
     // could not keep up with the first burst gets every value this time.
@@ -711,20 +708,57 @@ static void packet(uint key, uint payload)
             dense_packet(p, idx, parity, payload);
         else
             loss_packet(p, idx, parity, payload);
-        if ((want_resend_fwd || want_resend_back) && !resend_queued) {
-            resend_queued = 1;
+        if (want_resend_fwd || want_resend_back) {
             idle_ticks = 0;
-            spin1_schedule_callback(resend, 0, 0, 1);
+            resend(0, 0);
         }
         return;
     }
     note_stale();
 }
 
-static void mc_packet(uint key, uint unused)
+// Packets are taken in the FIQ, which only queues them: a handler that
+// returns fast keeps the router from dropping what waits behind it.  They
+// are handled in order by one queued callback, so the handling of one sample
+// (and the forward and backward passes it starts) never interleaves with
+// that of another.
+#define RX_RING 256
+static volatile uint rx_key[RX_RING], rx_data[RX_RING];
+static volatile uint rx_head, rx_tail, rx_scheduled;
+
+static void rx_drain(uint unused0, uint unused1)
 {
-    (void) unused;
-    packet(key, 0);
+    (void) unused0; (void) unused1;
+    for (;;) {
+        uint cpsr = spin1_fiq_disable();
+        if (rx_head == rx_tail) {
+            rx_scheduled = 0;
+            spin1_mode_restore(cpsr);
+            return;
+        }
+        spin1_mode_restore(cpsr);
+        uint h = rx_head;
+        uint key = rx_key[h], data = rx_data[h];
+        rx_head = (h + 1) % RX_RING;
+        packet(key, data);
+    }
+}
+
+static void rx_fiq(uint key, uint payload)
+{
+    uint next = (rx_tail + 1) % RX_RING;
+
+    if (next == rx_head) {              // lost: recovered by a resend request
+        note_stale();
+        return;
+    }
+    rx_key[rx_tail] = key;
+    rx_data[rx_tail] = payload;
+    rx_tail = next;
+    if (!rx_scheduled) {
+        rx_scheduled = 1;
+        spin1_schedule_callback(rx_drain, 0, 0, 1);
+    }
 }
 
 static void tick(uint ticks, uint unused)
@@ -868,7 +902,7 @@ void c_main(void)
 
     spin1_set_timer_tick(prm[P_TICK_US]);
     spin1_callback_on(TIMER_TICK, tick, 2);
-    spin1_callback_on(MC_PACKET_RECEIVED, mc_packet, -1);
-    spin1_callback_on(MCPL_PACKET_RECEIVED, packet, -1);
+    spin1_callback_on(MC_PACKET_RECEIVED, rx_fiq, -1);
+    spin1_callback_on(MCPL_PACKET_RECEIVED, rx_fiq, -1);
     spin1_start(SYNC_NOWAIT);
 }
