@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use spinn_nn::machine::{self, weights_close, MachineOptions, MachineRun, Progress};
+use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, MachineRun, Progress};
 use spinn_nn::{Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::geometry::MachineDesc;
@@ -188,10 +188,7 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
     bar.finish_and_clear();
     let run = match result {
         Ok(run) => run,
-        Err(e) => {
-            eprintln!("spinn train: {e}");
-            return Ok(false);
-        }
+        Err(e) => return failed(e),
     };
     let weights_path = args.weights.unwrap_or_else(|| PathBuf::from(format!("{}.weights.json", spec.name)));
     WeightsFile::from_model(&spec.name, &model).save(&weights_path).map_err(|e| e.to_string())?;
@@ -298,10 +295,18 @@ fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> 
     bar.finish_and_clear();
     match result {
         Ok(run) => Ok(Some((data, run))),
-        Err(e) => {
+        Err(e) => failed(e).map(|_| None),
+    }
+}
+
+/// A run that went wrong: the user's input (status 2), or the machine (status 1).
+fn failed(e: MachineError) -> Result<bool, String> {
+    match e {
+        MachineError::CoreFailed { .. } | MachineError::Stalled { .. } | MachineError::Target(_) => {
             eprintln!("spinn: {e}");
-            Ok(None)
+            Ok(false)
         }
+        _ => Err(e.to_string()),
     }
 }
 

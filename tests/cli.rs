@@ -231,3 +231,69 @@ fn traces_show_dma_interrupts_callbacks_and_sleep() {
     assert!(records.iter().any(|r| matches!(r.event, Event::Sleep { p: 2 })));
     assert!(records.iter().any(|r| matches!(r.event, Event::State { p: 2, state: 11 })), "EXIT traced");
 }
+
+fn model(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(format!("{name}.toml")).display().to_string()
+}
+
+#[test]
+fn train_predict_and_evaluate_a_model_file() {
+    let weights = tmp("xor.weights.json", b"");
+    let (code, out, err) = spinn(&["train", &model("xor"), "--epochs", "40", "--weights", &weights, "--json", "--compare-host"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["history"]["loss"].as_array().unwrap().len(), 40);
+    assert_eq!(v["history"]["accuracy"].as_array().unwrap().len(), 40);
+    for key in ["test_accuracy", "host_time_s"] {
+        assert!(v[key].as_f64().is_some(), "{key} in {out}");
+    }
+    for key in ["sim_time_ns", "cores", "packets", "dropped"] {
+        assert!(v[key].as_u64().is_some(), "{key} in {out}");
+    }
+    assert_eq!(v["cores"], 4);
+    assert_eq!(v["dropped"], 0);
+    assert_eq!(v["host_reference"]["within_tolerance"], true);
+
+    let (code, out, err) = spinn(&["evaluate", &model("xor"), "--weights", &weights, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["samples"], 4);
+    assert_eq!(e["accuracy"], v["test_accuracy"], "evaluate agrees with train's held-out figure");
+    let (code, out, err) = spinn(&["predict", &model("xor"), "--weights", &weights]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+
+    // Lost packets: recovered, counted, and the same weights.
+    let lossy = tmp("xor.lossy.json", b"");
+    let (code, out, err) = spinn(&["train", &model("xor"), "--epochs", "40", "--weights", &lossy, "--json", "--drop-every", "17"]);
+    assert_eq!(code, 0, "{err}");
+    let l: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(l["dropped"].as_u64().unwrap() > 0 && l["resend_requests"].as_u64().unwrap() > 0, "{out}");
+    assert_eq!(std::fs::read(&weights).unwrap(), std::fs::read(&lossy).unwrap());
+}
+
+#[test]
+fn train_refuses_bad_input_with_status_2() {
+    let bad = tmp("bad.toml", b"name = \"x\"\n[model]\ninputs = 2\n");
+    for (args, needle) in [
+        (vec!["train", "/nonexistent/m.toml"], "/nonexistent/m.toml"),
+        (vec!["train", bad.as_str()], "bad.toml"),
+        (vec!["train", &model("xor"), "--target", "board"], "board"),
+        (vec!["train", &model("xor"), "--machine", "nonsense"], "--machine"),
+        (vec!["evaluate", &model("xor"), "--weights", "/nonexistent/w.json"], "/nonexistent/w.json"),
+    ] {
+        let (code, _, err) = spinn(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+    }
+    let (code, _, err) = spinn(&["train", &model("xor"), "--epochs", "1", "--firmware", "/nonexistent/nn.elf"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/nn.elf"), "{err}");
+    let (code, _, err) = spinn(&["train", &model("digits"), "--epochs", "1", "--machine", "single", "--units-per-core", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cores"), "{err}");
+    // A fault on the machine: the bare app is no nn firmware; it stops, and the run says where.
+    let (code, _, err) = spinn(&["train", &model("xor"), "--epochs", "1", "--firmware", &elf("fault_undef")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("RTE"), "{err}");
+}

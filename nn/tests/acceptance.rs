@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The example model files (models/*.toml) trained on the simulated machine: the accuracies
+//! the project promises, and agreement with the host reference trained from the same initial
+//! weights and sample order.
+
+use spinn_nn::machine::{self, weights_close, MachineOptions, MachineRun};
+use spinn_nn::ModelSpec;
+use spinn_sim::chip::ChipConfig;
+use spinn_sim::geometry::MachineDesc;
+use spinn_toolchain::target::SimTarget;
+
+/// Trains a model file on a simulated SpiNN-3 and on the host; returns both.
+fn train(name: &str) -> (MachineRun, spinn_nn::Sequential, f32) {
+    let path = format!("{}/../models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let spec = ModelSpec::from_file(&path).unwrap();
+    let (train, test) = spec.load_data().unwrap();
+    let mut model = spec.build();
+    let mut host = model.clone();
+    let mut opts = MachineOptions::default();
+    if let Some(n) = spec.machine.units_per_core {
+        opts.units_per_core = n as u32;
+    }
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let epochs = spec.training.epochs;
+    let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed).unwrap();
+    let (_, host_acc) = host.evaluate(&test.x, &test.y).unwrap();
+    assert_eq!(run.history.loss.len(), epochs);
+    assert_eq!(run.predictions.len(), test.len());
+    assert_eq!(model.get_weights(), run.weights, "the model holds the trained weights");
+    (run, host, host_acc)
+}
+
+#[test]
+fn xor_learns_to_100_percent() {
+    let (run, host, _) = train("xor");
+    assert_eq!(run.eval_accuracy, 1.0, "{:?}", run.predictions);
+    assert_eq!(run.dropped, 0);
+    weights_close(&host.get_weights(), &run.weights).unwrap();
+}
+
+#[test]
+fn iris_reaches_90_percent_and_matches_the_host_reference() {
+    let (run, host, host_acc) = train("iris");
+    assert!(run.eval_accuracy >= 0.9, "held-out accuracy {}", run.eval_accuracy);
+    assert_eq!(run.eval_accuracy, host_acc);
+    weights_close(&host.get_weights(), &run.weights).unwrap();
+}
+
+#[test]
+fn digits_reaches_85_percent() {
+    let (run, host, host_acc) = train("digits");
+    assert!(run.cores >= 5, "the hidden layer is split: {:?}", run.placements);
+    assert!(run.eval_accuracy >= 0.85, "held-out accuracy {}", run.eval_accuracy);
+    assert!((run.eval_accuracy - host_acc).abs() <= 0.01, "{} against the host's {host_acc}", run.eval_accuracy);
+    weights_close(&host.get_weights(), &run.weights).unwrap();
+}
