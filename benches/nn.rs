@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Training on the simulated machine, per sample: machine (simulated) time, host time, cores
+//! and multicast packets, for the iris and digits example models; and, measured side by side
+//! in the same run, the host reference's time per sample for scale.
+//!
+//! Run: `cargo bench --bench nn` (knobs: `IRIS_EPOCHS=N` (default 5), `DIGITS_SAMPLES=N` training
+//! samples of digits for one epoch (default 300)).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use spinn_nn::machine::{self, MachineOptions};
+use spinn_nn::ModelSpec;
+use spinn_sim::chip::ChipConfig;
+use spinn_sim::geometry::MachineDesc;
+use spinn_toolchain::target::SimTarget;
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn bench(name: &str, epochs: usize, train_samples: usize) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
+    let spec = ModelSpec::from_file(&path).unwrap();
+    let (mut train, mut test) = spec.load_data().unwrap();
+    train.x.truncate(train_samples);
+    train.y.truncate(train_samples);
+    // Per training sample: no evaluation pass in the measured run.
+    test.x.clear();
+    test.y.clear();
+    let mut model = spec.build();
+    let mut host = model.clone();
+    let mut opts = MachineOptions::default();
+    if let Some(n) = spec.machine.units_per_core {
+        opts.units_per_core = n as u32;
+    }
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let t = Instant::now();
+    let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {}).unwrap();
+    let machine_host = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed).unwrap();
+    let reference_host = t.elapsed().as_secs_f64();
+    let n = (epochs * train.len()) as f64;
+    // The run ends with the cores' linger after the last sample; take it out of machine time.
+    let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
+    let sim_ns = run.sim_time_ns.saturating_sub(linger_ns) as f64;
+    println!(
+        "{name}: {} training samples on {} cores: machine {:.1} us/sample, host {:.3} ms/sample \
+         ({:.0}x slower than the machine it simulates), {:.1} packets/sample, {} dropped; \
+         host reference {:.2} us/sample (simulated training {:.0}x its time)",
+        n,
+        run.cores,
+        sim_ns / n / 1e3,
+        machine_host / n * 1e3,
+        machine_host / (sim_ns * 1e-9),
+        run.packets as f64 / n,
+        run.dropped,
+        reference_host / n * 1e6,
+        machine_host / reference_host,
+    );
+}
+
+fn main() {
+    bench("iris", knob("IRIS_EPOCHS", 5), usize::MAX);
+    bench("digits", 1, knob("DIGITS_SAMPLES", 300));
+}
