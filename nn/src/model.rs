@@ -8,6 +8,20 @@ use crate::{Activation, Loss, NnError};
 /// Clip probabilities like Keras's `epsilon()` so `ln` never sees 0.
 const EPSILON: f32 = 1e-7;
 
+/// The input of a network (`keras.Input(shape=(features,))`): features per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Input {
+    /// Number of features of each sample.
+    pub features: usize,
+}
+
+impl Input {
+    /// An input of `features` features.
+    pub fn new(features: usize) -> Self {
+        Input { features }
+    }
+}
+
 /// A fully connected layer description (`keras.layers.Dense`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dense {
@@ -188,6 +202,16 @@ fn correct(p: &[f32], y: &[f32]) -> bool {
 }
 
 impl Sequential {
+    /// A model built as Keras's `Sequential([Input(...), Dense(...), ...])`: not yet compiled,
+    /// parameters zero until [`Sequential::init`].
+    pub fn from_layers(input: Input, layers: &[Dense]) -> Self {
+        let mut m = Sequential::new(input.features);
+        for &l in layers {
+            m.add(l);
+        }
+        m
+    }
+
     /// An empty model taking `inputs` features per sample.
     pub fn new(inputs: usize) -> Self {
         Sequential {
@@ -705,6 +729,14 @@ mod tests {
         assert_eq!(bits(run(1, None)), bits(run(1, None)));
         assert_ne!(bits(run(1, Some(2))), bits(run(1, Some(3))));
         assert_ne!(bits(run(1, Some(2))), bits(run(4, Some(2))));
+    }
+
+    #[test]
+    fn keras_style_construction() {
+        let m = Sequential::from_layers(Input::new(4), &[Dense::new(16, Relu), Dense::new(3, Softmax)]);
+        assert_eq!((m.inputs(), m.outputs()), (4, 3));
+        assert_eq!(m.layers(), vec![Dense::new(16, Relu), Dense::new(3, Softmax)]);
+        assert_eq!(m.get_weights().iter().map(Vec::len).collect::<Vec<_>>(), [64, 16, 48, 3]);
     }
 
     #[test]
