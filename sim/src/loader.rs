@@ -51,7 +51,13 @@ pub enum LoadError {
     /// A segment outside ITCM, DTCM, System RAM and SDRAM.
     #[error("{file}: segment at {addr:#010x} (+{size:#x} bytes) is outside ITCM, DTCM, System RAM and SDRAM")]
     BadSegment { file: String, addr: u32, size: u32 },
+    /// The bytes are not an APLX image this loader can run.
+    #[error("{file}: not a loadable APLX image: {reason}")]
+    BadAplx { file: String, reason: String },
 }
+
+/// Most table entries an APLX image may have before its EXEC or END (mkaplx writes four).
+pub const APLX_MAX_ENTRIES: usize = 64;
 
 impl Program {
     /// Reads and checks an ELF file.
@@ -114,6 +120,36 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Interprets an APLX image (hardware notes §6.1) as the on-chip loader would and makes a
+    /// program of its writes, entered at its EXEC address, with the same address checks as an
+    /// ELF's segments. `name` names the source in errors and becomes the program's name.
+    pub fn from_aplx(name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
+        let f = || name.to_string();
+        let image = spinn_proto::aplx::interpret(bytes, APLX_MAX_ENTRIES)
+            .map_err(|e| LoadError::BadAplx { file: f(), reason: e.to_string() })?;
+        let entry = image.exec.ok_or_else(|| LoadError::BadAplx { file: f(), reason: "no EXEC entry".into() })?;
+        let mut segments = Vec::new();
+        for (addr, data) in image.writes {
+            let size = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            if region_of(addr, size).is_none() {
+                return Err(LoadError::BadSegment { file: f(), addr, size });
+            }
+            segments.push(Segment { addr, data, mem_size: size });
+        }
+        if segments.is_empty() {
+            return Err(LoadError::NoSegments { file: f() });
+        }
+        Ok(Program { name: name.to_string(), entry, segments, symbols: BTreeMap::new() })
+    }
+
+    /// The APLX image of this program (`spinn_proto::aplx::build` of its segments and entry).
+    pub fn to_aplx(&self) -> Result<Vec<u8>, spinn_proto::ProtoError> {
+        let segs: Vec<(u32, &[u8], u32)> = self.segments.iter().map(|s| (s.addr, s.data.as_slice(), s.mem_size)).collect();
+        spinn_proto::aplx::build(&segs, self.entry)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +166,44 @@ mod tests {
         hdr[18] = 62; // x86-64
         let e = Program::from_elf_bytes("f.elf", "f", &hdr).unwrap_err().to_string();
         assert!(e.starts_with("f.elf: not an ARM"), "{e}");
+    }
+
+    #[test]
+    fn aplx_of_an_elf_loads_its_bytes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf");
+        let elf = Program::from_file(&path).unwrap();
+        let aplx = elf.to_aplx().unwrap();
+        let p = Program::from_aplx("hello", &aplx).unwrap();
+        assert_eq!(p.entry, elf.entry);
+        assert_eq!(p.name, "hello");
+        // Every byte of every ELF segment (zero tail included) is written by the APLX image.
+        let mut mem = BTreeMap::new();
+        for s in &p.segments {
+            for (i, b) in s.data.iter().enumerate() {
+                mem.insert(s.addr + i as u32, *b);
+            }
+        }
+        for s in &elf.segments {
+            for i in 0..s.mem_size {
+                let want = s.data.get(i as usize).copied().unwrap_or(0);
+                assert_eq!(mem.get(&(s.addr + i)), Some(&want), "byte at {:#x}", s.addr + i);
+            }
+        }
+    }
+
+    #[test]
+    fn aplx_errors() {
+        use spinn_proto::aplx::{build, AplxEntry};
+        assert!(matches!(Program::from_aplx("a", &[]), Err(LoadError::BadAplx { .. })));
+        let no_exec = AplxEntry::End.to_bytes();
+        let e = Program::from_aplx("a", &no_exec).unwrap_err().to_string();
+        assert!(e.contains("no EXEC"), "{e}");
+        let outside = build(&[(0x1000_0000, &[1, 2, 3, 4], 4)], 0x1000_0000).unwrap();
+        assert!(matches!(Program::from_aplx("a", &outside), Err(LoadError::BadSegment { addr: 0x1000_0000, .. })));
+        let only_exec = build(&[], 0).unwrap();
+        assert!(matches!(Program::from_aplx("a", &only_exec), Err(LoadError::NoSegments { .. })));
+        let acopy = AplxEntry::Acopy { dest: 0, src: 0x6000_0000, len: 4 }.to_bytes();
+        let e = Program::from_aplx("a", &acopy).unwrap_err().to_string();
+        assert!(e.contains("ACOPY"), "{e}");
     }
 }
