@@ -11,6 +11,7 @@ use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, Machi
 use spinn_nn::{Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::geometry::MachineDesc;
+use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::{SimTarget, Target};
 
 /// Where a network runs.
@@ -31,6 +32,9 @@ pub struct MachineArgs {
     /// Machine shape for the simulator: single, spinn3, spinn5, WxH, boards:N or a JSON file.
     #[arg(long, default_value = "spinn3")]
     machine: String,
+    /// The board's address (name or IP, optionally :port) for `--target board`.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
     /// Most units of one layer on one core (default: the model file's, else 16).
     #[arg(long, value_name = "N")]
     units_per_core: Option<u32>,
@@ -143,7 +147,14 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
             let config = ChipConfig { drop_mc_every: args.drop_every, ..ChipConfig::default() };
             Ok(Box::new(SimTarget::new(desc, config)))
         }
-        TargetKind::Board => Err("--target board: the board target is not available yet; use --target sim".into()),
+        TargetKind::Board => {
+            let host = args.host.as_deref().ok_or("--target board needs --host HOST (the board's address)")?;
+            if args.drop_every != 0 {
+                return Err("--drop-every is a simulator fault injection; it does not apply to a board".into());
+            }
+            let board = BoardTarget::connect(host).map_err(|e| format!("--host {host}: {e}"))?;
+            Ok(Box::new(board))
+        }
     }
 }
 

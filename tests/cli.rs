@@ -278,7 +278,8 @@ fn train_refuses_bad_input_with_status_2() {
     for (args, needle) in [
         (vec!["train", "/nonexistent/m.toml"], "/nonexistent/m.toml"),
         (vec!["train", bad.as_str()], "bad.toml"),
-        (vec!["train", &model("xor"), "--target", "board"], "board"),
+        (vec!["train", &model("xor"), "--target", "board"], "--host"),
+        (vec!["train", &model("xor"), "--target", "board", "--host", "127.0.0.1:9"], "no reply"),
         (vec!["train", &model("xor"), "--machine", "nonsense"], "--machine"),
         (vec!["evaluate", &model("xor"), "--weights", "/nonexistent/w.json"], "/nonexistent/w.json"),
     ] {

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod board;
 pub mod compress;
 pub mod graph;
 pub mod keys;

@@ -19,6 +19,30 @@ pub enum TargetError {
     /// No memory answers at this address of this chip.
     #[error("chip ({0},{1}): no memory at {2:#010x} (+{3} bytes)")]
     BadAddress(u8, u8, u32, usize),
+    /// A board could not be reached or used.
+    #[error("board: {0}")]
+    Board(String),
+    /// A board did not answer a request, however often it was sent.
+    #[error("board {peer}: no reply to {what} after {attempts} attempts (is it on, booted, and reachable?)")]
+    NoReply {
+        /// The board's address.
+        peer: String,
+        /// The request.
+        what: String,
+        /// Times it was sent.
+        attempts: u32,
+    },
+    /// A board answered a request with an error return code.
+    #[error("board: {what} failed with return code {rc:#04x}")]
+    ScpFailed {
+        /// The request.
+        what: String,
+        /// SC&MP's return code.
+        rc: u16,
+    },
+    /// The machine answering is not a SpiNNaker running SC&MP 4.
+    #[error("board: expected SC&MP 4.x, the machine says {0:?}")]
+    WrongVersion(String),
 }
 
 /// How a run ended.
