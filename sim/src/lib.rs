@@ -10,6 +10,8 @@ pub mod geometry;
 pub mod golden;
 pub mod loader;
 pub mod routes;
+pub mod scamp;
+pub mod serve;
 pub mod machine;
 pub mod parallel;
 pub mod timing;

@@ -213,15 +213,9 @@ impl Machine {
             if list.len() > 1023 {
                 return Err(MachineError::TableFull(x, y, list.len()));
             }
-            let chip = self.chip_mut(x, y).expect("checked above");
+            let chip = self.chip(x, y).expect("checked above");
             for (i, e) in list.iter().enumerate() {
-                let mut route = e.route & 0x3F;
-                for v in 0..18u8 {
-                    if e.route & (1 << (6 + v)) != 0 && (v as usize) < chip.num_cores() {
-                        route |= 1 << (6 + chip.phys_of(v));
-                    }
-                }
-                chip.shared_mut().router.set_mc_entry(i + 1, e.key, e.mask, route);
+                chip.set_mc_entry_virtual(i + 1, e.key, e.mask, e.route);
             }
         }
         Ok(())

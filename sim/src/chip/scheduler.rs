@@ -285,6 +285,46 @@ impl Chip {
         Ok(())
     }
 
+    /// Moves the chip's clock on to `t` (never back): the host acts at machine time `t`, and
+    /// what it starts there must not run in the chip's past.
+    pub fn advance_to(&mut self, t: Cycle) {
+        self.now = self.now.max(t);
+    }
+
+    /// Drops the application of virtual core `virt` (the monitor stopped its clock and will
+    /// reload the idle stub); false when none was loaded.
+    pub fn unload(&mut self, virt: u8) -> bool {
+        let Some(&phys) = self.v2p.get(virt as usize) else { return false };
+        self.wake_at[phys as usize] = None;
+        self.cores[phys as usize].take().is_some()
+    }
+
+    /// The host changed shared state (CPU_INT lines, SC flags, memory): sleeping cores take a
+    /// look at the chip's current time.
+    pub fn host_touched(&mut self) {
+        let now = self.now;
+        for p in 0..NUM_CORES {
+            if !self.is_active(p) || !self.cores[p].as_ref().unwrap().sleeping {
+                continue;
+            }
+            let st = self.cores[p].as_mut().unwrap().state_mut();
+            st.now = st.now.max(now);
+            self.refresh_wake(p);
+        }
+    }
+
+    /// Writes multicast entry `entry` with the virtual cores of `route` (bits 6..23) converted
+    /// to physical ones, as SARK's `rtr_mc_set` does; cores beyond this chip's are dropped.
+    pub fn set_mc_entry_virtual(&self, entry: usize, key: u32, mask: u32, route: u32) {
+        let mut phys_route = route & 0x3F;
+        for v in 0..NUM_CORES as u8 {
+            if route & (1 << (6 + v)) != 0 && (v as usize) < self.num_cores() {
+                phys_route |= 1 << (6 + self.phys_of(v));
+            }
+        }
+        self.shared.borrow_mut().router.set_mc_entry(entry, key, mask, phys_route);
+    }
+
     fn is_active(&self, phys: usize) -> bool {
         self.cores[phys].as_ref().is_some_and(|c| !c.halted)
     }
