@@ -162,11 +162,14 @@ def check_machine(machine, host):
 
 
 def check_sdram(txrx, far, app_id):
+    """Returns the address of the first block allocated on chip (0,0)."""
     rng = random.Random(6)
+    first = None
     for (x, y) in [(0, 0), far]:
         data = bytes(rng.getrandbits(8) for _ in range(10_000))
         a = txrx.malloc_sdram(x, y, len(data), app_id)
         b = txrx.malloc_sdram(x, y, 4096, app_id, tag=7)
+        first = a if first is None else first
         where = f"chip ({x},{y})"
         step(f"{where}: malloc_sdram gave {a:#010x} (10000 bytes) and {b:#010x} (4096, tag 7)")
         for base, size in [(a, len(data)), (b, 4096)]:
@@ -184,6 +187,7 @@ def check_sdram(txrx, far, app_id):
         check(bytes(txrx.read_memory(x, y, b + 1, 37)) == unaligned,
               f"{where}: unaligned bytes read back differ")
     step("SDRAM: allocations, writes and reads agree on both chips")
+    return first
 
 
 def wait_for(txrx, cores, app_id, state):
@@ -242,6 +246,17 @@ def run(host, port, aplx, report_dir):
     step(f"connecting to {host}:{port}")
     txrx = connect(host, port)
     try:
+        if port == SCP_SCAMP_PORT:
+            # What SpiNNMan's own machine set-up does next: connect to every Ethernet chip at
+            # the IP address the board advertises in its system variables.
+            txrx.discover_scamp_connections()
+            remotes = sorted(
+                c.remote_ip_address for c in txrx.get_connections()
+                if isinstance(c, SCAMPConnection))
+            check(remotes == [socket.gethostbyname(host)] * 2,
+                  f"SCAMP connections after discovery go to {remotes}: expected two to {host} "
+                  "(ours and the one found at the Ethernet chip's advertised address)")
+            step("discover_scamp_connections found the Ethernet chip at its advertised address")
         machine = txrx.get_machine_details()
         writer.set_machine(machine)
         check_machine(machine, host)
@@ -249,7 +264,7 @@ def run(host, port, aplx, report_dir):
         # The chip farthest from (0,0), and one half way.
         far = max(machine.chip_coordinates, key=lambda xy: (xy[0] + xy[1], xy))
         mid = (4, 3)
-        check_sdram(txrx, far, app_id=30)
+        first_block = check_sdram(txrx, far, app_id=30)
 
         # Hello on three cores of the Ethernet chip, started at once.
         now = [(0, 0, 1), (0, 0, 2), (0, 0, 3)]
@@ -270,10 +285,23 @@ def run(host, port, aplx, report_dir):
         wait_for(txrx, held, 32, CPUState.FINISHED)
         check_hello_ran(txrx, held, 32)
 
-        # The first app is still there; stopping each frees its cores.
+        # Cores that were not loaded stayed IDLE.
+        others = txrx.get_cpu_infos(subsets([(0, 0, 4), (far[0], far[1], 2)]))
+        for xyp in [(0, 0, 4), (far[0], far[1], 2)]:
+            state = others.get_cpu_info(*xyp).state
+            check(state == CPUState.IDLE, f"core {xyp} was not loaded but is {state.name}")
+
+        # The first app is still there; stopping each frees its cores, and stopping the app
+        # that owns the SDRAM blocks frees them (SC&MP frees an app's SDRAM when it stops).
         stop(txrx, now, 31)
         stop(txrx, held, 32)
         txrx.stop_application(30)
+        again = txrx.malloc_sdram(0, 0, 10_000, 33)
+        check(again == first_block,
+              f"after stop_application(30), a new 10000-byte block is at {again:#010x}, "
+              f"not at {first_block:#010x} where app 30's freed block was")
+        txrx.stop_application(33)
+        step("stop_application freed app 30's SDRAM")
     finally:
         txrx.close()
     writer.write_finished_file()
