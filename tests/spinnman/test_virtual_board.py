@@ -16,7 +16,8 @@ script makes it, by `create_transceiver_from_hostname`; with another port, by
 `create_transceiver_from_connections` over a `SCAMPConnection` to that port.
 
 What it checks, through SpiNNMan's public API only:
-  1. the board answers as booted SC&MP 4 (`ensure_board_is_ready` in the factory);
+  1. the board answers as booted SC&MP 4 (`ensure_board_is_ready` in the factory), and
+     `discover_scamp_connections` reaches the Ethernet chip at the IP address it advertises;
   2. `get_machine_details` finds the 48 chips of a SpiNN-5 board (8x8, no wrap), 18 cores each
      (17 for applications), the links between neighbours on the board, and one Ethernet chip
      (0,0) with an IP address;
@@ -26,7 +27,7 @@ What it checks, through SpiNNMan's public API only:
      cores of two far chips under the WAIT flag (state READY until `send_signal(START)`);
      `wait_for_cores_to_be_in_state` sees them FINISHED; `get_cpu_infos` and `read_user` see
      the app id and hello's marker; `get_iobuf` reads "hello from core C on chip X,Y";
-  5. `stop_application` returns the cores to IDLE.
+  5. `stop_application` returns the cores to IDLE and frees the app's SDRAM.
 Exit status 0 when everything holds, 1 with the first failed check otherwise.
 """
 
