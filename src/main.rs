@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 mod nn_cli;
+mod serve_cli;
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
@@ -44,6 +45,9 @@ enum Command {
     Predict(nn_cli::UseArgs),
     /// Loss and accuracy of a trained network on the held-out samples.
     Evaluate(nn_cli::UseArgs),
+    /// Serve the simulated machine as a virtual SpiNNaker board: SDP/SCP over UDP, answered as
+    /// a booted board running SC&MP 4.0.0 answers them (loopback only unless --allow-remote).
+    Serve(serve_cli::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -456,6 +460,7 @@ fn main() -> ExitCode {
         Command::Train(args) => nn_status(nn_cli::train(args)),
         Command::Predict(args) => nn_status(nn_cli::predict(args)),
         Command::Evaluate(args) => nn_status(nn_cli::evaluate(args)),
+        Command::Serve(args) => serve_cli::serve(args).map_err(UsageError),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! UDP round trips with the virtual board on 127.0.0.1 (ephemeral ports).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use spinn_proto::scp::*;
+use spinn_proto::sdp::{SdpHeader, SdpMessage};
+
+use super::*;
+use crate::loader::Program;
+
+/// A board served on its own thread (the machine is not `Send`, so it is built there).
+struct TestBoard {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestBoard {
+    fn start(desc: MachineDesc) -> TestBoard {
+        let socket = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut board = Board::new(desc, ChipConfig::default(), socket).unwrap();
+            board.serve(&flag).unwrap();
+        });
+        TestBoard { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for TestBoard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Client {
+    sock: UdpSocket,
+    board: SocketAddr,
+    seq: u16,
+}
+
+impl Client {
+    fn new(board: &TestBoard) -> Client {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Client { sock, board: board.addr, seq: 0 }
+    }
+
+    fn send_raw(&self, bytes: &[u8]) {
+        self.sock.send_to(bytes, self.board).unwrap();
+    }
+
+    fn recv(&self) -> SdpMessage {
+        let mut buf = [0u8; 1024];
+        let (n, from) = self.sock.recv_from(&mut buf).expect("a reply");
+        assert_eq!(from, self.board, "replies come from the port the board listens on");
+        SdpMessage::from_udp(&buf[..n]).unwrap()
+    }
+
+    fn call_at(&mut self, x: u8, y: u8, p: u8, cmd: u16, args: [u32; 3], data: &[u8]) -> ScpReply {
+        self.seq = self.seq.wrapping_add(1);
+        let req = ScpRequest { cmd, seq: self.seq, args, data: data.to_vec() };
+        let msg = SdpMessage { header: SdpHeader::to_core(x, y, p, 0, true), data: req.to_sdp_data() };
+        self.send_raw(&msg.to_udp());
+        let reply = ScpReply::parse(&self.recv().data).unwrap();
+        assert_eq!(reply.seq, self.seq);
+        reply
+    }
+
+    fn call(&mut self, x: u8, y: u8, cmd: u16, args: [u32; 3], data: &[u8]) -> ScpReply {
+        self.call_at(x, y, 0, cmd, args, data)
+    }
+
+    fn ok(&mut self, x: u8, y: u8, cmd: u16, args: [u32; 3], data: &[u8]) -> ScpReply {
+        let r = self.call(x, y, cmd, args, data);
+        assert_eq!(r.rc, RC_OK, "command {cmd} {args:x?}");
+        r
+    }
+
+    fn write(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) {
+        for (i, chunk) in data.chunks(256).enumerate() {
+            self.ok(x, y, CMD_WRITE, [addr + 256 * i as u32, chunk.len() as u32, TYPE_BYTE], chunk);
+        }
+    }
+
+    fn read(&mut self, x: u8, y: u8, addr: u32, len: u32) -> Vec<u8> {
+        self.ok(x, y, CMD_READ, [addr, len, TYPE_BYTE], &[]).body
+    }
+
+    fn word(&mut self, x: u8, y: u8, addr: u32) -> u32 {
+        let b = self.ok(x, y, CMD_READ, [addr, 4, TYPE_WORD], &[]).body;
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    fn count(&mut self, app: u32, state: u8) -> u32 {
+        self.ok(255, 255, CMD_COUNT, [app, u32::from(state), 0], &[]).arg(0).unwrap()
+    }
+}
+
+#[test]
+fn listens_on_loopback_unless_remote_hosts_are_allowed() {
+    let remote: SocketAddr = "192.0.2.1:17893".parse().unwrap();
+    assert!(matches!(check_listen(remote, false), Err(ServeError::NotLoopback(_))));
+    assert!(check_listen(remote, true).is_ok());
+    assert!(check_listen("127.0.0.2:17893".parse().unwrap(), false).is_ok());
+    assert!(check_listen("[::1]:17893".parse().unwrap(), false).is_ok());
+    assert!(check_listen("0.0.0.0:17893".parse().unwrap(), false).is_err());
+    let e = bind(remote, false).unwrap_err().to_string();
+    assert!(e.contains("not a loopback address"), "{e}");
+}
+
+#[test]
+fn udp_version_memory_and_allocation() {
+    let board = TestBoard::start(MachineDesc::spinn5());
+    let mut c = Client::new(&board);
+    let v = c.ok(255, 255, CMD_VER, [0; 3], &[]);
+    assert_eq!(v.arg(0).unwrap() >> 16, 0, "root chip (0,0), not 255,255");
+    assert_eq!(v.data_after(3), b"SC&MP/SpiNNaker\x004.0.0\x00");
+    // Dimensions, then memory on another chip.
+    assert_eq!(c.ok(255, 255, CMD_READ, [0xF500_7F02, 2, TYPE_HALF], &[]).body, vec![8, 8]);
+    let data: Vec<u8> = (0..700u32).map(|i| (i % 251) as u8).collect();
+    c.write(4, 6, 0x6500_0003, &data);
+    let mut back = Vec::new();
+    for off in (0..700).step_by(256) {
+        back.extend(c.read(4, 6, 0x6500_0003 + off, (700 - off).min(256)));
+    }
+    assert_eq!(back, data);
+    c.ok(4, 6, CMD_FILL, [0x6500_1000, 0xDEAD_BEEF, 64], &[]);
+    assert_eq!(c.word(4, 6, 0x6500_103C), 0xDEAD_BEEF);
+    assert_eq!(c.word(4, 6, 0x6500_1040), 0);
+    // Allocation with a tag, and its lookup.
+    let p = c.ok(4, 6, CMD_ALLOC, [4 << 16 | 33 << 8 | ALLOC_SDRAM, 4096, 5], &[]).arg(0).unwrap();
+    assert!((0x6024_0000..0x6780_0000).contains(&p));
+    assert_eq!(c.ok(4, 6, CMD_ALLOC, [33 << 8 | HEAP_TAG_PTR, 5, 0], &[]).arg(0), Some(p));
+    // A request repeated with the same sequence number (a host's retry) is answered again.
+    let req = ScpRequest::new(CMD_VER, 0x4242, [0; 3]);
+    let msg = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 0, true), data: req.to_sdp_data() };
+    c.send_raw(&msg.to_udp());
+    c.send_raw(&msg.to_udp());
+    for _ in 0..2 {
+        assert_eq!(ScpReply::parse(&c.recv().data).unwrap().seq, 0x4242);
+    }
+}
+
+#[test]
+fn udp_malformed_datagrams_never_stop_the_board() {
+    let board = TestBoard::start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    // Dropped silently: shorter than an SDP header, longer than SC&MP's buffer.
+    for bytes in [vec![], vec![0u8; 1], vec![0u8; 9], vec![0x87u8; 2 + 8 + 16 + 257]] {
+        c.send_raw(&bytes);
+    }
+    // Truncated SCP: RC_LEN; unknown command: RC_CMD; a read longer than 256: RC_ARG;
+    // an unmapped address: RC_ARG; a core that does not exist: RC_CPU; a chip: RC_ROUTE.
+    let short = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 0, true), data: vec![0, 0, 5, 0, 1, 2] };
+    c.send_raw(&short.to_udp());
+    let r = ScpReply::parse(&c.recv().data).unwrap();
+    assert_eq!((r.rc, r.seq), (RC_LEN, 5));
+    assert_eq!(c.call(0, 0, 99, [0; 3], &[]).rc, RC_CMD);
+    assert_eq!(c.call(0, 0, CMD_READ, [0x6000_0000, 300, TYPE_BYTE], &[]).rc, RC_ARG);
+    assert_eq!(c.call(0, 0, CMD_READ, [0x9000_0000, 4, TYPE_WORD], &[]).rc, RC_ARG);
+    assert_eq!(c.call_at(0, 0, 20, CMD_VER, [0; 3], &[]).rc, RC_CPU);
+    assert_eq!(c.call(9, 9, CMD_VER, [0; 3], &[]).rc, RC_ROUTE);
+    // Still answering.
+    assert_eq!(c.ok(255, 255, CMD_VER, [0; 3], &[]).rc, RC_OK);
+}
+
+#[test]
+fn udp_aplx_load_wait_start_count_and_iobuf() {
+    let board = TestBoard::start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf");
+    let aplx = Program::from_file(&elf).unwrap().to_aplx().unwrap();
+    // SpiNNMan's execute_flood: the image to (0,0) at 0x67800000, CMD_AR there, then
+    // CMD_APP_COPY_RUN chip by chip from each chip's parent (here (1,0) from (0,0) over W).
+    c.write(0, 0, 0x6780_0000, &aplx);
+    let app = 17u32;
+    let wait = 1 << 18;
+    c.ok(0, 0, CMD_AR, [app << 24 | wait | 0b1110, 0, 0], &[]);
+    let n = aplx.len().div_ceil(4) as u32 * 4;
+    c.ok(1, 0, CMD_APP_COPY_RUN, [3, n, app << 24 | wait | 0b10], &[]);
+    assert_eq!(c.count(app, 5), 4, "four cores held in WAIT (SpiNNMan's READY)");
+    c.ok(255, 255, CMD_SIG, [SIG_TYPE_MC, SIG_START << 16 | 0xFF << 8 | app, 0xFFFF], &[]);
+    // The board runs the cores while the host polls.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.count(app, 11) < 4 {
+        assert!(Instant::now() < deadline, "cores did not finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // IOBUF through the vcpu block: {next, time, ms, bytes used}, then the text.
+    for (x, p) in [(0u8, 1u32), (0, 2), (0, 3), (1, 1)] {
+        let iobuf = c.word(x, 0, 0xE500_7000 + 128 * p + 88);
+        let used = c.word(x, 0, iobuf + 12);
+        let text = c.read(x, 0, iobuf + 16, used);
+        assert_eq!(String::from_utf8(text).unwrap(), format!("hello from core {p} on chip {x},0\n"));
+    }
+    // CPU info (vcpu) as SpiNNMan reads it: state EXIT, app ID.
+    let vcpu = c.read(0, 0, 0xE500_7000 + 128, 128);
+    assert_eq!((vcpu[46], vcpu[47]), (11, app as u8));
+    // Stop: back to IDLE.
+    c.ok(255, 255, CMD_NNP, [0x3F << 16, 5 << 28 | SIG_STOP << 16 | 0xFF << 8 | app, 1 << 31 | 0x3F << 8], &[]);
+    assert_eq!(c.count(app, 11), 0);
+    assert_eq!(c.count(0, 15), 4 * 17);
+}
