@@ -261,6 +261,8 @@ impl Chip {
             let ram = &sh.sysram;
             let f = |field| sysram::vcpu_field(v, field);
             ram.write(f(0), &[0u8; 48]);
+            // The clear above spans phys_cpu (byte 45): it stays the core's (SpiNNMan reads it).
+            ram.write_u8(f(vcpu::PHYS_CPU), phys);
             ram.write_u8(f(vcpu::RT_CODE), 0);
             ram.write_u8(f(vcpu::CPU_STATE), CpuState::Init.to_u8());
             ram.write_u8(f(vcpu::APP_ID), app_id);
@@ -268,9 +270,8 @@ impl Chip {
             let n = program.name.len().min(15);
             name[..n].copy_from_slice(&program.name.as_bytes()[..n]);
             ram.write(f(vcpu::APP_NAME), &name);
-            for i in 0..4 {
-                ram.write_u32(f(vcpu::USER + 4 * i), 0);
-            }
+            // user0..3 are left alone: hosts write them (user0: the data's address) before the
+            // application starts, as the SpiNNaker tools do, often before it is even loaded.
             // The monitor model gives each core an empty IOBUF block (SARK would allocate it
             // from the SDRAM heap at start-up; the layout of the block is the same).
             let iobuf = sysram::iobuf_addr(v);

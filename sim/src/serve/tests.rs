@@ -207,7 +207,7 @@ fn udp_aplx_load_wait_start_count_and_iobuf() {
     }
     // CPU info (vcpu) as SpiNNMan reads it: state EXIT, app ID.
     let vcpu = c.read(0, 0, 0xE500_7000 + 128, 128);
-    assert_eq!((vcpu[46], vcpu[47]), (11, app as u8));
+    assert_eq!((vcpu[45], vcpu[46], vcpu[47]), (1, 11, app as u8), "phys_cpu, state EXIT, app ID");
     // Stop: back to IDLE.
     c.ok(255, 255, CMD_NNP, [0x3F << 16, 5 << 28 | SIG_STOP << 16 | 0xFF << 8 | app, 1 << 31 | 0x3F << 8], &[]);
     assert_eq!(c.count(app, 11), 0);
