@@ -26,7 +26,7 @@ use spinn_sim::chip::sysram::{vcpu, VCPU_BASE, VCPU_SIZE};
 use spinn_sim::chip::StopReason;
 use spinn_sim::loader::{LoadError, Program};
 use spinn_toolchain::graph::{AppVertexId, MachineGraph, MachineVertexId, PartitionId};
-use spinn_toolchain::mapping::{map, Algorithms, SdramLayout, DTCM_DATA_BYTES};
+use spinn_toolchain::mapping::{map, Algorithms, DTCM_DATA_BYTES};
 use spinn_toolchain::target::{Target, TargetError};
 use spinn_toolchain::{AppGraph, MapError, Vertex};
 
@@ -500,7 +500,6 @@ fn execute(
     };
 
     // Lay out and write every core's data, load the firmware, point user0 at the parameters.
-    let mut layout = SdramLayout::new();
     let mut cores: Vec<CoreInfo> = Vec::new();
     let layer_specs = model.layers();
     let weights = model.get_weights();
@@ -535,7 +534,8 @@ fn execute(
         let per_resend = params[12].max(params[15]).max(1);
         params[27] = slice_index * per_resend * RESEND_GAP_US;
 
-        let mut alloc = |bytes: usize| layout.alloc(x, y, bytes as u32);
+        let app_id = opts.app_id;
+        let mut alloc = |bytes: usize| target.alloc_sdram(x, y, bytes as u32, app_id);
         let param_addr = alloc(4 * PARAM_WORDS)?;
         let status = alloc(4 * STATUS_WORDS)?;
         let in_addr = alloc(4 * 5 * ins.len().max(1))?;

@@ -400,8 +400,10 @@ impl Target for BoardTarget {
                 return Err(TargetError::Board(format!("chip ({x},{y}): no room for {count} router entries")));
             }
             let mut table = Vec::with_capacity(16 * list.len());
-            for e in &list {
-                table.extend_from_slice(&0u16.to_le_bytes());
+            // rtr_entry_t {u16 next (the entry's offset from the allocated base), u16 free,
+            // u32 route, u32 key, u32 mask}.
+            for (i, e) in list.iter().enumerate() {
+                table.extend_from_slice(&(i as u16).to_le_bytes());
                 table.extend_from_slice(&0u16.to_le_bytes());
                 table.extend_from_slice(&e.route.to_le_bytes());
                 table.extend_from_slice(&e.key.to_le_bytes());
@@ -411,6 +413,15 @@ impl Target for BoardTarget {
             self.one(x, y, scp::CMD_RTR, [(count << 16) | (u32::from(app_id) << 8) | 2, TABLE_BUFFER, base], vec![])?;
         }
         Ok(())
+    }
+
+    fn alloc_sdram(&mut self, x: u8, y: u8, bytes: u32, app_id: u8) -> Result<u32, TargetError> {
+        // CMD_ALLOC op 0: a block of SC&MP's SDRAM heap, owned by the app, untagged.
+        let reply = self.one(x, y, scp::CMD_ALLOC, [u32::from(app_id) << 8, bytes, 0], vec![])?;
+        match reply.arg(0) {
+            Some(addr) if addr != 0 => Ok(addr),
+            _ => Err(TargetError::OutOfSdram { x, y, bytes }),
+        }
     }
 
     fn write_memory(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) -> Result<(), TargetError> {

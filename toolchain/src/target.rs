@@ -10,6 +10,8 @@ use spinn_sim::loader::Program;
 use spinn_sim::machine::{Machine, MachineError, RouteEntry};
 use spinn_sim::{Cycle, NS_PER_CYCLE};
 
+use crate::mapping::SdramLayout;
+
 /// What went wrong on a target, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -19,6 +21,16 @@ pub enum TargetError {
     /// No memory answers at this address of this chip.
     #[error("chip ({0},{1}): no memory at {2:#010x} (+{3} bytes)")]
     BadAddress(u8, u8, u32, usize),
+    /// A chip has no free SDRAM block of this size.
+    #[error("chip ({x},{y}): no free SDRAM block of {bytes} bytes")]
+    OutOfSdram {
+        /// Chip x.
+        x: u8,
+        /// Chip y.
+        y: u8,
+        /// Bytes asked for.
+        bytes: u32,
+    },
     /// A board could not be reached or used.
     #[error("board: {0}")]
     Board(String),
@@ -62,6 +74,9 @@ pub trait Target {
     fn load(&mut self, x: u8, y: u8, p: u32, program: &Program, app_id: u8) -> Result<(), TargetError>;
     /// Writes multicast routing entries (virtual cores in the route words).
     fn load_routes(&mut self, entries: &[RouteEntry]) -> Result<(), TargetError>;
+    /// Allocates `bytes` of chip (x, y)'s SDRAM for application `app_id` and returns the
+    /// address (on a board, from SC&MP's heap, so nothing of the system's is overwritten).
+    fn alloc_sdram(&mut self, x: u8, y: u8, bytes: u32, app_id: u8) -> Result<u32, TargetError>;
     /// Writes bytes into a chip's SDRAM or System RAM.
     fn write_memory(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) -> Result<(), TargetError>;
     /// Reads bytes from a chip's SDRAM or System RAM.
@@ -86,12 +101,13 @@ pub struct PacketCounts {
 /// The simulator as a target (one host thread; the same results as any number of threads).
 pub struct SimTarget {
     machine: Machine,
+    sdram: SdramLayout,
 }
 
 impl SimTarget {
     /// A booted simulated machine of the given shape.
     pub fn new(desc: MachineDesc, config: ChipConfig) -> SimTarget {
-        SimTarget { machine: Machine::new(desc, config) }
+        SimTarget { machine: Machine::new(desc, config), sdram: SdramLayout::new() }
     }
 
     /// The simulated machine itself, for what only a simulator can show.
@@ -116,6 +132,11 @@ impl Target for SimTarget {
 
     fn load_routes(&mut self, entries: &[RouteEntry]) -> Result<(), TargetError> {
         Ok(self.machine.load_routes(entries)?)
+    }
+
+    fn alloc_sdram(&mut self, x: u8, y: u8, bytes: u32, _app_id: u8) -> Result<u32, TargetError> {
+        self.machine.chip(x, y).ok_or(MachineError::NoChip(x, y))?;
+        self.sdram.alloc(x, y, bytes).map_err(|_| TargetError::OutOfSdram { x, y, bytes })
     }
 
     fn write_memory(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) -> Result<(), TargetError> {
