@@ -98,6 +98,14 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
         "{} is missing: run scripts/install-deps (it makes .venv-spinnman/ with SpiNNMan from PyPI)",
         python.display()
     );
+    // install-deps copies the requirements it installed into the venv: a venv from an
+    // interrupted install, or from older pins, is not the one this test is meant to run with.
+    let pinned = std::fs::read(root().join("tests/spinnman/requirements.txt")).expect("tests/spinnman/requirements.txt");
+    let installed = std::fs::read(root().join(".venv-spinnman/installed-requirements.txt")).unwrap_or_default();
+    assert!(
+        pinned == installed,
+        ".venv-spinnman/ does not hold the packages pinned in tests/spinnman/requirements.txt: run scripts/install-deps"
+    );
     let scratch = Scratch::new();
 
     // Our hello app as APLX, by the project's own converter.
