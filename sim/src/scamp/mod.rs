@@ -320,9 +320,16 @@ fn locate(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Target> {
 
 /// Reads `len` bytes as core `cpu` of `chip` sees them (peripherals a word at a time).
 fn mem_read(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; len as usize];
-    match locate(chip, cpu, addr, len)? {
-        Target::Ram(ram, o) => ram.read(o, &mut buf).then_some(buf),
+    // Located first: the length is checked against the memory before anything is allocated.
+    let target = locate(chip, cpu, addr, len)?;
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    match target {
+        Target::Ram(ram, o) => {
+            let mut buf = vec![0u8; len as usize];
+            ram.read(o, &mut buf).then_some(buf)
+        }
         periph => {
             let (off, router) = match periph {
                 Target::Router(o) => (o, true),

@@ -162,6 +162,8 @@ fn bad_memory_requests_get_rc_arg() {
     assert_eq!(call(&mut m, &mut s, 0, 0, CMD_FILL, [0x6000_0002, 0, 8], &[]).rc, RC_ARG);
     assert_eq!(call(&mut m, &mut s, 0, 0, CMD_FILL, [0x67FF_FFF0, 0, 0x100], &[]).rc, RC_ARG);
     assert_eq!(call(&mut m, &mut s, 0, 0, CMD_FILL, [0x6000_0000, 0, u32::MAX], &[]).rc, RC_ARG);
+    // Zero-length reads anywhere reachable (a peripheral at an odd offset too).
+    assert!(call(&mut m, &mut s, 0, 0, CMD_READ, [0xE100_0001, 0, TYPE_BYTE], &[]).body.is_empty());
     // Peripheral writes must be whole words.
     assert_eq!(call(&mut m, &mut s, 0, 0, CMD_WRITE, [0xE100_0084, 2, TYPE_HALF], &[1, 0]).rc, RC_ARG);
 }
@@ -457,6 +459,8 @@ fn application_copy_run_copies_from_the_parent_and_checks_the_sum() {
     assert!(m.chip(1, 1).unwrap().iobuf(1).contains("chip 1,1"));
     // A link with no chip behind it times out.
     assert_eq!(call(&mut m, &mut s, 0, 0, CMD_APP_COPY_RUN, [3, 4, 2], &[]).rc, RC_TIMEOUT);
+    // A copy of nearly 4 GiB is refused before anything is read.
+    assert_eq!(call(&mut m, &mut s, 0, 0, CMD_APP_COPY_RUN, [0, 0xFFFF_FFFC, 2], &[]).rc, RC_ARG);
 }
 
 fn read_all(m: &mut Machine, s: &mut Scamp, x: u8, y: u8, addr: u32, len: u32) -> Vec<u8> {
