@@ -67,10 +67,3 @@ fn xor_on_the_virtual_board_matches_the_simulator_bit_for_bit() {
     assert_eq!(on_board.cores, on_sim.cores);
 }
 
-#[test]
-fn iris_probe() {
-    let served = serve(MachineDesc::spinn3());
-    let mut board = BoardTarget::connect(&served.addr).unwrap();
-    let r = train(&mut board, "iris", 1);
-    eprintln!("{r:?}");
-}
