@@ -35,6 +35,12 @@ pub struct MachineArgs {
     /// The board's address (name or IP, optionally :port) for `--target board`.
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
+    /// Boot image (SC&MP's scamp.boot) to boot the board with if it does not answer.
+    #[arg(long, value_name = "FILE")]
+    boot_image: Option<PathBuf>,
+    /// Board version for booting: 3 (SpiNN-3) or 5 (SpiNN-5).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
+    board_version: u8,
     /// Most units of one layer on one core (default: the model file's, else 16).
     #[arg(long, value_name = "N")]
     units_per_core: Option<u32>,
@@ -152,7 +158,14 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
             if args.drop_every != 0 {
                 return Err("--drop-every is a simulator fault injection; it does not apply to a board".into());
             }
-            let board = BoardTarget::connect(host).map_err(|e| format!("--host {host}: {e}"))?;
+            let board = match &args.boot_image {
+                Some(path) => {
+                    let image = std::fs::read(path).map_err(|e| format!("--boot-image {}: {e}", path.display()))?;
+                    BoardTarget::connect_booting(host, &image, args.board_version)
+                }
+                None => BoardTarget::connect(host),
+            }
+            .map_err(|e| format!("--host {host}: {e}"))?;
             Ok(Box::new(board))
         }
     }

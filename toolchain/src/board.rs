@@ -106,6 +106,30 @@ impl BoardTarget {
         Ok(t)
     }
 
+    /// As [`BoardTarget::connect`], but a board that does not answer is booted first with
+    /// `image` (SC&MP's boot image, `scamp.boot`) for board version `board_version` (3 for a
+    /// SpiNN-3, 5 for a SpiNN-5), and then waited for until SC&MP says it has finished booting.
+    pub fn connect_booting(host: &str, image: &[u8], board_version: u8) -> Result<BoardTarget, TargetError> {
+        let quick = ScpTiming { timeout: Duration::from_millis(300), attempts: 3 };
+        match Self::connect_with(host, quick) {
+            Err(TargetError::NoReply { .. }) => {}
+            other => return other,
+        }
+        crate::boot::boot(host, image, board_version, Duration::from_millis(100))?;
+        // SC&MP answers CMD_VER with P2P address 0xFFFF until the machine is up.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            match Self::connect_with(host, quick) {
+                Ok(t) => return Ok(t),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(TargetError::Board(format!("booted {host}, but it did not come up within 30 s: {e}")))
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
     /// What the board said it runs, e.g. "SC&MP/SpiNNaker 4.0.0".
     pub fn version(&self) -> &str {
         &self.version

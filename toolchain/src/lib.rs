@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod board;
+pub mod boot;
 pub mod compress;
 pub mod graph;
 pub mod keys;
