@@ -44,7 +44,7 @@ fn an_unbooted_board_is_booted_then_used() {
         got
     });
     let image: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
-    let mut target = BoardTarget::connect_booting(&scp_addr.to_string(), &image, 3).unwrap();
+    let target = BoardTarget::connect_booting(&scp_addr.to_string(), &image, 3).unwrap();
     assert_eq!(target.machine().chips().len(), 4);
     stop.store(true, Ordering::Relaxed);
     let got = board.join().unwrap();
