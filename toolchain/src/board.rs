@@ -361,13 +361,85 @@ impl BoardTarget {
         Ok(String::from_utf8_lossy(&text).into_owned())
     }
 
-    fn signal(&mut self, signal: u32, app_id: u8) -> Result<(), TargetError> {
-        let root = self.desc.chips().first().copied().unwrap_or((0, 0));
+    /// Sends `signal` (§6.4, e.g. 3 = SIG_START, 2 = SIG_STOP) to the cores running `app_id`,
+    /// through the root chip as a multicast signal.
+    pub fn signal(&mut self, signal: u32, app_id: u8) -> Result<(), TargetError> {
+        let root = self.root();
         let arg2 = (signal << 16) | (0xFF << 8) | u32::from(app_id);
         self.one(root.0, root.1, scp::CMD_SIG, [0, arg2, 0xFFFF], vec![])?;
         Ok(())
     }
+
+    /// The root (Ethernet) chip the board answers from.
+    fn root(&self) -> (u8, u8) {
+        self.desc.ethernet_chips().first().copied().or_else(|| self.desc.chips().first().copied()).unwrap_or((0, 0))
+    }
+
+    /// How many cores of application `app_id` are in `state` (a vcpu state number, §6.5), over
+    /// the whole board (CMD_COUNT).
+    pub fn count_state(&mut self, app_id: u8, state: u8) -> Result<u32, TargetError> {
+        let root = self.root();
+        let r = self.one(root.0, root.1, scp::CMD_COUNT, [u32::from(app_id), u32::from(state), 0], vec![])?;
+        r.arg(0).ok_or_else(|| TargetError::Board("CMD_COUNT reply without a count".into()))
+    }
+
+    /// Fills `bytes` bytes (a multiple of 4) from `addr` of chip (x, y) with `word` (CMD_FILL).
+    pub fn fill(&mut self, x: u8, y: u8, addr: u32, word: u32, bytes: u32) -> Result<(), TargetError> {
+        self.one(x, y, scp::CMD_FILL, [addr, word, bytes], vec![])?;
+        Ok(())
+    }
+
+    /// Allocates a tagged SDRAM block (CMD_ALLOC op 0 with a non-zero tag, so that the
+    /// application can find it with `sark_tag_ptr(tag, app_id)`).
+    pub fn alloc_sdram_tagged(&mut self, x: u8, y: u8, bytes: u32, app_id: u8, tag: u8) -> Result<u32, TargetError> {
+        let reply = self.one(x, y, scp::CMD_ALLOC, [u32::from(app_id) << 8, bytes, u32::from(tag)], vec![])?;
+        match reply.arg(0) {
+            Some(addr) if addr != 0 => Ok(addr),
+            _ => Err(TargetError::OutOfSdram { x, y, bytes }),
+        }
+    }
+
+    /// Points IP tag `tag` at `ip`:`port`, so that SDP a core sends with that tag reaches the
+    /// host there (`strip`: without the SDP header). `ip` 0 means "the address this request
+    /// came from".
+    pub fn set_iptag(&mut self, tag: u8, ip: [u8; 4], port: u16, strip: bool) -> Result<(), TargetError> {
+        let root = self.root();
+        let arg1 = (u32::from(strip) << 28) | (IPTAG_SET << 16) | u32::from(tag);
+        self.one(root.0, root.1, scp::CMD_IPTAG, [arg1, u32::from(port), u32::from_le_bytes(ip)], vec![])?;
+        Ok(())
+    }
+
+    /// Makes UDP sent to the board's `port` arrive as SDP at core `p` of chip (x, y), port
+    /// `sdp_port`, through reverse IP tag `tag`.
+    pub fn set_reverse_iptag(&mut self, tag: u8, port: u16, x: u8, y: u8, p: u8, sdp_port: u8) -> Result<(), TargetError> {
+        let root = self.root();
+        let dest_port = u32::from(((sdp_port & 7) << 5) | (p & 31));
+        let arg1 = (1 << 29) | (1 << 28) | (IPTAG_SET << 16) | (dest_port << 8) | u32::from(tag);
+        let arg2 = (u32::from(x) << 24) | (u32::from(y) << 16) | u32::from(port);
+        self.one(root.0, root.1, scp::CMD_IPTAG, [arg1, arg2, 0], vec![])?;
+        Ok(())
+    }
+
+    /// Frees IP tag `tag`.
+    pub fn clear_iptag(&mut self, tag: u8) -> Result<(), TargetError> {
+        let root = self.root();
+        self.one(root.0, root.1, scp::CMD_IPTAG, [(IPTAG_CLR << 16) | u32::from(tag), 0, 0], vec![])?;
+        Ok(())
+    }
+
+    /// The raw 32-byte entry of IP tag `tag` (CMD_IPTAG GET): {ip[4], mac[6], tx_port, timeout,
+    /// flags, count, rx_port, dest_addr, dest_port, …}.
+    pub fn iptag(&mut self, tag: u8) -> Result<Vec<u8>, TargetError> {
+        let root = self.root();
+        let r = self.one(root.0, root.1, scp::CMD_IPTAG, [(IPTAG_GET << 16) | u32::from(tag), 1, 0], vec![])?;
+        Ok(r.body)
+    }
 }
+
+/// CMD_IPTAG operations (§5.6).
+const IPTAG_SET: u32 = 1;
+const IPTAG_GET: u32 = 2;
+const IPTAG_CLR: u32 = 3;
 
 fn io_err(e: std::io::Error) -> TargetError {
     TargetError::Board(format!("UDP: {e}"))
