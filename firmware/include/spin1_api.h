@@ -136,4 +136,8 @@ void spin1_led_control(uint p);     // no LEDs in the simulator: ignored
 static inline void spin1_set_user(uint n, uint value) { sark_set_user(n, value); }
 static inline uint spin1_get_user(uint n) { return sark_get_user(n); }
 
+// --- SDP to the host (runtime/sdp.c) -------------------------------------
+// sdp_msg_t and uint spin1_send_sdp_msg(sdp_msg_t *msg, uint timeout).
+#include "sdp.h"
+
 #endif // SPIN1_API_H

@@ -162,7 +162,12 @@ impl Board {
             return false;
         }
         let limit = self.machine.now() + SLICE_CYCLES;
-        match self.machine.run(limit) {
+        let stop = self.machine.run(limit);
+        // SDP the cores posted to their monitors: out through IP tags, from the board's socket.
+        for (to, out) in self.scamp.service_mailboxes(&mut self.machine) {
+            let _ = self.socket.send_to(&out, to);
+        }
+        match stop {
             StopReason::TimeLimit => true,
             StopReason::AllFinished | StopReason::Deadlock => {
                 self.idle = true;

@@ -236,6 +236,11 @@ impl SystemController {
         usize::from(phys) < MAX_CORES && self.irq >> phys & 1 != 0
     }
 
+    /// Whether hardware lock `n` (SC_TAS/SC_TAC n, 0..31) is held, without touching it.
+    pub fn lock_held(&self, n: u32) -> bool {
+        n < 32 && self.locks >> n & 1 != 0
+    }
+
     /// Physical number of the monitor core (SC_MON_ID[4:0]).
     pub fn monitor_id(&self) -> u8 {
         (self.mon_id & 0x1F) as u8

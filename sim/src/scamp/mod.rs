@@ -20,13 +20,17 @@
 //!   already interpreted) and begin at SIG_START: our runtime has no `sark_wait` of its own;
 //! - `CMD_COUNT` answers at once (SC&MP collects the board's counts over P2P within 10 ms);
 //! - a transient IP tag is released as soon as the request has been handled;
-//! - reverse IP tags are stored and listed but nothing listens on their ports; SDP that cores
-//!   send to the host is not modelled (the runtime has no SDP).
+//! - reverse IP tags are stored and listed but nothing listens on their ports;
+//! - SDP from application cores ([`mailbox`]): taken from the vcpu mailboxes between slices of
+//!   simulated time (not at the monitor's CPU interrupt); only messages for the Ethernet
+//!   (`dest_port` 0xFF) at the root chip are routed, out through their IP tag; others are
+//!   taken and dropped.
 //!
 //! Repeated requests (a host retrying with the same sequence number) are executed again, as
 //! SC&MP executes every request it receives: it keeps no record of sequence numbers.
 
 mod alloc;
+pub mod mailbox;
 #[cfg(test)]
 mod tests;
 
@@ -51,11 +55,14 @@ use alloc::{Heap, RouterAlloc, RTR_ALLOC_FIRST, RTR_ALLOC_LAST};
 pub const SDRAM_HEAP_BASE: u32 = SDRAM_USER_BASE;
 /// Where it ends: the system area (`sv->sdram_sys`, §1.5).
 pub const SDRAM_HEAP_TOP: u32 = SDRAM_SYS;
-/// Largest free block of the SysRAM heap reported by CMD_INFO: 0xE5001100 (after the default
-/// 4 KiB of user SysRAM) to `SYS_USER_TOP` 0xE5007000, less SARK's heap overheads (§1.4).
-// INFERRED: the SysRAM heap is not allocatable through this model; the figure is what an
-// empty heap of that extent reports.
-pub const SYSRAM_HEAP_FREE: u32 = 0xE500_7000 - 0xE500_1100 - 32;
+/// Largest free block of the SysRAM heap reported by CMD_INFO: the heap runs from 0xE5001100
+/// (after the default 4 KiB of user SysRAM) to `SYS_USER_TOP` 0xE5007000 (§1.4); SC&MP's first
+/// allocation there is the SHM message pool ([`mailbox::SHM_BUF`], 7 × 292 bytes and its 8-byte
+/// block header, ending at 0xE5001914); what is left is one free block up to the heap's last
+/// block header at 0xE5006FF8, less its own header.
+// INFERRED: the SysRAM heap is not otherwise allocatable through this model; the figure is
+// what SARK's heap reports after that single allocation.
+pub const SYSRAM_HEAP_FREE: u32 = 0xE500_6FF8 - mailbox::SHM_POOL_END - 8;
 /// The build date SC&MP reports in CMD_VER (seconds since 1970): fixed, for reproducibility.
 pub const BUILD_DATE: u32 = 1_700_000_000;
 /// SC&MP's identity string (`SCAMP_ID_STR`).
@@ -470,6 +477,7 @@ impl Scamp {
                 sh.sysram.write_u32(sysram_off(sysram::SV_BASE + sv_more::SYSRAM_HEAP), 0xE500_1100);
             }
             write_heap(chip, &m.heap);
+            mailbox::init_shm_pool(chip);
             monitors.insert((x, y), m);
         }
         let mut scamp = Scamp { monitors, tags: [IpTag::default(); TAG_TABLE], tag_tto: TAG_TTO, root, ip: [0; 4] };

@@ -556,3 +556,53 @@ fn sync_signals_drive_the_sc_flags_and_cpu_int() {
     assert_eq!((vcpu[56], word_at(&vcpu, 12)), (3, SIG_EXIT));
     let _ = port_cpu(0, 0);
 }
+
+fn sdp_out() -> crate::loader::Program {
+    crate::loader::Program::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_out.elf")).unwrap()
+}
+
+#[test]
+fn core_sdp_waits_in_the_mailbox_until_the_monitor_takes_it() {
+    let (mut m, mut s) = board(MachineDesc::spinn3());
+    let host = SocketAddr::from(([127, 0, 0, 1], 40001));
+    ok(&mut m, &mut s, 0, 0, CMD_IPTAG, [IPTAG_SET << 16 | 1, 40001, u32::from_le_bytes([127, 0, 0, 1])], &[]);
+    m.load(0, 0, 4, &sdp_out(), 9).unwrap();
+    m.run(m.now() + 200_000);
+    {
+        let chip = m.chip(0, 0).unwrap();
+        let sh = chip.shared();
+        // Posted: flag bit 4, mailbox SHM_MSG with the pool's first buffer, monitor's CPU_INT up.
+        assert_eq!(sh.sysram.read_u32(sysram_off(sysram::SV_BASE + mailbox::SV_MBOX_FLAGS)), 1 << 4);
+        assert_eq!(sh.sysram.read_u8(sysram::vcpu_field(4, 57)), 1);
+        assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(4, 52)), mailbox::SHM_BUF);
+        assert!(sh.sysctl.cpu_int(chip.phys_of(0)));
+        assert_eq!(sysram::cpu_state(&sh.sysram, 4), CpuState::CMain, "still waiting");
+    }
+    let out = s.service_mailboxes(&mut m);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, host);
+    let msg = SdpMessage::from_udp(&out[0].1).unwrap();
+    assert_eq!((msg.header.src_cpu(), msg.header.tag), (4, 1));
+    assert!(msg.data.ends_with(b"hello host from core 4 on chip 0,0"));
+    {
+        let chip = m.chip(0, 0).unwrap();
+        assert!(!chip.shared().sysctl.cpu_int(chip.phys_of(0)), "monitor's CPU_INT cleared");
+    }
+    m.run(m.now() + 200_000);
+    let chip = m.chip(0, 0).unwrap();
+    let sh = chip.shared();
+    assert_eq!(sysram::cpu_state(&sh.sysram, 4), CpuState::Exit);
+    assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(4, vcpu::USER + 4)), 1, "SUCCESS");
+}
+
+#[test]
+fn core_sdp_fails_at_once_without_a_monitor_pool() {
+    // A machine without the monitor model: no SHM pool, spin1_send_sdp_msg returns FAILURE.
+    let mut m = Machine::new(MachineDesc::spinn3(), ChipConfig::default());
+    m.load(0, 0, 1, &sdp_out(), 9).unwrap();
+    m.run(m.now() + 2_000_000);
+    let sh = m.chip(0, 0).unwrap().shared();
+    assert_eq!(sysram::cpu_state(&sh.sysram, 1), CpuState::Exit);
+    assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(1, vcpu::USER + 4)), 0, "FAILURE");
+    assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(1, vcpu::USER)), 0x5D0);
+}

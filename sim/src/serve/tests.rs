@@ -213,3 +213,105 @@ fn udp_aplx_load_wait_start_count_and_iobuf() {
     assert_eq!(c.count(app, 11), 0);
     assert_eq!(c.count(0, 15), 4 * 17);
 }
+
+/// Loads `sdp_out` on `cores` (virtual numbers) of chip (0, 0), and on core 1 of (1, 0) when
+/// `both_chips`, starts it, and returns the datagrams the host socket `host` receives (one per
+/// core) with the app ID used.
+fn run_sdp_out(c: &mut Client, host: &UdpSocket, cores: u32, both_chips: bool) -> (Vec<Vec<u8>>, u32) {
+    let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_out.elf");
+    let aplx = Program::from_file(&elf).unwrap().to_aplx().unwrap();
+    c.write(0, 0, 0x6780_0000, &aplx);
+    let app = 30u32;
+    c.ok(0, 0, CMD_AR, [app << 24 | cores, 0, 0], &[]);
+    let mut expected = cores.count_ones();
+    if both_chips {
+        let n = aplx.len().div_ceil(4) as u32 * 4;
+        c.ok(1, 0, CMD_APP_COPY_RUN, [3, n, app << 24 | 0b10], &[]);
+        expected += 1;
+    }
+    host.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..expected {
+        let (n, from) = host.recv_from(&mut buf).expect("a datagram through the IP tag");
+        assert_eq!(from, c.board, "sent from the board's socket");
+        got.push(buf[..n].to_vec());
+    }
+    (got, app)
+}
+
+/// The SCP words and text `sdp_out` sends from core `p` of chip (x, y).
+fn sdp_out_payload(x: u8, y: u8, p: u8) -> Vec<u8> {
+    let chip = u32::from(x) << 8 | u32::from(y);
+    let mut d = Vec::new();
+    d.extend_from_slice(&0x5D0Cu16.to_le_bytes());
+    d.extend_from_slice(&u16::from(p).to_le_bytes());
+    for w in [chip, u32::from(p), 0x600D_F00D] {
+        d.extend_from_slice(&w.to_le_bytes());
+    }
+    d.extend_from_slice(format!("hello host from core {p} on chip {x},{y}").as_bytes());
+    d
+}
+
+#[test]
+fn udp_sdp_from_cores_leaves_through_an_ip_tag() {
+    let board = TestBoard::start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    let host = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = u32::from(host.local_addr().unwrap().port());
+    // Tag 1 to the host socket (SpiNNMan's IPTagSet: op SET, port, IP with byte 0 first).
+    let ip = u32::from_le_bytes([127, 0, 0, 1]);
+    c.ok(255, 255, CMD_IPTAG, [IPTAG_SET << 16 | 1, port, ip], &[]);
+    let (got, app) = run_sdp_out(&mut c, &host, 0b110, true);
+    let mut seen = Vec::new();
+    for d in &got {
+        let m = SdpMessage::from_udp(d).unwrap();
+        assert_eq!(&d[..2], &[0, 0], "two pad bytes before the SDP header");
+        let h = m.header;
+        assert_eq!((h.flags, h.tag, h.dest_port_cpu), (0x07, 1, 0xFF), "{h:?}");
+        assert_eq!((h.dest_x, h.dest_y), (0, 0), "to the root (sv->dbg_addr)");
+        assert_eq!(h.src_port(), 1);
+        let (x, y, p) = (h.src_x, h.src_y, h.src_cpu());
+        assert_eq!(m.data, sdp_out_payload(x, y, p), "from core {p} of ({x}, {y})");
+        seen.push((x, y, p));
+    }
+    seen.sort();
+    assert_eq!(seen, vec![(0, 0, 1), (0, 0, 2), (1, 0, 1)]);
+    // The cores saw their messages taken (user1 = SUCCESS) and exited.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.count(app, 11) < 3 {
+        assert!(Instant::now() < deadline, "cores did not finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for (x, p) in [(0u8, 1u32), (0, 2), (1, 1)] {
+        assert_eq!(c.word(x, 0, 0xE500_7000 + 128 * p + 116), 1, "spin1_send_sdp_msg result on ({x},0) core {p}");
+    }
+    // Mailboxes idle, flags clear, every SHM buffer back in the pool, the tag counted 3 uses.
+    for x in [0u8, 1] {
+        assert_eq!(c.word(x, 0, 0xE500_7F00 + 0xEC), 0, "mbox_flags");
+        assert_eq!(c.word(x, 0, 0xE500_7F00 + 0x6C) & 0xFFFF, 0, "SHM buffers in use");
+        let mut free = c.word(x, 0, 0xE500_7F00 + 0x68);
+        let mut n = 0;
+        while free != 0 {
+            n += 1;
+            assert!(n <= 7, "free list loops");
+            free = c.word(x, 0, free);
+        }
+        assert_eq!(n, 7, "SHM pool of chip ({x},0)");
+    }
+    let entry = c.ok(255, 255, CMD_IPTAG, [IPTAG_GET << 16 | 1, 1, 0], &[]).body;
+    assert_eq!(u32::from_le_bytes([entry[16], entry[17], entry[18], entry[19]]), 3, "tag 1 count");
+}
+
+#[test]
+fn udp_sdp_from_a_core_through_a_strip_tag() {
+    let board = TestBoard::start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    let host = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = u32::from(host.local_addr().unwrap().port());
+    let ip = u32::from_le_bytes([127, 0, 0, 1]);
+    let strip = 1 << 28;
+    c.ok(255, 255, CMD_IPTAG, [strip | IPTAG_SET << 16 | 1, port, ip], &[]);
+    let (got, _) = run_sdp_out(&mut c, &host, 1 << 3, false);
+    assert_eq!(got, vec![sdp_out_payload(0, 0, 3)], "no pad, no SDP header: from cmd_rc on");
+}
