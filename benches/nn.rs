@@ -30,10 +30,7 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
     test.y.clear();
     let mut model = spec.build();
     let mut host = model.clone();
-    let mut opts = MachineOptions::default();
-    if let Some(n) = spec.machine.units_per_core {
-        opts.units_per_core = n as u32;
-    }
+    let opts = MachineOptions::for_model(&spec);
     let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
     let t = Instant::now();
     let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {}).unwrap();

@@ -136,8 +136,8 @@ fn load_spec(model: &PathBuf, data: &Option<PathBuf>) -> Result<ModelSpec, Strin
 }
 
 fn options(spec: &ModelSpec, args: &MachineArgs) -> MachineOptions {
-    let mut o = MachineOptions::default();
-    if let Some(n) = args.units_per_core.or(spec.machine.units_per_core.map(|n| n as u32)) {
+    let mut o = MachineOptions::for_model(spec);
+    if let Some(n) = args.units_per_core {
         o.units_per_core = n;
     }
     if let Some(f) = &args.firmware {

@@ -79,6 +79,17 @@ impl Default for MachineOptions {
     }
 }
 
+impl MachineOptions {
+    /// The defaults, with what a model file's `[machine]` section asks for.
+    pub fn for_model(spec: &crate::ModelSpec) -> Self {
+        let mut o = MachineOptions::default();
+        if let Some(n) = spec.machine.units_per_core {
+            o.units_per_core = n as u32;
+        }
+        o
+    }
+}
+
 /// What went wrong running a network on a machine, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum MachineError {
@@ -265,17 +276,16 @@ fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
     Ok((loss, sgd))
 }
 
-fn plan(model: &Sequential, opts: &MachineOptions, sdram: &[u32; 3]) -> Result<Plan, MachineError> {
+/// A vertex that always takes one core (the input and loss cores).
+fn one_core(name: &str, atoms: usize, sdram_bytes: u32) -> Vertex {
+    Vertex { name: name.into(), atoms: atoms as u32, max_atoms_per_core: atoms as u32, dtcm_bytes: 1024, sdram_bytes }
+}
+
+fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram: u32) -> Result<Plan, MachineError> {
     let layers = model.layers();
     let mut graph = AppGraph::new();
     let mut parts = BTreeMap::new();
-    let input = graph.add_vertex(Vertex {
-        name: "input".into(),
-        atoms: model.inputs() as u32,
-        max_atoms_per_core: model.inputs() as u32,
-        dtcm_bytes: 1024,
-        sdram_bytes: sdram[0],
-    });
+    let input = graph.add_vertex(one_core("input", model.inputs(), input_sdram));
     parts.insert(input, Part::Input);
     let mut ids = Vec::new();
     let mut inputs = model.inputs() as u32;
@@ -309,13 +319,7 @@ fn plan(model: &Sequential, opts: &MachineOptions, sdram: &[u32; 3]) -> Result<P
         ids.push(id);
         inputs = units;
     }
-    let loss = graph.add_vertex(Vertex {
-        name: "loss".into(),
-        atoms: model.outputs() as u32,
-        max_atoms_per_core: model.outputs() as u32,
-        dtcm_bytes: 1024,
-        sdram_bytes: sdram[2],
-    });
+    let loss = graph.add_vertex(one_core("loss", model.outputs(), loss_sdram));
     parts.insert(loss, Part::Loss);
 
     graph.add_edge(input, ids[0], "fwd");
@@ -467,7 +471,7 @@ fn execute(
 
     let input_sdram = 4 * (PARAM_WORDS + STATUS_WORDS + 5 * 2 + rows.len() * features + order.len()) as u32;
     let loss_sdram = 4 * (PARAM_WORDS + STATUS_WORDS + 5 * 64 + order.len() + targets.len() * outputs + n_eval * outputs + 2 * epochs) as u32;
-    let plan = plan(model, opts, &[input_sdram, 0, loss_sdram])?;
+    let plan = plan(model, opts, input_sdram, loss_sdram)?;
     let mg_keys = |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p));
     let mapping = map(&plan.graph, target.machine(), opts.placement_seed, &Algorithms::default(), mg_keys)?;
     let mg = &mapping.graph;

@@ -16,10 +16,7 @@ fn train(name: &str) -> (MachineRun, spinn_nn::Sequential, f32) {
     let (train, test) = spec.load_data().unwrap();
     let mut model = spec.build();
     let mut host = model.clone();
-    let mut opts = MachineOptions::default();
-    if let Some(n) = spec.machine.units_per_core {
-        opts.units_per_core = n as u32;
-    }
+    let opts = MachineOptions::for_model(&spec);
     let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
     let epochs = spec.training.epochs;
     let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {})
