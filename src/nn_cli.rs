@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, MachineRun, Progress};
-use spinn_nn::{Dataset, ModelSpec, Sequential, WeightsFile};
+use spinn_nn::{predicted_class, Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::board::BoardTarget;
@@ -334,12 +334,8 @@ fn failed(e: MachineError) -> Result<bool, String> {
     }
 }
 
-fn argmax(v: &[f32]) -> usize {
-    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
-}
-
 fn class_of(v: &[f32], names: &[String]) -> String {
-    let k = if v.len() == 1 { usize::from(v[0] >= 0.5) } else { argmax(v) };
+    let k = predicted_class(v);
     names.get(k).cloned().unwrap_or_else(|| k.to_string())
 }
 

@@ -10,7 +10,7 @@ mod rng;
 pub mod spec;
 
 pub use data::Dataset;
-pub use model::{epoch_order, Dense, History, Input, Sequential, Sgd};
+pub use model::{epoch_order, predicted_class, Dense, History, Input, Sequential, Sgd};
 pub use rng::SplitMix64;
 pub use spec::{ModelSpec, SpecError, WeightsFile};
 

@@ -20,7 +20,7 @@
 //! values. Losses cost time, not results: training with dropped packets gives the same bits.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use spinn_sim::chip::sysram::{vcpu, VCPU_BASE, VCPU_SIZE};
 use spinn_sim::chip::StopReason;
@@ -287,21 +287,26 @@ fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram:
     let mut parts = BTreeMap::new();
     let input = graph.add_vertex(one_core("input", model.inputs(), input_sdram));
     parts.insert(input, Part::Input);
-    let mut ids = Vec::new();
-    let mut inputs = model.inputs() as u32;
-    for (k, l) in layers.iter().enumerate() {
-        let units = l.units as u32;
-        let next_units = layers.get(k + 1).map(|n| n.units as u32);
-        // Cores above send backward values for all units; their number depends on the next
-        // layer's split, which is bounded by its own units.
-        let above = |per: u32| next_units.map_or(1, |n| n.div_ceil(per.max(1)));
-        let limit = if opts.units_per_core == 0 { units } else { opts.units_per_core.min(units) };
-        let mut per = limit;
-        while per > 1 && dense_dtcm(inputs, per, above(per).max(units.div_ceil(per))) > DTCM_DATA_BYTES {
-            per -= 1;
+    let inputs_of = |k: usize| if k == 0 { model.inputs() } else { layers[k - 1].units } as u32;
+    // Units per core, last layer first: a slice's DTCM holds the partial sums of every core of
+    // the layer above, so that layer's split comes first.
+    let mut per = vec![1u32; layers.len()];
+    let mut sources = vec![1u32; layers.len()];
+    for k in (0..layers.len()).rev() {
+        let units = layers[k].units as u32;
+        if let Some(next) = layers.get(k + 1) {
+            sources[k] = (next.units as u32).div_ceil(per[k + 1]);
         }
-        let sources = next_units.map_or(1, |n| n.div_ceil(limit.min(n).max(1)));
-        let dtcm = dense_dtcm(inputs, per, sources);
+        let mut p = if opts.units_per_core == 0 { units } else { opts.units_per_core.min(units) };
+        while p > 1 && dense_dtcm(inputs_of(k), p, sources[k]) > DTCM_DATA_BYTES {
+            p -= 1;
+        }
+        per[k] = p;
+    }
+    let mut ids = Vec::new();
+    for (k, l) in layers.iter().enumerate() {
+        let (units, inputs, per) = (l.units as u32, inputs_of(k), per[k]);
+        let dtcm = dense_dtcm(inputs, per, sources[k]);
         if k == 0 && units.div_ceil(per) > MAX_FIRST_LAYER_CORES {
             return Err(MachineError::Model(format!(
                 "layer 0 would need {} cores, the input core follows at most {MAX_FIRST_LAYER_CORES}: raise units_per_core",
@@ -317,7 +322,6 @@ fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram:
         });
         parts.insert(id, Part::Dense(k));
         ids.push(id);
-        inputs = units;
     }
     let loss = graph.add_vertex(one_core("loss", model.outputs(), loss_sdram));
     parts.insert(loss, Part::Loss);
@@ -418,16 +422,10 @@ pub fn evaluate(
 }
 
 fn check_data(model: &Sequential, d: &Dataset, what: &str) -> Result<(), MachineError> {
-    if d.x.len() != d.y.len() {
-        return Err(NnError::Shape(format!("{what}: {} samples but {} targets", d.x.len(), d.y.len())).into());
-    }
-    if let Some(k) = d.x.iter().position(|s| s.len() != model.inputs()) {
-        return Err(NnError::Shape(format!("{what}: sample {k} has {} features, the model takes {}", d.x[k].len(), model.inputs())).into());
-    }
-    if let Some(k) = d.y.iter().position(|t| t.len() != model.outputs()) {
-        return Err(NnError::Shape(format!("{what}: target {k} has {} values, the model outputs {}", d.y[k].len(), model.outputs())).into());
-    }
-    Ok(())
+    model.check_data(&d.x, &d.y).map_err(|e| match e {
+        NnError::Shape(m) => NnError::Shape(format!("{what}: {m}")).into(),
+        other => other.into(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -767,9 +765,4 @@ pub fn weights_close(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<(), String> {
         return Err(format!("array {k} value {i}: {} against {}", a[k][i], b[k][i]));
     }
     Ok(())
-}
-
-/// Path helper for callers resolving the firmware next to a binary or workspace.
-pub fn firmware_in(dir: &Path) -> PathBuf {
-    dir.join("firmware/build/nn.elf")
 }

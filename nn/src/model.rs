@@ -192,13 +192,19 @@ fn argmax(v: &[f32]) -> usize {
     best
 }
 
-/// Whether a prediction counts as correct: threshold 0.5 for a single output, argmax otherwise.
-fn correct(p: &[f32], y: &[f32]) -> bool {
-    if p.len() == 1 {
-        (p[0] >= 0.5) == (y[0] >= 0.5)
+/// The class an output vector (or one-hot target) stands for: 0 or 1 by a 0.5 threshold for a
+/// single output, else the index of the largest value (the first, on a tie).
+pub fn predicted_class(v: &[f32]) -> usize {
+    if v.len() == 1 {
+        usize::from(v[0] >= 0.5)
     } else {
-        argmax(p) == argmax(y)
+        argmax(v)
     }
+}
+
+/// Whether a prediction counts as correct: it stands for the target's class.
+fn correct(p: &[f32], y: &[f32]) -> bool {
+    predicted_class(p) == predicted_class(y)
 }
 
 impl Sequential {
@@ -355,7 +361,8 @@ impl Sequential {
             .collect()
     }
 
-    fn check_data(&self, x: &[Vec<f32>], y: &[Vec<f32>]) -> Result<(), NnError> {
+    /// Errors unless `x` and `y` pair up and fit the model's inputs and outputs.
+    pub(crate) fn check_data(&self, x: &[Vec<f32>], y: &[Vec<f32>]) -> Result<(), NnError> {
         if x.len() != y.len() {
             return Err(NnError::Shape(format!(
                 "{} samples but {} targets",
