@@ -190,5 +190,53 @@ impl Board {
     }
 }
 
+/// A virtual board serving on its own thread (the machine's engines stay on that thread);
+/// dropping it stops the board.
+pub struct Spawned {
+    addr: SocketAddr,
+    stop: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Spawned {
+    /// The address the board answers on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a board of shape `desc` on `addr` (a loopback address; port 0 picks a free port) on
+/// a thread of its own, and returns once it listens.
+pub fn spawn(desc: MachineDesc, config: ChipConfig, addr: SocketAddr) -> Result<Spawned, ServeError> {
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let started = bind(addr, false).and_then(|socket| Board::new(desc, config, socket).map_err(|e| ServeError::Io(addr, e)));
+        let mut board = match started.and_then(|b| b.local_addr().map(|a| (b, a)).map_err(|e| ServeError::Io(addr, e))) {
+            Ok((board, local)) => {
+                let _ = tx.send(Ok(local));
+                board
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return Ok(());
+            }
+        };
+        board.serve(&flag)
+    });
+    let addr = rx.recv().map_err(|_| ServeError::Io(addr, io::Error::other("the board thread ended")))??;
+    Ok(Spawned { addr, stop, thread: Some(thread) })
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,40 +2,19 @@
 //! The board target's SCP operations against a virtual board (sim::serve) on loopback.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use spinn_sim::chip::sysram::CpuState;
 use spinn_sim::chip::{ChipConfig, StopReason};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::loader::Program;
-use spinn_sim::serve::{bind, Board};
+use spinn_sim::serve::{spawn, Spawned};
 use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::Target;
 
-struct Served(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve() -> (Served, String) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let socket = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
-        let mut b = Board::new(MachineDesc::spinn3(), ChipConfig::default(), socket).unwrap();
-        tx.send(b.local_addr().unwrap().to_string()).unwrap();
-        b.serve(&flag).unwrap();
-    });
-    let addr = rx.recv().unwrap();
-    (Served(stop, Some(t)), addr)
+fn serve() -> (Spawned, String) {
+    let s = spawn(MachineDesc::spinn3(), ChipConfig::default(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = s.addr().to_string();
+    (s, addr)
 }
 
 #[test]

@@ -3,9 +3,6 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use spinn_proto::scp::*;
@@ -14,34 +11,9 @@ use spinn_proto::sdp::{SdpHeader, SdpMessage};
 use super::*;
 use crate::loader::Program;
 
-/// A board served on its own thread (the machine is not `Send`, so it is built there).
-struct TestBoard {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TestBoard {
-    fn start(desc: MachineDesc) -> TestBoard {
-        let socket = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
-        let addr = socket.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut board = Board::new(desc, ChipConfig::default(), socket).unwrap();
-            board.serve(&flag).unwrap();
-        });
-        TestBoard { addr, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for TestBoard {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A board on 127.0.0.1 with an ephemeral port, served on its own thread.
+fn start(desc: MachineDesc) -> Spawned {
+    spawn(desc, ChipConfig::default(), "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
 struct Client {
@@ -51,10 +23,10 @@ struct Client {
 }
 
 impl Client {
-    fn new(board: &TestBoard) -> Client {
+    fn new(board: &Spawned) -> Client {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Client { sock, board: board.addr, seq: 0 }
+        Client { sock, board: board.addr(), seq: 0 }
     }
 
     fn send_raw(&self, bytes: &[u8]) {
@@ -122,7 +94,7 @@ fn listens_on_loopback_unless_remote_hosts_are_allowed() {
 
 #[test]
 fn udp_version_memory_and_allocation() {
-    let board = TestBoard::start(MachineDesc::spinn5());
+    let board = start(MachineDesc::spinn5());
     let mut c = Client::new(&board);
     let v = c.ok(255, 255, CMD_VER, [0; 3], &[]);
     assert_eq!(v.arg(0).unwrap() >> 16, 0, "root chip (0,0), not 255,255");
@@ -155,7 +127,7 @@ fn udp_version_memory_and_allocation() {
 
 #[test]
 fn udp_malformed_datagrams_never_stop_the_board() {
-    let board = TestBoard::start(MachineDesc::spinn3());
+    let board = start(MachineDesc::spinn3());
     let mut c = Client::new(&board);
     // Dropped silently: shorter than an SDP header, longer than SC&MP's buffer.
     for bytes in [vec![], vec![0u8; 1], vec![0u8; 9], vec![0x87u8; 2 + 8 + 16 + 257]] {
@@ -178,7 +150,7 @@ fn udp_malformed_datagrams_never_stop_the_board() {
 
 #[test]
 fn udp_aplx_load_wait_start_count_and_iobuf() {
-    let board = TestBoard::start(MachineDesc::spinn3());
+    let board = start(MachineDesc::spinn3());
     let mut c = Client::new(&board);
     let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf");
     let aplx = Program::from_file(&elf).unwrap().to_aplx().unwrap();
@@ -255,7 +227,7 @@ fn sdp_out_payload(x: u8, y: u8, p: u8) -> Vec<u8> {
 
 #[test]
 fn udp_sdp_from_cores_leaves_through_an_ip_tag() {
-    let board = TestBoard::start(MachineDesc::spinn3());
+    let board = start(MachineDesc::spinn3());
     let mut c = Client::new(&board);
     let host = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = u32::from(host.local_addr().unwrap().port());
@@ -305,7 +277,7 @@ fn udp_sdp_from_cores_leaves_through_an_ip_tag() {
 
 #[test]
 fn udp_sdp_from_a_core_through_a_strip_tag() {
-    let board = TestBoard::start(MachineDesc::spinn3());
+    let board = start(MachineDesc::spinn3());
     let mut c = Client::new(&board);
     let host = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = u32::from(host.local_addr().unwrap().port());
