@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use spinn_proto::scp::{ScpReply, ScpRequest, CMD_VER, RC_OK};
+use spinn_proto::sdp::{SdpHeader, SdpMessage};
+
 /// SC&MP's UDP port.
 pub const SCP_PORT: u16 = 17893;
 /// How long the server may take to answer its first CMD_VER.
@@ -61,19 +64,15 @@ pub fn free_loopback_address() -> Ipv4Addr {
 pub fn answers_cmd_ver(addr: SocketAddrV4, wait: Duration) -> bool {
     let sock = UdpSocket::bind("0.0.0.0:0").expect("UDP socket");
     sock.set_read_timeout(Some(wait)).unwrap();
-    // 2 padding bytes; SDP header: flags 0x87 (reply expected), tag 0xFF, dest port/cpu 0,
-    // src port/cpu 0xFF, dest y 0, dest x 0, src y 0, src x 0; SCP: cmd 0 (CMD_VER), seq 1,
-    // arguments 0, 0, 0.
-    let mut dgram = vec![0, 0, 0x87, 0xFF, 0, 0xFF, 0, 0, 0, 0];
-    dgram.extend_from_slice(&0u16.to_le_bytes());
-    dgram.extend_from_slice(&1u16.to_le_bytes());
-    dgram.extend_from_slice(&[0; 12]);
-    if sock.send_to(&dgram, addr).is_err() {
+    let req = ScpRequest::new(CMD_VER, 1, [0; 3]);
+    let msg = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 0, true), data: req.to_sdp_data() };
+    if sock.send_to(&msg.to_udp(), addr).is_err() {
         return false;
     }
     let mut buf = [0u8; 600];
-    // The reply: padding, header, then cmd_rc 0x80 (RC_OK) and our sequence number.
-    matches!(sock.recv_from(&mut buf), Ok((n, _)) if n >= 14 && buf[10..14] == [0x80, 0, 1, 0])
+    let Ok((n, _)) = sock.recv_from(&mut buf) else { return false };
+    let reply = SdpMessage::from_udp(&buf[..n]).ok().and_then(|m| ScpReply::parse(&m.data).ok());
+    matches!(reply, Some(r) if r.rc == RC_OK && r.seq == 1)
 }
 
 pub fn tail(path: &Path) -> String {
