@@ -1244,16 +1244,25 @@ fn reply_buffer(req: &ScpRequest, len: u32) -> Vec<u8> {
     body
 }
 
-fn cmd_read(chip: &Chip, cpu: Option<u8>, req: &ScpRequest) -> ScpReply {
+/// A read's or write's address, length and bytes moved (whole units of its access type), or
+/// RC_ARG for a length over the buffer, an unknown type or a misaligned address.
+fn access(req: &ScpRequest) -> Result<(u32, u32, u32), ScpReply> {
     let [addr, len, kind] = req.args;
     if len > MAX_DATA as u32 || kind > TYPE_WORD {
-        return ScpReply::status(RC_ARG, req.seq);
+        return Err(ScpReply::status(RC_ARG, req.seq));
     }
     let unit = 1u32 << kind;
     if addr % unit != 0 {
-        return ScpReply::status(RC_ARG, req.seq);
+        return Err(ScpReply::status(RC_ARG, req.seq));
     }
-    let n = len / unit * unit;
+    Ok((addr, len, len / unit * unit))
+}
+
+fn cmd_read(chip: &Chip, cpu: Option<u8>, req: &ScpRequest) -> ScpReply {
+    let (addr, len, n) = match access(req) {
+        Ok(a) => a,
+        Err(reply) => return reply,
+    };
     let mut body = reply_buffer(req, len);
     match mem_read(chip, cpu, addr, n) {
         Some(bytes) => body[..n as usize].copy_from_slice(&bytes),
@@ -1263,15 +1272,10 @@ fn cmd_read(chip: &Chip, cpu: Option<u8>, req: &ScpRequest) -> ScpReply {
 }
 
 fn cmd_write(chip: &Chip, cpu: Option<u8>, req: &ScpRequest) -> ScpReply {
-    let [addr, len, kind] = req.args;
-    if len > MAX_DATA as u32 || kind > TYPE_WORD {
-        return ScpReply::status(RC_ARG, req.seq);
-    }
-    let unit = 1u32 << kind;
-    if addr % unit != 0 {
-        return ScpReply::status(RC_ARG, req.seq);
-    }
-    let n = (len / unit * unit) as usize;
+    let (addr, n) = match access(req) {
+        Ok((addr, _, n)) => (addr, n as usize),
+        Err(reply) => return reply,
+    };
     // Bytes the request did not carry are written as zeros (SC&MP would write stale buffer).
     let mut data = req.data.clone();
     data.resize(n, 0);
