@@ -346,19 +346,9 @@ impl BoardTarget {
         })
     }
 
-    /// The text of an IOBUF chain: blocks of {next, unix time, ms, bytes used} then the text.
-    fn iobuf(&mut self, x: u8, y: u8, mut block: u32) -> Result<String, TargetError> {
-        let mut text = Vec::new();
-        for _ in 0..64 {
-            if block == 0 {
-                break;
-            }
-            let head = self.read_words(x, y, block, 4)?;
-            let used = head[3].min(sysram::IOBUF_SIZE) as usize;
-            text.extend(self.read_memory(x, y, block + sysram::IOBUF_HEADER, used)?);
-            block = head[0];
-        }
-        Ok(String::from_utf8_lossy(&text).into_owned())
+    /// The text of the IOBUF chain starting at `block` of chip (x, y).
+    fn iobuf(&mut self, x: u8, y: u8, block: u32) -> Result<String, TargetError> {
+        sysram::iobuf_text(block, |addr, len| self.read_memory(x, y, addr, len).map(Some))
     }
 
     /// Sends `signal` (§6.4, e.g. 3 = SIG_START, 2 = SIG_STOP) to the cores running `app_id`,

@@ -661,20 +661,13 @@ impl Chip {
     /// The text in a core's IOBUF blocks (followed along their `next` links).
     pub fn iobuf(&self, virt: u8) -> String {
         let sh = self.shared.borrow();
-        let mut text = Vec::new();
-        let mut block = self.vcpu_u32(virt, vcpu::IOBUF);
-        let mut seen = 0;
-        while block != 0 && seen < 64 {
-            seen += 1;
-            let Some(Region::Sdram(o)) = region_of(block, sysram::IOBUF_HEADER) else { break };
-            let next = sh.sdram.read_u32(o as usize);
-            let used = sh.sdram.read_u32(o as usize + 12).min(sysram::IOBUF_SIZE) as usize;
-            let mut buf = vec![0u8; used];
-            sh.sdram.read(o as usize + sysram::IOBUF_HEADER as usize, &mut buf);
-            text.extend_from_slice(&buf);
-            block = next;
-        }
-        String::from_utf8_lossy(&text).into_owned()
+        let read = |addr: u32, len: usize| -> Result<Option<Vec<u8>>, std::convert::Infallible> {
+            let Some(Region::Sdram(o)) = region_of(addr, len as u32) else { return Ok(None) };
+            let mut buf = vec![0u8; len];
+            sh.sdram.read(o as usize, &mut buf);
+            Ok(Some(buf))
+        };
+        sysram::iobuf_text(self.vcpu_u32(virt, vcpu::IOBUF), read).unwrap_or_else(|e| match e {})
     }
 
     /// The state of virtual core `virt` as its vcpu block says.

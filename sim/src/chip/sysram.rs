@@ -319,9 +319,47 @@ pub fn iobuf_addr(virt: u8) -> u32 {
     IOBUF_AREA + virt as u32 * (IOBUF_SIZE + IOBUF_HEADER)
 }
 
+/// The text of an IOBUF chain starting at `block`: blocks of {next, unix time, ms, bytes used}
+/// then the text, followed along `next` (at most 64 blocks). `read(addr, len)` reads memory
+/// (`Ok(None)` where there is none, which ends the chain there); its errors are passed on.
+pub fn iobuf_text<E>(mut block: u32, mut read: impl FnMut(u32, usize) -> Result<Option<Vec<u8>>, E>) -> Result<String, E> {
+    let mut text = Vec::new();
+    for _ in 0..64 {
+        if block == 0 {
+            break;
+        }
+        let Some(head) = read(block, IOBUF_HEADER as usize)?.filter(|h| h.len() >= IOBUF_HEADER as usize) else { break };
+        let word = |i: usize| u32::from_le_bytes([head[4 * i], head[4 * i + 1], head[4 * i + 2], head[4 * i + 3]]);
+        let used = word(3).min(IOBUF_SIZE) as usize;
+        let Some(body) = read(block + IOBUF_HEADER, used)? else { break };
+        text.extend_from_slice(&body);
+        block = word(0);
+    }
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iobuf_chains_are_followed_and_stop_where_memory_ends() {
+        // Two blocks at 0x100 and 0x200 of a little memory; the second points at 0x900 (none).
+        let mut mem = vec![0u8; 0x400];
+        let block = |mem: &mut Vec<u8>, at: usize, next: u32, text: &[u8]| {
+            mem[at..at + 4].copy_from_slice(&next.to_le_bytes());
+            mem[at + 12..at + 16].copy_from_slice(&(text.len() as u32).to_le_bytes());
+            mem[at + 16..at + 16 + text.len()].copy_from_slice(text);
+        };
+        block(&mut mem, 0x100, 0x200, b"hello ");
+        block(&mut mem, 0x200, 0x900, b"world");
+        let read = |addr: u32, len: usize| -> Result<Option<Vec<u8>>, ()> {
+            Ok(mem.get(addr as usize..addr as usize + len).map(<[u8]>::to_vec))
+        };
+        assert_eq!(iobuf_text(0x100, read), Ok("hello world".to_string()));
+        assert_eq!(iobuf_text(0, read), Ok(String::new()));
+        assert_eq!(iobuf_text(0x100, |_, _| Err::<Option<Vec<u8>>, _>("bus")), Err("bus"));
+    }
 
     #[test]
     fn boot_writes_sv_and_vcpu_where_spinnman_reads_them() {
