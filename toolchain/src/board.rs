@@ -319,29 +319,22 @@ impl BoardTarget {
     }
 
     fn report(&mut self, x: u8, y: u8, p: u8) -> Result<CoreReport, TargetError> {
-        let block = self.read_memory(x, y, VCPU_BASE + VCPU_SIZE * u32::from(p), VCPU_SIZE as usize)?;
-        let word = |o: u32| u32::from_le_bytes(block[o as usize..o as usize + 4].try_into().expect("4 bytes"));
-        let state = CpuState::from_u8(block[vcpu::CPU_STATE as usize]);
-        let rt_code = block[vcpu::RT_CODE as usize];
-        let pc = if state == CpuState::RunTimeException {
-            spinn_sim::chip::fault_pc(rt_code, word(vcpu::LR), word(vcpu::PSR))
-        } else {
-            0
-        };
-        let iobuf = self.iobuf(x, y, word(vcpu::IOBUF))?;
+        let bytes = self.read_memory(x, y, VCPU_BASE + VCPU_SIZE * u32::from(p), VCPU_SIZE as usize)?;
+        let v = sysram::Vcpu::parse(bytes.as_slice().try_into().expect("one vcpu block"));
         Ok(CoreReport {
             x,
             y,
             p,
-            phys: block[vcpu::PHYS_CPU as usize],
-            state: state.name(),
-            rt_code,
-            rt_name: sysram::rte_name(rt_code).to_string(),
-            pc,
-            user: [0, 1, 2, 3].map(|i| word(vcpu::USER + 4 * i)),
+            phys: v.phys,
+            state: v.state.name(),
+            rt_code: v.rt_code,
+            rt_name: sysram::rte_name(v.rt_code).to_string(),
+            // A board does not say where a running core is.
+            pc: v.fault_pc().unwrap_or(0),
+            user: v.user,
             cycles: 0,
             instructions: 0,
-            iobuf,
+            iobuf: self.iobuf(x, y, v.iobuf)?,
             halt_reason: None,
         })
     }

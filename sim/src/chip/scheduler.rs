@@ -680,34 +680,20 @@ impl Chip {
         let mut out = Vec::new();
         for virt in 1..self.v2p.len() as u8 {
             let Some(core) = self.core(virt) else { continue };
-            let (state, rt_code, lr, psr, user) = {
-                let sh = self.shared.borrow();
-                let ram = &sh.sysram;
-                let f = |field| sysram::vcpu_field(virt, field);
-                (
-                    CpuState::from_u8(ram.read_u8(f(vcpu::CPU_STATE))),
-                    ram.read_u8(f(vcpu::RT_CODE)),
-                    ram.read_u32(f(vcpu::LR)),
-                    ram.read_u32(f(vcpu::PSR)),
-                    [0, 1, 2, 3].map(|i| ram.read_u32(f(vcpu::USER + 4 * i))),
-                )
-            };
-            let pc = if state == CpuState::RunTimeException {
-                fault_pc(rt_code, lr, psr)
-            } else {
-                core.pc()
-            };
+            let mut block = [0u8; sysram::VCPU_SIZE as usize];
+            self.shared.borrow().sysram.read(sysram::vcpu_field(virt, 0), &mut block);
+            let v = sysram::Vcpu::parse(&block);
             let st = core.state();
             out.push(CoreReport {
                 x: self.x,
                 y: self.y,
                 p: virt,
                 phys: self.phys_of(virt),
-                state: state.name(),
-                rt_code,
-                rt_name: sysram::rte_name(rt_code).to_string(),
-                pc,
-                user,
+                state: v.state.name(),
+                rt_code: v.rt_code,
+                rt_name: sysram::rte_name(v.rt_code).to_string(),
+                pc: v.fault_pc().unwrap_or_else(|| core.pc()),
+                user: v.user,
                 cycles: st.busy_cycles,
                 instructions: st.instructions,
                 iobuf: self.iobuf(virt),

@@ -319,6 +319,46 @@ pub fn iobuf_addr(virt: u8) -> u32 {
     IOBUF_AREA + virt as u32 * (IOBUF_SIZE + IOBUF_HEADER)
 }
 
+/// What a core's vcpu block says about it: the fields a host reads to report on the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vcpu {
+    /// Core state.
+    pub state: CpuState,
+    /// Run-time error code.
+    pub rt_code: u8,
+    /// Physical core number.
+    pub phys: u8,
+    /// Saved LR and PSR (meaningful after a run-time error).
+    pub lr: u32,
+    /// Saved PSR.
+    pub psr: u32,
+    /// user0..user3.
+    pub user: [u32; 4],
+    /// Address of the first IOBUF block (0: none).
+    pub iobuf: u32,
+}
+
+impl Vcpu {
+    /// Decodes a vcpu block of [`VCPU_SIZE`] bytes.
+    pub fn parse(block: &[u8; VCPU_SIZE as usize]) -> Vcpu {
+        let word = |o: u32| u32::from_le_bytes([block[o as usize], block[o as usize + 1], block[o as usize + 2], block[o as usize + 3]]);
+        Vcpu {
+            state: CpuState::from_u8(block[vcpu::CPU_STATE as usize]),
+            rt_code: block[vcpu::RT_CODE as usize],
+            phys: block[vcpu::PHYS_CPU as usize],
+            lr: word(vcpu::LR),
+            psr: word(vcpu::PSR),
+            user: [0, 1, 2, 3].map(|i| word(vcpu::USER + 4 * i)),
+            iobuf: word(vcpu::IOBUF),
+        }
+    }
+
+    /// For a core stopped by a run-time error, the instruction it stopped at.
+    pub fn fault_pc(&self) -> Option<u32> {
+        (self.state == CpuState::RunTimeException).then(|| super::fault_pc(self.rt_code, self.lr, self.psr))
+    }
+}
+
 /// The text of an IOBUF chain starting at `block`: blocks of {next, unix time, ms, bytes used}
 /// then the text, followed along `next` (at most 64 blocks). `read(addr, len)` reads memory
 /// (`Ok(None)` where there is none, which ends the chain there); its errors are passed on.
