@@ -3,15 +3,9 @@
 //! `spinn serve` (a separate process answering SC&MP over UDP) writes the same weights file,
 //! byte for byte, as `--target sim`; and the board target's errors are clear.
 
-use std::process::Command;
-
 mod common;
-use common::{root, Scratch};
+use common::{root, spinn, Scratch};
 
-fn spinn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spinn")).args(args).output().expect("spinn runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 #[test]
 fn iris_through_the_board_target_matches_the_simulator_bit_for_bit() {

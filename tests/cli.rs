@@ -2,12 +2,9 @@
 //! The `spinn` command line: output formats, exit status, and clear errors for bad input.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn spinn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spinn")).args(args).output().expect("spinn runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+mod common;
+use common::spinn;
 
 fn elf(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build").join(format!("{name}.elf")).display().to_string()

@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 use spinn_proto::scp::{ScpReply, ScpRequest, CMD_VER, RC_OK};
 use spinn_proto::sdp::{SdpHeader, SdpMessage};
 
+/// Runs `spinn` with `args`: exit status, stdout, stderr.
+pub fn spinn(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spinn")).args(args).output().expect("spinn runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// SC&MP's UDP port.
 pub const SCP_PORT: u16 = 17893;
 /// How long the server may take to answer its first CMD_VER.
