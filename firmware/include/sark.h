@@ -131,7 +131,9 @@ typedef struct sv {
     ushort mem_clk;         // 0x26
     uchar _r28[16];
     int clock_drift;        // 0x38
-    uint _r3c[5];
+    uint _r3c[3];
+    struct heap *sysram_heap;   // 0x48
+    struct heap *sdram_heap;    // 0x4C
     uint iobuf_size;        // 0x50 bytes in each IOBUF block's buf[]
     uint _r54;
     uint sysbuf_size;       // 0x58
@@ -142,7 +144,11 @@ typedef struct sv {
     uchar v2p_map[20];      // 0xA8 virtual -> physical core
     uchar num_cpus;         // 0xBC
     uchar _rbd[3];
-    uint _rc0[16];          // 0xC0 .. 0xFF
+    uint _rc0[4];           // 0xC0 .. 0xCF
+    struct heap *sys_heap;  // 0xD0 system heap in SDRAM (IOBUFs come from it)
+    uint _rd4[2];           // 0xD4 rtr_copy, hop_table
+    void **alloc_tag;       // 0xDC (app_id << 8 | tag) -> tagged block
+    uint _re0[8];           // 0xE0 .. 0xFF
 } sv_t;
 
 _Static_assert(__builtin_offsetof(sv_t, cpu_clk) == 0x24, "sv_t layout");
@@ -150,6 +156,9 @@ _Static_assert(__builtin_offsetof(sv_t, iobuf_size) == 0x50, "sv_t layout");
 _Static_assert(__builtin_offsetof(sv_t, p2v_map) == 0x94, "sv_t layout");
 _Static_assert(__builtin_offsetof(sv_t, v2p_map) == 0xA8, "sv_t layout");
 _Static_assert(__builtin_offsetof(sv_t, num_cpus) == 0xBC, "sv_t layout");
+_Static_assert(__builtin_offsetof(sv_t, sdram_heap) == 0x4C, "sv_t layout");
+_Static_assert(__builtin_offsetof(sv_t, sys_heap) == 0xD0, "sv_t layout");
+_Static_assert(__builtin_offsetof(sv_t, alloc_tag) == 0xDC, "sv_t layout");
 _Static_assert(sizeof(sv_t) == 0x100, "sv_t size");
 
 #define sv      ((volatile sv_t *) SV_SV)
@@ -269,6 +278,37 @@ void sark_lock_free(uint cpsr, uint lock);
 
 // DTCM heap (bump allocator from the end of .bss to the SYS stack reserve).
 void *sark_alloc(uint count, uint size);
+
+// Heaps shared with the monitor and the other cores (SDRAM, SysRAM, the
+// system heap): SARK's heap_t and 8-byte block headers, section 11.1 of the
+// reference.  A used block's `free` word is 0xFFFF0000 + (app_id << 8 | tag).
+typedef struct block {
+    struct block *next;     // next block in address order
+    struct block *free;     // next free block, or the owner word when used
+} block_t;
+
+typedef struct heap {
+    block_t *free;          // first free block
+    block_t *first;         // first block
+    block_t *last;          // zero-size sentinel at the top
+    uint free_bytes;
+    block_t buffer[];
+} heap_t;
+
+#define ALLOC_LOCK  1       // take LOCK_HEAP (interrupts off) around the change
+#define ALLOC_ID    2       // the owner's app ID is in flag bits 15:8
+
+// First-fit allocation of `size` bytes tagged (app_id, tag); NULL when there
+// is no room, size is 0, tag > 255 or a non-zero tag is in use.
+void *sark_xalloc(heap_t *heap, uint size, uint tag, uint flag);
+// Frees a block of `heap` (merging with free neighbours); NULL: RTE_NULL.
+void sark_xfree(heap_t *heap, void *ptr, uint flag);
+// The block tagged (tag, app_id) in sv->alloc_tag (app_id 0: this core's).
+void *sark_tag_ptr(uint tag, uint app_id);
+
+// Runtime internal (spin1_api.c): turns on the mailbox interrupt (CPU_INT)
+// at the end of sark_init, as SARK does.
+void runtime_cpu_int_init(void);
 
 void sark_delay_us(uint us);
 

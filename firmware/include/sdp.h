@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// sdp.h: SDP messages from an application core to its monitor, the way SARK
+// sdp.h: SDP messages between an application core and its monitor, the way SARK
 // sends them (hardware reference §5.2, §5.6, §6.4): the message is copied
 // into a shared System RAM buffer taken from the monitor's SHM pool
 // (sv->shm_root), the buffer is posted in this core's vcpu mailbox
@@ -39,6 +39,9 @@
 #define SHM_NOP         2
 #define SHM_SIGNAL      3
 #define SHM_CMD         4
+
+// Signals the monitor posts with SHM_SIGNAL (section 6.4).
+#define SIG_EXIT        8
 
 // An SDP message as SARK keeps it in memory: 292 bytes.  `length` counts the
 // bytes from `flags` onward (8 + 16 + data bytes used).
@@ -90,6 +93,21 @@ typedef struct mem_block {
 // range, the SHM pool is empty (or absent: no monitor), or the monitor did
 // not take the message in time (the message is then withdrawn).
 uint spin1_send_sdp_msg(sdp_msg_t *msg, uint timeout);
+
+// Messages from the monitor: a DTCM pool of SDP_NUM_MSGS buffers.  An SDP
+// message for a port other than 0 is copied into one and given to the
+// SDP_PACKET_RX callback as (msg, port); the application returns it with
+// spin1_msg_free.  Port 0 carries SCP to the core itself: the runtime
+// answers CMD_VER, CMD_READ, CMD_WRITE and CMD_FILL as SARK does.  With no
+// free buffer, or no callback, the message is dropped.
+#define SDP_NUM_MSGS    4
+sdp_msg_t *spin1_msg_get(void);
+void spin1_msg_free(sdp_msg_t *msg);
+
+// Runtime internal: the monitor posted `shm` (an SHM pool buffer) in this
+// core's mailbox; copies it, returns the buffer to the pool and handles it.
+// Returns the message to hand to SDP_PACKET_RX, or NULL when handled here.
+sdp_msg_t *sdp_receive(sdp_msg_t *shm);
 
 // SARK's names for the same service.
 uint sark_msg_send(sdp_msg_t *msg, uint timeout);

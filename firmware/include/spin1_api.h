@@ -20,7 +20,7 @@ enum spin1_event {
     MC_PACKET_RECEIVED   = 0,   // (key, 0)
     DMA_TRANSFER_DONE    = 1,   // (transfer id, tag)
     TIMER_TICK           = 2,   // (ticks so far, counting this one; 0)
-    SDP_PACKET_RX        = 3,   // never raised: no SDP in this runtime yet
+    SDP_PACKET_RX        = 3,   // (sdp_msg_t *msg, port): free msg with spin1_msg_free
     USER_EVENT           = 4,   // (arg0, arg1) of spin1_trigger_user_event
     MCPL_PACKET_RECEIVED = 5,   // (key, payload)
     FR_PACKET_RECEIVED   = 6,   // (key, 0)
@@ -45,7 +45,7 @@ typedef enum { SYNC_NOWAIT = 0, SYNC_WAIT = 1 } sync_bool;
 
 // VIC slot assignment (section 4, last paragraph).  Slot 0 is the highest
 // priority.  Slots 8..15 are left for applications.
-#define SARK_PRIORITY   0       // CPU_INT (SYNC barrier only)
+#define SARK_PRIORITY   0       // CPU_INT: the monitor's mailbox (SDP, signals)
 #define TIMER2_PRIORITY 1       // reserved (timer_schedule_proc not provided)
 #define TIMER1_PRIORITY 2
 #define DMA_DONE_PRIORITY 3

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // io.c: io_printf, a small printf for the spinn runtime.  Text for IO_BUF
-// (and, for now, IO_STD / IO_DBG) is appended to this core's IOBUF block
-// in SDRAM: vcpu->iobuf -> {next, unix_time, time_ms, ptr, buf[iobuf_size]}.
-// Output that does not fit is dropped; nothing is written past the block.
+// (and, for now, IO_STD / IO_DBG) is appended to this core's IOBUF chain in
+// SDRAM: vcpu->iobuf -> {next, unix_time, time_ms, ptr, buf[iobuf_size]}.
+// As SARK does (section 11.4), the first block is taken from the system
+// heap (sv->sys_heap) at the first print, a full block chains a new one, and
+// a heap with no room left is run-time error RTE_IOBUF.
 //
 // Conversions: %d %i %u %x %X %p %c %s %%, with optional '-' (left
 // justify), '0' (zero pad) and a decimal width; an 'l' length modifier is
@@ -15,10 +17,38 @@ typedef struct {
     char *buf;      // where the next character goes (NULL: discard)
     uint room;      // characters that still fit
     uint count;     // characters actually stored
+    iobuf_t *io;    // the IOBUF block being filled (instead of buf)
+    uint used;      // io->ptr, kept here while formatting and written back
+                    // when the block is full and at the end (SDRAM is slow)
 } sink_t;
+
+static iobuf_t *iobuf_new(void)
+{
+    iobuf_t *b = sark_xalloc(sv->sys_heap, sizeof(iobuf_t) + sv->iobuf_size,
+                             0, ALLOC_LOCK);
+
+    if (b == NULL)
+        rt_error(RTE_IOBUF);
+    b->next = NULL;
+    b->unix_time = sv->unix_time;
+    b->time_ms = sv->time_ms;
+    b->ptr = 0;
+    return b;
+}
 
 static void put(sink_t *s, char c)
 {
+    if (s->io != NULL) {
+        if (s->used >= s->room) {
+            s->io->ptr = s->used;
+            s->io->next = iobuf_new();
+            s->io = s->io->next;
+            s->used = 0;
+        }
+        s->io->buf[s->used++] = c;
+        s->count++;
+        return;
+    }
     if (s->buf != NULL && s->room != 0) {
         s->buf[s->count++] = c;
         s->room--;
@@ -154,7 +184,7 @@ static void format(sink_t *s, const char *f, va_list ap)
 
 void io_vprintf(char *stream, const char *f, va_list ap)
 {
-    sink_t s = { NULL, 0, 0 };
+    sink_t s = { NULL, 0, 0, NULL, 0 };
 
     if (stream == IO_NULL)
         return;
@@ -164,18 +194,21 @@ void io_vprintf(char *stream, const char *f, va_list ap)
         // callbacks never interleave with each other or with this one.
         uint cpsr = cpu_int_disable();
         volatile vcpu_t *vcpu = sark.vcpu;
-        iobuf_t *io = (vcpu != NULL) ? vcpu->iobuf : NULL;
 
-        if (io != NULL) {
-            uint size = sv->iobuf_size;
-            uint used = io->ptr;
+        if (vcpu != NULL) {
+            iobuf_t *io = vcpu->iobuf;
 
-            if (used < size) {
-                s.buf = io->buf + used;
-                s.room = size - used;
-                format(&s, f, ap);
-                io->ptr = used + s.count;
+            if (io == NULL) {
+                io = iobuf_new();
+                vcpu->iobuf = io;
             }
+            while (io->next != NULL)
+                io = io->next;
+            s.io = io;
+            s.used = io->ptr;
+            s.room = sv->iobuf_size;
+            format(&s, f, ap);
+            s.io->ptr = s.used;
         }
         cpu_int_restore(cpsr);
         return;

@@ -23,6 +23,8 @@ void sark_init(uint r0)
     sark.phys_cpu = dma[DMA_STAT] >> DMA_ID_SHIFT;
     sark.virt_cpu = sv->p2v_map[sark.phys_cpu];
     sark.vcpu = sv_vcpu + sark.virt_cpu;
+    // As SARK does: no IOBUF until the first print (io.c allocates it).
+    sark.vcpu->iobuf = NULL;
 
     // Bring the VIC to a known state: nothing enabled, nothing forced, all
     // IRQ (no FIQ), every slot disabled and pointing at an error trap, the
@@ -41,6 +43,7 @@ void sark_init(uint r0)
     sark.heap_ptr = __heap_start;
     sark.heap_end = __heap_end;
 
+    runtime_cpu_int_init();
     sark.vcpu->cpu_state = CPU_STATE_SARK;
 }
 

@@ -593,13 +593,40 @@ static void timer_stop(void)
 // ---------------------------------------------------------------------------
 // Start / exit
 
-// CPU_INT handler used during the SYNC0 barrier: acknowledge the system
-// controller's interrupt bit for this core and the monitor's mailbox.
-static IRQ_HANDLER void sync_irq(void)
+// CPU_INT: the monitor's mailbox (sark_int's job, section 11.5).  Clear
+// this core's system-controller interrupt bit, take the command and set the
+// mailbox idle; an SDP message is copied and answered (port 0) or handed to
+// SDP_PACKET_RX; of the signals, SIG_EXIT stops the dispatcher.  SYNC0 and
+// SYNC1 need nothing more here: the barrier watches the SC flag itself.
+static IRQ_HANDLER void cpu_int_irq(void)
 {
+    volatile vcpu_t *v = sark.vcpu;
+
     sc[SC_CLR_IRQ] = SC_CODE | (1 << sark.phys_cpu);
-    sark.vcpu->mbox_ap_cmd = 0;
+    uint cmd = v->mbox_ap_cmd;
+    uint arg = v->mbox_ap_msg;
+
+    v->mbox_ap_cmd = SHM_IDLE;
+    if (cmd == SHM_MSG) {
+        sdp_msg_t *msg = sdp_receive((sdp_msg_t *) arg);
+
+        if (msg != NULL) {
+            if (callback[SDP_PACKET_RX].cback != NULL)
+                deliver(SDP_PACKET_RX, (uint) msg, msg->dest_port >> PORT_SHIFT);
+            else
+                spin1_msg_free(msg);
+        }
+    } else if (cmd == SHM_SIGNAL && arg == SIG_EXIT) {
+        spin1_exit(255);
+    }
     vic[VIC_VADDR] = 0;
+}
+
+// Called by sark_init: the mailbox interrupt is on from start-up, as SARK's.
+void runtime_cpu_int_init(void)
+{
+    vic_slot_set(SARK_PRIORITY, CPU_INT, cpu_int_irq);
+    vic[VIC_ENABLE] = 1 << CPU_INT;
 }
 
 // SYNC0 barrier: SC&MP's SIG_SYNC0 clears this core's SC flag bit (indexed
@@ -609,8 +636,6 @@ static void sync_wait(void)
     uint bit = 1u << sark.virt_cpu;
 
     sark_cpu_state(CPU_STATE_SYNC0);
-    vic_slot_set(SARK_PRIORITY, CPU_INT, sync_irq);
-    vic[VIC_ENABLE] = 1 << CPU_INT;
     for (;;) {
         uint cpsr = cpu_int_disable();
 
@@ -621,7 +646,6 @@ static void sync_wait(void)
         cpu_wfi();
         cpu_int_restore(cpsr);
     }
-    vic[VIC_DISABLE] = 1 << CPU_INT;
 }
 
 // Take the next queued callback (highest priority first) and run it, or

@@ -60,50 +60,126 @@ pub enum LoadError {
 pub const APLX_MAX_ENTRIES: usize = 64;
 
 impl Program {
-    /// Reads and checks an ELF file.
+    /// Reads and checks a firmware file: an ELF (by its magic number) or else an APLX image
+    /// (as SARK-built binaries ship), told apart by content, not by name.
     pub fn from_file(path: &Path) -> Result<Program, LoadError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable { file: file.clone(), reason: e.to_string() })?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Program::from_elf_bytes(&file, &name, &bytes)
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Program::from_bytes(&file, &name, &bytes)
+    }
+
+    /// As [`Program::from_file`], from bytes already read; `file` names the source in errors.
+    /// Bytes that are neither an ELF nor an APLX image with an EXEC entry are "not an ELF or
+    /// APLX file".
+    pub fn from_bytes(file: &str, name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
+        if bytes.starts_with(b"\x7fELF") {
+            return Program::from_elf_bytes(file, name, bytes);
+        }
+        match Program::from_aplx(name, bytes) {
+            Ok(mut p) => {
+                p.name = name.to_string();
+                Ok(p)
+            }
+            Err(LoadError::BadAplx { reason, .. }) => Err(LoadError::NotElf {
+                file: file.to_string(),
+                reason: format!(
+                    "missing the ELF magic number, and not an APLX image either ({reason})"
+                ),
+            }),
+            Err(LoadError::BadSegment { addr, size, .. }) => Err(LoadError::BadSegment {
+                file: file.to_string(),
+                addr,
+                size,
+            }),
+            Err(LoadError::NoSegments { .. }) => Err(LoadError::NoSegments {
+                file: file.to_string(),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks and converts ELF bytes; `file` names the source in errors.
     pub fn from_elf_bytes(file: &str, name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
         let f = || file.to_string();
         if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
-            return Err(LoadError::NotElf { file: f(), reason: "missing the ELF magic number".into() });
+            return Err(LoadError::NotElf {
+                file: f(),
+                reason: "missing the ELF magic number".into(),
+            });
         }
         if bytes.len() < 20 {
-            return Err(LoadError::NotElf { file: f(), reason: "truncated header".into() });
+            return Err(LoadError::NotElf {
+                file: f(),
+                reason: "truncated header".into(),
+            });
         }
         if bytes[4] != header::ELFCLASS32 {
-            return Err(LoadError::WrongArch { file: f(), reason: "64-bit ELF".into() });
+            return Err(LoadError::WrongArch {
+                file: f(),
+                reason: "64-bit ELF".into(),
+            });
         }
         if bytes[5] != header::ELFDATA2LSB {
-            return Err(LoadError::WrongArch { file: f(), reason: "big-endian ELF".into() });
+            return Err(LoadError::WrongArch {
+                file: f(),
+                reason: "big-endian ELF".into(),
+            });
         }
         let machine = u16::from_le_bytes([bytes[18], bytes[19]]);
         if machine != header::EM_ARM {
-            return Err(LoadError::WrongArch { file: f(), reason: format!("machine {} is not ARM", header::machine_to_str(machine)) });
+            return Err(LoadError::WrongArch {
+                file: f(),
+                reason: format!("machine {} is not ARM", header::machine_to_str(machine)),
+            });
         }
-        let elf = Elf::parse(bytes).map_err(|e| LoadError::NotElf { file: f(), reason: e.to_string() })?;
+        let elf = Elf::parse(bytes).map_err(|e| LoadError::NotElf {
+            file: f(),
+            reason: e.to_string(),
+        })?;
         let mut segments = Vec::new();
-        for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0) {
+        for ph in elf
+            .program_headers
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+        {
             let addr = ph.p_paddr as u32;
             let size = ph.p_memsz as u32;
-            if ph.p_paddr > u32::MAX as u64 || ph.p_memsz > u32::MAX as u64 || region_of(addr, size).is_none() {
-                return Err(LoadError::BadSegment { file: f(), addr, size });
+            if ph.p_paddr > u32::MAX as u64
+                || ph.p_memsz > u32::MAX as u64
+                || region_of(addr, size).is_none()
+            {
+                return Err(LoadError::BadSegment {
+                    file: f(),
+                    addr,
+                    size,
+                });
             }
             if ph.p_filesz > ph.p_memsz {
-                return Err(LoadError::NotElf { file: f(), reason: "segment file size exceeds its memory size".into() });
+                return Err(LoadError::NotElf {
+                    file: f(),
+                    reason: "segment file size exceeds its memory size".into(),
+                });
             }
             let start = ph.p_offset as usize;
             let data = start
                 .checked_add(ph.p_filesz as usize)
                 .and_then(|end| bytes.get(start..end))
-                .ok_or_else(|| LoadError::NotElf { file: f(), reason: "segment data beyond the end of the file".into() })?;
-            segments.push(Segment { addr, data: data.to_vec(), mem_size: size });
+                .ok_or_else(|| LoadError::NotElf {
+                    file: f(),
+                    reason: "segment data beyond the end of the file".into(),
+                })?;
+            segments.push(Segment {
+                addr,
+                data: data.to_vec(),
+                mem_size: size,
+            });
         }
         if segments.is_empty() {
             return Err(LoadError::NoSegments { file: f() });
@@ -116,7 +192,12 @@ impl Program {
                 }
             }
         }
-        Ok(Program { name: name.to_string(), entry: elf.entry as u32, segments, symbols })
+        Ok(Program {
+            name: name.to_string(),
+            entry: elf.entry as u32,
+            segments,
+            symbols,
+        })
     }
 }
 
@@ -126,26 +207,50 @@ impl Program {
     /// ELF's segments. `name` names the source in errors and becomes the program's name.
     pub fn from_aplx(name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
         let f = || name.to_string();
-        let image = spinn_proto::aplx::interpret(bytes, APLX_MAX_ENTRIES)
-            .map_err(|e| LoadError::BadAplx { file: f(), reason: e.to_string() })?;
-        let entry = image.exec.ok_or_else(|| LoadError::BadAplx { file: f(), reason: "no EXEC entry".into() })?;
+        let image = spinn_proto::aplx::interpret(bytes, APLX_MAX_ENTRIES).map_err(|e| {
+            LoadError::BadAplx {
+                file: f(),
+                reason: e.to_string(),
+            }
+        })?;
+        let entry = image.exec.ok_or_else(|| LoadError::BadAplx {
+            file: f(),
+            reason: "no EXEC entry".into(),
+        })?;
         let mut segments = Vec::new();
         for (addr, data) in image.writes {
             let size = u32::try_from(data.len()).unwrap_or(u32::MAX);
             if region_of(addr, size).is_none() {
-                return Err(LoadError::BadSegment { file: f(), addr, size });
+                return Err(LoadError::BadSegment {
+                    file: f(),
+                    addr,
+                    size,
+                });
             }
-            segments.push(Segment { addr, data, mem_size: size });
+            segments.push(Segment {
+                addr,
+                data,
+                mem_size: size,
+            });
         }
         if segments.is_empty() {
             return Err(LoadError::NoSegments { file: f() });
         }
-        Ok(Program { name: name.to_string(), entry, segments, symbols: BTreeMap::new() })
+        Ok(Program {
+            name: name.to_string(),
+            entry,
+            segments,
+            symbols: BTreeMap::new(),
+        })
     }
 
     /// The APLX image of this program (`spinn_proto::aplx::build` of its segments and entry).
     pub fn to_aplx(&self) -> Result<Vec<u8>, spinn_proto::ProtoError> {
-        let segs: Vec<(u32, &[u8], u32)> = self.segments.iter().map(|s| (s.addr, s.data.as_slice(), s.mem_size)).collect();
+        let segs: Vec<(u32, &[u8], u32)> = self
+            .segments
+            .iter()
+            .map(|s| (s.addr, s.data.as_slice(), s.mem_size))
+            .collect();
         spinn_proto::aplx::build(&segs, self.entry)
     }
 }
@@ -156,15 +261,23 @@ mod tests {
 
     #[test]
     fn rejects_non_elf_and_wrong_class() {
-        assert!(matches!(Program::from_elf_bytes("x", "x", b"hello world"), Err(LoadError::NotElf { .. })));
+        assert!(matches!(
+            Program::from_elf_bytes("x", "x", b"hello world"),
+            Err(LoadError::NotElf { .. })
+        ));
         let mut hdr = vec![0u8; 64];
         hdr[..4].copy_from_slice(b"\x7fELF");
         hdr[4] = header::ELFCLASS64;
         hdr[5] = header::ELFDATA2LSB;
-        assert!(matches!(Program::from_elf_bytes("x", "x", &hdr), Err(LoadError::WrongArch { .. })));
+        assert!(matches!(
+            Program::from_elf_bytes("x", "x", &hdr),
+            Err(LoadError::WrongArch { .. })
+        ));
         hdr[4] = header::ELFCLASS32;
         hdr[18] = 62; // x86-64
-        let e = Program::from_elf_bytes("f.elf", "f", &hdr).unwrap_err().to_string();
+        let e = Program::from_elf_bytes("f.elf", "f", &hdr)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("f.elf: not an ARM"), "{e}");
     }
 
@@ -186,23 +299,63 @@ mod tests {
         for s in &elf.segments {
             for i in 0..s.mem_size {
                 let want = s.data.get(i as usize).copied().unwrap_or(0);
-                assert_eq!(mem.get(&(s.addr + i)), Some(&want), "byte at {:#x}", s.addr + i);
+                assert_eq!(
+                    mem.get(&(s.addr + i)),
+                    Some(&want),
+                    "byte at {:#x}",
+                    s.addr + i
+                );
             }
         }
     }
 
     #[test]
+    fn files_are_told_apart_by_content() {
+        let dir = std::env::temp_dir().join(format!("spinn-loader-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let elf_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf");
+        let elf = Program::from_file(&elf_path).unwrap();
+        // An APLX image under a misleading name still loads as APLX.
+        let aplx_path = dir.join("hello.elf");
+        std::fs::write(&aplx_path, elf.to_aplx().unwrap()).unwrap();
+        let p = Program::from_file(&aplx_path).unwrap();
+        assert_eq!((p.name.as_str(), p.entry), ("hello", elf.entry));
+        let junk = dir.join("junk.aplx");
+        std::fs::write(&junk, b"hello world, this is no firmware at all").unwrap();
+        let e = Program::from_file(&junk).unwrap_err().to_string();
+        assert!(e.contains("not an ELF file") && e.contains("APLX"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn aplx_errors() {
         use spinn_proto::aplx::{build, AplxEntry};
-        assert!(matches!(Program::from_aplx("a", &[]), Err(LoadError::BadAplx { .. })));
+        assert!(matches!(
+            Program::from_aplx("a", &[]),
+            Err(LoadError::BadAplx { .. })
+        ));
         let no_exec = AplxEntry::End.to_bytes();
         let e = Program::from_aplx("a", &no_exec).unwrap_err().to_string();
         assert!(e.contains("no EXEC"), "{e}");
         let outside = build(&[(0x1000_0000, &[1, 2, 3, 4], 4)], 0x1000_0000).unwrap();
-        assert!(matches!(Program::from_aplx("a", &outside), Err(LoadError::BadSegment { addr: 0x1000_0000, .. })));
+        assert!(matches!(
+            Program::from_aplx("a", &outside),
+            Err(LoadError::BadSegment {
+                addr: 0x1000_0000,
+                ..
+            })
+        ));
         let only_exec = build(&[], 0).unwrap();
-        assert!(matches!(Program::from_aplx("a", &only_exec), Err(LoadError::NoSegments { .. })));
-        let acopy = AplxEntry::Acopy { dest: 0, src: 0x6000_0000, len: 4 }.to_bytes();
+        assert!(matches!(
+            Program::from_aplx("a", &only_exec),
+            Err(LoadError::NoSegments { .. })
+        ));
+        let acopy = AplxEntry::Acopy {
+            dest: 0,
+            src: 0x6000_0000,
+            len: 4,
+        }
+        .to_bytes();
         let e = Program::from_aplx("a", &acopy).unwrap_err().to_string();
         assert!(e.contains("ACOPY"), "{e}");
     }

@@ -20,5 +20,5 @@ mod scheduler;
 mod shared;
 
 pub use scheduler::*;
+pub(crate) use shared::{system_read, system_write};
 pub use shared::{Shared, Tracer};
-

@@ -18,8 +18,11 @@ use super::router::{RouterCounters, Source};
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
 use crate::loader::Program;
+use crate::timing::{
+    link_serialisation_cycles, router_wait_cycles, router_waits, LINK_WIRE_CYCLES,
+    ROUTER_LATENCY_CYCLES,
+};
 use crate::trace::{Event, From as TraceFrom};
-use crate::timing::{link_serialisation_cycles, router_wait_cycles, router_waits, LINK_WIRE_CYCLES, ROUTER_LATENCY_CYCLES};
 use crate::Cycle;
 
 /// ER field (control bits [5:4]) of a packet on the first leg of an emergency detour.
@@ -29,7 +32,6 @@ const ER_SECOND_LEG: u8 = 2;
 
 /// Number of cores on a chip.
 pub const NUM_CORES: usize = 18;
-
 
 /// How a chip runs.
 #[derive(Clone, Debug)]
@@ -48,7 +50,11 @@ pub struct ChipConfig {
 impl Default for ChipConfig {
     fn default() -> Self {
         // 2,000 cycles = 10 µs: short against a 1 ms tick, long enough to keep slices cheap.
-        ChipConfig { quantum: 2_000, align_check: true, drop_mc_every: 0 }
+        ChipConfig {
+            quantum: 2_000,
+            align_check: true,
+            drop_mc_every: 0,
+        }
     }
 }
 
@@ -155,14 +161,37 @@ impl Chip {
 
     /// As [`Chip::new`], with the physical cores in `dead` (bit p = core p) out of service: the
     /// monitor numbers the live ones virtually 0, 1, 2, ... as SC&MP's p2v map does.
-    pub fn with_dead_cores(x: u8, y: u8, width: u8, height: u8, dead: u32, config: ChipConfig) -> Chip {
-        let v2p: Vec<u8> = (0..NUM_CORES as u8).filter(|p| dead & (1 << p) == 0).collect();
+    pub fn with_dead_cores(
+        x: u8,
+        y: u8,
+        width: u8,
+        height: u8,
+        dead: u32,
+        config: ChipConfig,
+    ) -> Chip {
+        let v2p: Vec<u8> = (0..NUM_CORES as u8)
+            .filter(|p| dead & (1 << p) == 0)
+            .collect();
         let monitor = v2p[0];
         let shared = Rc::new(RefCell::new(Shared::new(monitor, NUM_CORES)));
         {
             let sh = shared.borrow();
-            let info = sysram::BootInfo { x, y, width, height, v2p: v2p.clone(), ethernet: x == 0 && y == 0 };
+            let info = sysram::BootInfo {
+                x,
+                y,
+                width,
+                height,
+                v2p: v2p.clone(),
+                ethernet: x == 0 && y == 0,
+            };
             sysram::boot(&sh.sysram, &info);
+            // SC&MP's time-sync/signal entry 0, toward the monitor (virtual core 0).
+            let entry0 = (0xFFFF_5554, 0xFFFF_FFFE, 1 << 6);
+            let mem = crate::sark::SysMem {
+                sysram: &sh.sysram,
+                sdram: &sh.sdram,
+            };
+            crate::sark::boot_system_area(mem, (u16::from(x) << 8) | u16::from(y), entry0);
         }
         let mut p2v = [0u8; NUM_CORES];
         for (v, &p) in v2p.iter().enumerate() {
@@ -229,12 +258,20 @@ impl Chip {
 
     /// The simulated core behind virtual core `virt`, if an application was loaded there.
     pub fn core(&self, virt: u8) -> Option<&Core> {
-        self.cores.get(*self.v2p.get(virt as usize)? as usize)?.as_ref()
+        self.cores
+            .get(*self.v2p.get(virt as usize)? as usize)?
+            .as_ref()
     }
 
     /// Loads `program` onto virtual core `virt` and starts it as SC&MP does after an APLX load:
-    /// vcpu INIT with the app ID, an empty IOBUF, entry in SVC mode with r0 = (flags<<8)|app_id.
-    pub fn load(&mut self, virt: u32, program: &Program, app_id: u8, app_flags: u8) -> Result<(), ChipError> {
+    /// vcpu INIT with the app ID, no IOBUF yet, entry in SVC mode with r0 = (flags<<8)|app_id.
+    pub fn load(
+        &mut self,
+        virt: u32,
+        program: &Program,
+        app_id: u8,
+        app_flags: u8,
+    ) -> Result<(), ChipError> {
         if virt == 0 || virt as usize >= self.v2p.len() {
             return Err(ChipError::BadCore(virt, self.v2p.len() as u32 - 1));
         }
@@ -272,13 +309,9 @@ impl Chip {
             ram.write(f(vcpu::APP_NAME), &name);
             // user0..3 are left alone: hosts write them (user0: the data's address) before the
             // application starts, as the SpiNNaker tools do, often before it is even loaded.
-            // The monitor model gives each core an empty IOBUF block (SARK would allocate it
-            // from the SDRAM heap at start-up; the layout of the block is the same).
-            let iobuf = sysram::iobuf_addr(v);
-            ram.write_u32(f(vcpu::IOBUF), iobuf);
-            if let Some(Region::Sdram(o)) = region_of(iobuf, sysram::IOBUF_HEADER) {
-                sh.sdram.write(o as usize, &[0u8; sysram::IOBUF_HEADER as usize]);
-            }
+            // No IOBUF until the application prints: SARK (and our runtime) take it from the
+            // system heap then (§11.4).
+            ram.write_u32(f(vcpu::IOBUF), 0);
         }
         core.state_mut().now = self.now;
         core.reset_to(program.entry, ((app_flags as u32) << 8) | app_id as u32);
@@ -295,7 +328,9 @@ impl Chip {
     /// Drops the application of virtual core `virt` (the monitor stopped its clock and will
     /// reload the idle stub); false when none was loaded.
     pub fn unload(&mut self, virt: u8) -> bool {
-        let Some(&phys) = self.v2p.get(virt as usize) else { return false };
+        let Some(&phys) = self.v2p.get(virt as usize) else {
+            return false;
+        };
         self.wake_at[phys as usize] = None;
         self.cores[phys as usize].take().is_some()
     }
@@ -317,13 +352,23 @@ impl Chip {
     /// Writes multicast entry `entry` with the virtual cores of `route` (bits 6..23) converted
     /// to physical ones, as SARK's `rtr_mc_set` does; cores beyond this chip's are dropped.
     pub fn set_mc_entry_virtual(&self, entry: usize, key: u32, mask: u32, route: u32) {
+        let phys_route = self.route_to_physical(route);
+        self.shared
+            .borrow_mut()
+            .router
+            .set_mc_entry(entry, key, mask, phys_route);
+    }
+
+    /// A route word (links in bits 0..5, virtual cores in bits 6..23) with its cores made
+    /// physical; cores beyond this chip's are dropped.
+    pub fn route_to_physical(&self, route: u32) -> u32 {
         let mut phys_route = route & 0x3F;
         for v in 0..NUM_CORES as u8 {
             if route & (1 << (6 + v)) != 0 && (v as usize) < self.num_cores() {
                 phys_route |= 1 << (6 + self.phys_of(v));
             }
         }
-        self.shared.borrow_mut().router.set_mc_entry(entry, key, mask, phys_route);
+        phys_route
     }
 
     fn is_active(&self, phys: usize) -> bool {
@@ -345,10 +390,16 @@ impl Chip {
             let mut wake: Option<(Cycle, usize)> = None;
             let mut active = false;
             for p in 0..NUM_CORES {
-                let Some(core) = self.cores[p].as_ref().filter(|c| !c.halted) else { continue };
+                let Some(core) = self.cores[p].as_ref().filter(|c| !c.halted) else {
+                    continue;
+                };
                 active = true;
                 let slot = if core.sleeping { &mut wake } else { &mut run };
-                let t = if core.sleeping { self.wake_at[p] } else { Some(core.state().now) };
+                let t = if core.sleeping {
+                    self.wake_at[p]
+                } else {
+                    Some(core.state().now)
+                };
                 if let Some(t) = t {
                     if slot.is_none_or(|(best, _)| t < best) {
                         *slot = Some((t, p));
@@ -357,7 +408,13 @@ impl Chip {
             }
             if !active {
                 // Time stops where the last core finished.
-                let last = self.cores.iter().flatten().map(|c| c.state().now).max().unwrap_or(self.now);
+                let last = self
+                    .cores
+                    .iter()
+                    .flatten()
+                    .map(|c| c.state().now)
+                    .max()
+                    .unwrap_or(self.now);
                 self.now = self.now.max(last);
                 return StopReason::AllFinished;
             }
@@ -382,7 +439,11 @@ impl Chip {
                 .filter(|&q| q != p)
                 .filter_map(|q| {
                     let c = self.cores[q].as_ref().filter(|c| !c.halted)?;
-                    if c.sleeping { self.wake_at[q] } else { Some(c.state().now) }
+                    if c.sleeping {
+                        self.wake_at[q]
+                    } else {
+                        Some(c.state().now)
+                    }
                 })
                 .min();
             let until = others.map_or(limit, |t| t.max(next.0).saturating_add(quantum).min(limit));
@@ -396,7 +457,11 @@ impl Chip {
         let core = self.cores[p].as_mut().unwrap();
         self.wake_at[p] = if core.sleeping {
             core.state_mut().update_interrupts();
-            if core.interrupt_pending() { Some(core.state().now) } else { core.state().next_event() }
+            if core.interrupt_pending() {
+                Some(core.state().now)
+            } else {
+                core.state().next_event()
+            }
         } else {
             None
         };
@@ -466,13 +531,23 @@ impl Chip {
                 ER_FIRST_LEG => {
                     // We are the detour: pass it on towards the chip the blocked link led to.
                     let out = (arrival + 1) % 6;
-                    let second = Packet { control: (pkt.control & !0x30) | ER_SECOND_LEG << 4, ..pkt };
+                    let second = Packet {
+                        control: (pkt.control & !0x30) | ER_SECOND_LEG << 4,
+                        ..pkt
+                    };
                     let control = self.shared.borrow().router_control();
                     // Fault injection counts the detour's packet like any other it forwards.
                     let faulted = self.shared.borrow_mut().router.drops_by_fault(&pkt);
                     if faulted || !self.send_on_link(out, second, t, control) {
                         let mut sh = self.shared.borrow_mut();
-                        sh.emit(t, Event::Drop { key: pkt.key, links: 1 << out, cores: 0 });
+                        sh.emit(
+                            t,
+                            Event::Drop {
+                                key: pkt.key,
+                                links: 1 << out,
+                                cores: 0,
+                            },
+                        );
                         sh.router.count_dropped(&pkt, source, 1 << out, 0, t);
                     }
                     return;
@@ -488,23 +563,50 @@ impl Chip {
         let (route, wait, control) = {
             let mut sh = self.shared.borrow_mut();
             let control = sh.router.control();
-            (sh.router.route(&pkt, source, t), router_wait_cycles(control), control)
+            (
+                sh.router.route(&pkt, source, t),
+                router_wait_cycles(control),
+                control,
+            )
         };
         let from = match source {
             Source::Core(p) => TraceFrom::Core(p),
             Source::Link(l) => TraceFrom::Link(l),
         };
         if route.dropped {
-            self.shared.borrow_mut().emit(t, Event::Drop { key: pkt.key, links: 0, cores: 0 });
+            self.shared.borrow_mut().emit(
+                t,
+                Event::Drop {
+                    key: pkt.key,
+                    links: 0,
+                    cores: 0,
+                },
+            );
             return;
         }
         {
             let mut sh = self.shared.borrow_mut();
-            sh.emit(t, Event::Hop { from, key: pkt.key, links: route.links, cores: route.cores });
+            sh.emit(
+                t,
+                Event::Hop {
+                    from,
+                    key: pkt.key,
+                    links: route.links,
+                    cores: route.cores,
+                },
+            );
             if sh.router.drops_by_fault(&pkt) {
                 // Injected fault: lost before any output, recorded as if every output failed.
-                sh.emit(t, Event::Drop { key: pkt.key, links: route.links, cores: route.cores });
-                sh.router.count_dropped(&pkt, source, route.links, route.cores, t);
+                sh.emit(
+                    t,
+                    Event::Drop {
+                        key: pkt.key,
+                        links: route.links,
+                        cores: route.cores,
+                    },
+                );
+                sh.router
+                    .count_dropped(&pkt, source, route.links, route.cores, t);
                 return;
             }
         }
@@ -524,7 +626,13 @@ impl Chip {
                     if !st.rx_wait.is_empty() || !st.cc.deliver(pkt, arrival) {
                         st.rx_wait.push_back((arrival, wait, pkt, source));
                     } else {
-                        st.shared.borrow_mut().emit(arrival, Event::Deliver { p: dest as u8, key: pkt.key });
+                        st.shared.borrow_mut().emit(
+                            arrival,
+                            Event::Deliver {
+                                p: dest as u8,
+                                key: pkt.key,
+                            },
+                        );
                     }
                     if core.sleeping {
                         woken.push(dest);
@@ -546,8 +654,16 @@ impl Chip {
         }
         if failed_links != 0 || failed_cores != 0 {
             let mut sh = self.shared.borrow_mut();
-            sh.emit(t, Event::Drop { key: pkt.key, links: failed_links, cores: failed_cores });
-            sh.router.count_dropped(&pkt, source, failed_links, failed_cores, t);
+            sh.emit(
+                t,
+                Event::Drop {
+                    key: pkt.key,
+                    links: failed_links,
+                    cores: failed_cores,
+                },
+            );
+            sh.router
+                .count_dropped(&pkt, source, failed_links, failed_cores, t);
         }
     }
 
@@ -562,28 +678,49 @@ impl Chip {
         }
         let (wait1, wait2) = router_waits(control);
         let ready = t + ROUTER_LATENCY_CYCLES;
-        let (link, pkt, start) = if self.link_free_at[link as usize] <= ready + wait1 || pkt.kind() != PacketKind::Mc {
-            (link, pkt, ready.max(self.link_free_at[link as usize]))
-        } else {
-            let detour = (link + 1) % 6;
-            let free = self.link_free_at[detour as usize];
-            if self.live_links & (1 << detour) == 0 || free > ready + wait1 + wait2 {
-                return false;
-            }
-            let mut sh = self.shared.borrow_mut();
-            sh.router.count_emergency();
-            sh.emit(t, Event::Emergency { link: detour, key: pkt.key });
-            drop(sh);
-            let first = Packet { control: (pkt.control & !0x30) | ER_FIRST_LEG << 4, ..pkt };
-            (detour, first, (ready + wait1).max(free))
-        };
+        let (link, pkt, start) =
+            if self.link_free_at[link as usize] <= ready + wait1 || pkt.kind() != PacketKind::Mc {
+                (link, pkt, ready.max(self.link_free_at[link as usize]))
+            } else {
+                let detour = (link + 1) % 6;
+                let free = self.link_free_at[detour as usize];
+                if self.live_links & (1 << detour) == 0 || free > ready + wait1 + wait2 {
+                    return false;
+                }
+                let mut sh = self.shared.borrow_mut();
+                sh.router.count_emergency();
+                sh.emit(
+                    t,
+                    Event::Emergency {
+                        link: detour,
+                        key: pkt.key,
+                    },
+                );
+                drop(sh);
+                let first = Packet {
+                    control: (pkt.control & !0x30) | ER_FIRST_LEG << 4,
+                    ..pkt
+                };
+                (detour, first, (ready + wait1).max(free))
+            };
         let l = link as usize;
         let queued = (start - ready).min(u32::MAX as Cycle) as u32;
-        self.shared.borrow_mut().emit(start, Event::LinkOut { link, key: pkt.key, queued });
+        self.shared.borrow_mut().emit(
+            start,
+            Event::LinkOut {
+                link,
+                key: pkt.key,
+                queued,
+            },
+        );
         let sent = start + link_serialisation_cycles(pkt.bits());
         self.link_free_at[l] = sent;
         self.link_packets[l] += 1;
-        self.outgoing.push(LinkPacket { arrival: sent + LINK_WIRE_CYCLES, link, packet: pkt });
+        self.outgoing.push(LinkPacket {
+            arrival: sent + LINK_WIRE_CYCLES,
+            link,
+            packet: pkt,
+        });
         true
     }
 
@@ -594,7 +731,12 @@ impl Chip {
 
     /// The trace records encoded since the last call (empty when tracing is off).
     pub fn take_trace(&mut self) -> Vec<u8> {
-        self.shared.borrow_mut().tracer.as_mut().map(|t| t.take()).unwrap_or_default()
+        self.shared
+            .borrow_mut()
+            .tracer
+            .as_mut()
+            .map(|t| t.take())
+            .unwrap_or_default()
     }
 
     /// Declares which links lead to live neighbours (bit l = link l); others drop packets.
@@ -629,7 +771,11 @@ impl Chip {
             .filter(|&p| self.is_active(p))
             .filter_map(|p| {
                 let c = self.cores[p].as_ref()?;
-                if c.sleeping { self.wake_at[p] } else { Some(c.state().now) }
+                if c.sleeping {
+                    self.wake_at[p]
+                } else {
+                    Some(c.state().now)
+                }
             })
             .min()
     }
@@ -645,7 +791,13 @@ impl Chip {
         if state.to_u8() != self.last_state[p] {
             self.last_state[p] = state.to_u8();
             let now = self.cores[p].as_ref().unwrap().state().now;
-            self.shared.borrow_mut().emit(now, Event::State { p: p as u8, state: state.to_u8() });
+            self.shared.borrow_mut().emit(
+                now,
+                Event::State {
+                    p: p as u8,
+                    state: state.to_u8(),
+                },
+            );
         }
         let core = self.cores[p].as_mut().unwrap();
         if state.is_final() {
@@ -655,14 +807,19 @@ impl Chip {
 
     /// Reads a word from the vcpu block of virtual core `virt`.
     fn vcpu_u32(&self, virt: u8, field: u32) -> u32 {
-        self.shared.borrow().sysram.read_u32(sysram::vcpu_field(virt, field))
+        self.shared
+            .borrow()
+            .sysram
+            .read_u32(sysram::vcpu_field(virt, field))
     }
 
     /// The text in a core's IOBUF blocks (followed along their `next` links).
     pub fn iobuf(&self, virt: u8) -> String {
         let sh = self.shared.borrow();
         let read = |addr: u32, len: usize| -> Result<Option<Vec<u8>>, std::convert::Infallible> {
-            let Some(Region::Sdram(o)) = region_of(addr, len as u32) else { return Ok(None) };
+            let Some(Region::Sdram(o)) = region_of(addr, len as u32) else {
+                return Ok(None);
+            };
             let mut buf = vec![0u8; len];
             sh.sdram.read(o as usize, &mut buf);
             Ok(Some(buf))
@@ -679,9 +836,14 @@ impl Chip {
     pub fn reports(&self) -> Vec<CoreReport> {
         let mut out = Vec::new();
         for virt in 1..self.v2p.len() as u8 {
-            let Some(core) = self.core(virt) else { continue };
+            let Some(core) = self.core(virt) else {
+                continue;
+            };
             let mut block = [0u8; sysram::VCPU_SIZE as usize];
-            self.shared.borrow().sysram.read(sysram::vcpu_field(virt, 0), &mut block);
+            self.shared
+                .borrow()
+                .sysram
+                .read(sysram::vcpu_field(virt, 0), &mut block);
             let v = sysram::Vcpu::parse(&block);
             let st = core.state();
             out.push(CoreReport {
@@ -730,9 +892,20 @@ mod tests {
     /// A lone chip whose router forwards KEY + i to link 0 and to the (idle) monitor, with every
     /// link live and tracing on, as configured with `drop_mc_every`.
     fn chip(drop_mc_every: u32) -> Chip {
-        let mut c = Chip::new(0, 0, 1, 1, ChipConfig { drop_mc_every, ..ChipConfig::default() });
+        let mut c = Chip::new(
+            0,
+            0,
+            1,
+            1,
+            ChipConfig {
+                drop_mc_every,
+                ..ChipConfig::default()
+            },
+        );
         c.set_live_links(0x3F);
-        c.shared_mut().router.set_mc_entry(1, KEY, 0xFFFF_0000, 1 << 0 | 1 << 6);
+        c.shared_mut()
+            .router
+            .set_mc_entry(1, KEY, 0xFFFF_0000, 1 << 0 | 1 << 6);
         c.trace(trace::Filter::default());
         c
     }
@@ -765,14 +938,23 @@ mod tests {
     fn drop_mc_every_3_drops_exactly_every_third_mc_packet_and_counts_it() {
         let mut c = chip(3);
         inject(&mut c, 10);
-        let forwarded: Vec<u32> = c.take_outgoing().iter().map(|p| p.packet.key - KEY).collect();
-        assert_eq!(forwarded, [0, 1, 3, 4, 6, 7, 9], "packets 3, 6 and 9 (1-based) are lost");
+        let forwarded: Vec<u32> = c
+            .take_outgoing()
+            .iter()
+            .map(|p| p.packet.key - KEY)
+            .collect();
+        assert_eq!(
+            forwarded,
+            [0, 1, 3, 4, 6, 7, 9],
+            "packets 3, 6 and 9 (1-based) are lost"
+        );
         let counters = c.router_counters();
         assert_eq!((counters.mc, counters.p2p, counters.dropped), (10, 10, 3));
         // Recorded as a real drop: trace event naming the failed outputs, dump registers (the
         // first dump is kept until DSTAT is read), the dumped-MC diagnostic counter.
         let monitor = 1 << c.phys_of(0);
-        let expected: Vec<(u32, u8, u32)> = [2, 5, 8].iter().map(|&i| (KEY + i, 1, monitor)).collect();
+        let expected: Vec<(u32, u8, u32)> =
+            [2, 5, 8].iter().map(|&i| (KEY + i, 1, monitor)).collect();
         assert_eq!(drops(&mut c), expected);
         let mut sh = c.shared_mut();
         assert_eq!(sh.router.read(DKEY), KEY + 2);
@@ -787,7 +969,10 @@ mod tests {
         inject(&mut c, 10);
         assert_eq!(c.take_outgoing().len(), 10);
         let counters = c.router_counters();
-        assert_eq!((counters.mc, counters.routed, counters.dropped), (10, 20, 0));
+        assert_eq!(
+            (counters.mc, counters.routed, counters.dropped),
+            (10, 20, 0)
+        );
         assert!(drops(&mut c).is_empty());
         assert_eq!(c.shared_mut().router.read(DGC8), 0);
     }

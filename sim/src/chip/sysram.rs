@@ -12,8 +12,6 @@ pub const VCPU_SIZE: u32 = 128;
 pub const SV_BASE: u32 = 0xE500_7F00;
 /// SDRAM block that SC&MP keeps for APLX staging (`sv->sdram_sys`).
 pub const SDRAM_SYS: u32 = 0x6780_0000;
-/// Where the monitor model places the cores' IOBUF blocks: after the 256 KiB staging buffer.
-pub const IOBUF_AREA: u32 = SDRAM_SYS + 0x4_0000;
 /// Default IOBUF text capacity per core (`sv->iobuf_size`, sark.struct default 16 KiB).
 pub const IOBUF_SIZE: u32 = 16384;
 /// Bytes of the IOBUF block header {next, unix_time, time_ms, ptr} before the text.
@@ -218,14 +216,17 @@ impl CpuState {
 
     /// True once a core will not run on by itself: EXIT, RTE or WDOG.
     pub fn is_final(self) -> bool {
-        matches!(self, CpuState::Exit | CpuState::RunTimeException | CpuState::Watchdog)
+        matches!(
+            self,
+            CpuState::Exit | CpuState::RunTimeException | CpuState::Watchdog
+        )
     }
 }
 
 /// Run-time error names, indexed by `rt_code` (§6.2).
 pub const RTE_NAMES: [&str; 21] = [
-    "NONE", "RESET", "UNDEF", "SVC", "PABT", "DABT", "IRQ", "FIQ", "VIC", "ABORT", "MALLOC", "DIV0",
-    "EVENT", "SWERR", "IOBUF", "ENABLE", "NULL", "PKT", "TIMER", "API", "VER",
+    "NONE", "RESET", "UNDEF", "SVC", "PABT", "DABT", "IRQ", "FIQ", "VIC", "ABORT", "MALLOC",
+    "DIV0", "EVENT", "SWERR", "IOBUF", "ENABLE", "NULL", "PKT", "TIMER", "API", "VER",
 ];
 
 /// Name of a run-time error code.
@@ -266,7 +267,10 @@ pub fn boot(sysram: &Ram, info: &BootInfo) {
     let w8 = |a: u32, v: u8| sysram.write_u8(off(SV_BASE + a), v);
     let w32 = |a: u32, v: u32| sysram.write_u32(off(SV_BASE + a), v);
     w16(sv::P2P_ADDR, p2p);
-    w16(sv::P2P_DIMS, ((info.width as u16) << 8) | info.height as u16);
+    w16(
+        sv::P2P_DIMS,
+        ((info.width as u16) << 8) | info.height as u16,
+    );
     w16(sv::DBG_ADDR, 0);
     w8(sv::P2P_UP, 1);
     w16(sv::ETH_ADDR, 0);
@@ -301,7 +305,11 @@ pub fn boot(sysram: &Ram, info: &BootInfo) {
         let v = virt as u8;
         sysram.write_u8(vcpu_field(v, vcpu::PHYS_CPU), phys);
         // The monitor runs SC&MP; application cores run the idle SARK stub (app ID 0).
-        let state = if virt == 0 { CpuState::Run } else { CpuState::Idle };
+        let state = if virt == 0 {
+            CpuState::Run
+        } else {
+            CpuState::Idle
+        };
         sysram.write_u8(vcpu_field(v, vcpu::CPU_STATE), state.to_u8());
         sysram.write_u32(vcpu_field(v, vcpu::SW_VER), SW_VER);
         let name: &[u8] = if virt == 0 { b"scamp-3" } else { b"sark" };
@@ -312,11 +320,6 @@ pub fn boot(sysram: &Ram, info: &BootInfo) {
 /// Reads a core's state from its vcpu block.
 pub fn cpu_state(sysram: &Ram, virt: u8) -> CpuState {
     CpuState::from_u8(sysram.read_u8(vcpu_field(virt, vcpu::CPU_STATE)))
-}
-
-/// Address of core `virt`'s IOBUF block in the monitor model's layout.
-pub fn iobuf_addr(virt: u8) -> u32 {
-    IOBUF_AREA + virt as u32 * (IOBUF_SIZE + IOBUF_HEADER)
 }
 
 /// What a core's vcpu block says about it: the fields a host reads to report on the core.
@@ -341,7 +344,14 @@ pub struct Vcpu {
 impl Vcpu {
     /// Decodes a vcpu block of [`VCPU_SIZE`] bytes.
     pub fn parse(block: &[u8; VCPU_SIZE as usize]) -> Vcpu {
-        let word = |o: u32| u32::from_le_bytes([block[o as usize], block[o as usize + 1], block[o as usize + 2], block[o as usize + 3]]);
+        let word = |o: u32| {
+            u32::from_le_bytes([
+                block[o as usize],
+                block[o as usize + 1],
+                block[o as usize + 2],
+                block[o as usize + 3],
+            ])
+        };
         Vcpu {
             state: CpuState::from_u8(block[vcpu::CPU_STATE as usize]),
             rt_code: block[vcpu::RT_CODE as usize],
@@ -355,23 +365,40 @@ impl Vcpu {
 
     /// For a core stopped by a run-time error, the instruction it stopped at.
     pub fn fault_pc(&self) -> Option<u32> {
-        (self.state == CpuState::RunTimeException).then(|| super::fault_pc(self.rt_code, self.lr, self.psr))
+        (self.state == CpuState::RunTimeException)
+            .then(|| super::fault_pc(self.rt_code, self.lr, self.psr))
     }
 }
 
 /// The text of an IOBUF chain starting at `block`: blocks of {next, unix time, ms, bytes used}
 /// then the text, followed along `next` (at most 64 blocks). `read(addr, len)` reads memory
 /// (`Ok(None)` where there is none, which ends the chain there); its errors are passed on.
-pub fn iobuf_text<E>(mut block: u32, mut read: impl FnMut(u32, usize) -> Result<Option<Vec<u8>>, E>) -> Result<String, E> {
+pub fn iobuf_text<E>(
+    mut block: u32,
+    mut read: impl FnMut(u32, usize) -> Result<Option<Vec<u8>>, E>,
+) -> Result<String, E> {
     let mut text = Vec::new();
     for _ in 0..64 {
         if block == 0 {
             break;
         }
-        let Some(head) = read(block, IOBUF_HEADER as usize)?.filter(|h| h.len() >= IOBUF_HEADER as usize) else { break };
-        let word = |i: usize| u32::from_le_bytes([head[4 * i], head[4 * i + 1], head[4 * i + 2], head[4 * i + 3]]);
+        let Some(head) =
+            read(block, IOBUF_HEADER as usize)?.filter(|h| h.len() >= IOBUF_HEADER as usize)
+        else {
+            break;
+        };
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                head[4 * i],
+                head[4 * i + 1],
+                head[4 * i + 2],
+                head[4 * i + 3],
+            ])
+        };
         let used = word(3).min(IOBUF_SIZE) as usize;
-        let Some(body) = read(block + IOBUF_HEADER, used)? else { break };
+        let Some(body) = read(block + IOBUF_HEADER, used)? else {
+            break;
+        };
         text.extend_from_slice(&body);
         block = word(0);
     }
@@ -394,17 +421,32 @@ mod tests {
         block(&mut mem, 0x100, 0x200, b"hello ");
         block(&mut mem, 0x200, 0x900, b"world");
         let read = |addr: u32, len: usize| -> Result<Option<Vec<u8>>, ()> {
-            Ok(mem.get(addr as usize..addr as usize + len).map(<[u8]>::to_vec))
+            Ok(mem
+                .get(addr as usize..addr as usize + len)
+                .map(<[u8]>::to_vec))
         };
         assert_eq!(iobuf_text(0x100, read), Ok("hello world".to_string()));
         assert_eq!(iobuf_text(0, read), Ok(String::new()));
-        assert_eq!(iobuf_text(0x100, |_, _| Err::<Option<Vec<u8>>, _>("bus")), Err("bus"));
+        assert_eq!(
+            iobuf_text(0x100, |_, _| Err::<Option<Vec<u8>>, _>("bus")),
+            Err("bus")
+        );
     }
 
     #[test]
     fn boot_writes_sv_and_vcpu_where_spinnman_reads_them() {
         let ram = Ram::new(0x8000);
-        boot(&ram, &BootInfo { x: 0, y: 0, width: 1, height: 1, v2p: (0..18).collect(), ethernet: true });
+        boot(
+            &ram,
+            &BootInfo {
+                x: 0,
+                y: 0,
+                width: 1,
+                height: 1,
+                v2p: (0..18).collect(),
+                ethernet: true,
+            },
+        );
         assert_eq!(ram.read_u8(0x7F24), 200);
         assert_eq!(ram.read_u8(0x7F00 + 0xBC), 18);
         assert_eq!(cpu_state(&ram, 0), CpuState::Run);

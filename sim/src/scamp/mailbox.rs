@@ -7,13 +7,10 @@
 //! the flag (and its interrupt when no flag is left), returns the buffer to the pool and sets
 //! the mailbox back to SHM_IDLE, then routes the message.
 //!
-//! The pool is where SC&MP puts it: the first allocation of the SysRAM heap at 0xE5001100
-//! (`sv->sysram_heap`, after the default 4 KiB of user SysRAM): 16 bytes of `heap_t`, the
-//! block's 8-byte header, then `sv->num_buf` (7) `sdp_msg_t` of 292 bytes linked through their
-//! first word, `sv->shm_root` (sv + 0x68: free pointer, u16 count, u16 max) pointing at the
-//! first and `sv->shm_buf` (sv + 0xE8) at the buffers. The monitor model lays it out on every
-//! chip when the board boots ([`init_shm_pool`]); a machine without the monitor model has an
-//! empty pool (`shm_root.free` = 0), and our runtime's `spin1_send_sdp_msg` then fails at once.
+//! The pool is where SC&MP puts it ([`crate::sark::boot_system_area`]): the first block of the
+//! SysRAM heap (`sv->sysram_heap`), `sv->num_buf` (7) `sdp_msg_t` of 292 bytes linked through
+//! their first word, with `sv->shm_root` (free pointer, u16 count, u16 max) pointing at the
+//! first and `sv->shm_buf` at the buffers.
 //!
 //! Choices (the monitor cores are not simulated):
 //! - the mailboxes are looked at after every slice of simulated time ([`Scamp::service_mailboxes`],
@@ -35,22 +32,8 @@ use crate::chip::sysram::{self, SV_BASE};
 use crate::chip::Chip;
 use crate::machine::Machine;
 
-/// `sv->shm_root` (`mem_block_t`: free list head, u16 count, u16 max).
-pub const SV_SHM_ROOT: u32 = 0x68;
-/// `sv->shm_buf`: the pool's first buffer.
-pub const SV_SHM_BUF: u32 = 0xE8;
-/// `sv->mbox_flags`: bit v set while virtual core v has a message for the monitor.
-pub const SV_MBOX_FLAGS: u32 = 0xEC;
-/// Size of an `sdp_msg_t` (`next`, `length`, `checksum`, header, SCP words, 256 data bytes, pad).
-pub const SDP_MSG_SIZE: u32 = 292;
-/// Buffers in the pool (`sv->num_buf` as booted).
-pub const NUM_BUF: u32 = 7;
-/// The SysRAM heap's base (`sv->sysram_heap`).
-pub const SYSRAM_HEAP: u32 = 0xE500_1100;
-/// The pool's first buffer: after the heap's 16-byte `heap_t` and the block's 8-byte header.
-pub const SHM_BUF: u32 = SYSRAM_HEAP + 16 + 8;
-/// First byte after the pool (where the heap's next block starts).
-pub const SHM_POOL_END: u32 = SHM_BUF + NUM_BUF * SDP_MSG_SIZE;
+use crate::sark::sv::{MBOX_FLAGS as SV_MBOX_FLAGS, SHM_ROOT as SV_SHM_ROOT};
+use crate::sark::SDP_MSG_SIZE;
 
 /// vcpu mailbox fields, application → monitor (§6.6).
 const MBOX_MP_MSG: u32 = 52;
@@ -69,20 +52,6 @@ const MSG_HEADER: u32 = 8;
 
 fn sv_off(field: u32) -> usize {
     sysram_off(SV_BASE + field)
-}
-
-/// Lays out the SHM message pool in `chip`'s System RAM as SC&MP leaves it after boot.
-pub fn init_shm_pool(chip: &Chip) {
-    let sh = chip.shared();
-    for i in 0..NUM_BUF {
-        let buf = SHM_BUF + i * SDP_MSG_SIZE;
-        let next = if i + 1 < NUM_BUF { buf + SDP_MSG_SIZE } else { 0 };
-        sh.sysram.write_u32(sysram_off(buf), next);
-    }
-    sh.sysram.write_u32(sv_off(SV_SHM_ROOT), SHM_BUF);
-    sh.sysram.write_u32(sv_off(SV_SHM_ROOT + 4), 0);
-    sh.sysram.write_u32(sv_off(SV_SHM_BUF), SHM_BUF);
-    sh.sysram.write_u32(sv_off(SV_MBOX_FLAGS), 0);
 }
 
 /// Takes every message waiting in `chip`'s application → monitor mailboxes, as SC&MP's
@@ -105,19 +74,30 @@ fn take_messages(chip: &mut Chip) -> Vec<(u8, Option<SdpMessage>)> {
         }
         let (cmd, ptr) = {
             let sh = chip.shared();
-            (sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_MP_CMD)), sh.sysram.read_u32(sysram::vcpu_field(v, MBOX_MP_MSG)))
+            (
+                sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_MP_CMD)),
+                sh.sysram.read_u32(sysram::vcpu_field(v, MBOX_MP_MSG)),
+            )
         };
         if cmd != SHM_MSG {
             taken.push((v, None));
             continue;
         }
         let msg = mem_read(chip, None, ptr, SDP_MSG_SIZE).map(|raw| {
-            let length = u16::from_le_bytes([raw[MSG_LENGTH as usize], raw[MSG_LENGTH as usize + 1]]) as usize;
+            let length =
+                u16::from_le_bytes([raw[MSG_LENGTH as usize], raw[MSG_LENGTH as usize + 1]])
+                    as usize;
             let h = MSG_HEADER as usize;
-            (HEADER_LEN..=HEADER_LEN + MAX_DATA_LEN).contains(&length).then(|| {
-                let header: [u8; HEADER_LEN] = raw[h..h + HEADER_LEN].try_into().expect("8 bytes");
-                SdpMessage { header: SdpHeader::from_bytes(&header), data: raw[h + HEADER_LEN..h + length].to_vec() }
-            })
+            (HEADER_LEN..=HEADER_LEN + MAX_DATA_LEN)
+                .contains(&length)
+                .then(|| {
+                    let header: [u8; HEADER_LEN] =
+                        raw[h..h + HEADER_LEN].try_into().expect("8 bytes");
+                    SdpMessage {
+                        header: SdpHeader::from_bytes(&header),
+                        data: raw[h + HEADER_LEN..h + length].to_vec(),
+                    }
+                })
         });
         let sh = chip.shared();
         if msg.is_some() {
@@ -130,7 +110,8 @@ fn take_messages(chip: &mut Chip) -> Vec<(u8, Option<SdpMessage>)> {
             let count = (count & 0xFFFF_0000) | (count as u16).wrapping_sub(1) as u32;
             sh.sysram.write_u32(root + 4, count);
         }
-        sh.sysram.write_u8(sysram::vcpu_field(v, MBOX_MP_CMD), SHM_IDLE);
+        sh.sysram
+            .write_u8(sysram::vcpu_field(v, MBOX_MP_CMD), SHM_IDLE);
         taken.push((v, msg.flatten()));
     }
     let left = flags & !taken.iter().fold(0u32, |m, &(v, _)| m | 1 << v);
@@ -154,7 +135,9 @@ impl Scamp {
         let mut out = Vec::new();
         let coords: Vec<(u8, u8)> = self.monitors.keys().copied().collect();
         for (x, y) in coords {
-            let Some(chip) = machine.chip_mut(x, y) else { continue };
+            let Some(chip) = machine.chip_mut(x, y) else {
+                continue;
+            };
             for (_, msg) in take_messages(chip) {
                 if let Some(d) = msg.and_then(|m| self.route_from_core(m)) {
                     out.push(d);

@@ -29,7 +29,6 @@
 //! Repeated requests (a host retrying with the same sequence number) are executed again, as
 //! SC&MP executes every request it receives: it keeps no record of sequence numbers.
 
-mod alloc;
 pub mod mailbox;
 #[cfg(test)]
 mod tests;
@@ -43,26 +42,16 @@ use spinn_proto::scp::*;
 use spinn_proto::sdp::{SdpHeader, SdpMessage, FLAG_NR, FLAG_SUM, PORT_ETH, TAG_NONE};
 
 use crate::chip::memory::{region_of, Ram, Region};
-use crate::chip::sysram::{self, sv, vcpu, CpuState, SDRAM_SYS, SDRAM_USER_BASE};
+use crate::chip::sysram::{self, sv, vcpu, CpuState, SDRAM_SYS};
 use crate::chip::Chip;
 use crate::loader::{Program, APLX_MAX_ENTRIES};
 use crate::machine::Machine;
 
-use alloc::{Heap, RouterAlloc, RTR_ALLOC_FIRST, RTR_ALLOC_LAST};
+use crate::sark::{
+    self, Heap, RouterCopy, SysMem, RTR_ALLOC_FIRST, RTR_ALLOC_LAST, RTR_UNUSED_ROUTE,
+};
 
-/// Where SC&MP's SDRAM heap starts: user SDRAM, with no user area before it (SpiNNMan boots
-/// with `sdram_heap` 0, §1.5).
-pub const SDRAM_HEAP_BASE: u32 = SDRAM_USER_BASE;
-/// Where it ends: the system area (`sv->sdram_sys`, §1.5).
-pub const SDRAM_HEAP_TOP: u32 = SDRAM_SYS;
-/// Largest free block of the SysRAM heap reported by CMD_INFO: the heap runs from 0xE5001100
-/// (after the default 4 KiB of user SysRAM) to `SYS_USER_TOP` 0xE5007000 (§1.4); SC&MP's first
-/// allocation there is the SHM message pool ([`mailbox::SHM_BUF`], 7 × 292 bytes and its 8-byte
-/// block header, ending at 0xE5001914); what is left is one free block up to the heap's last
-/// block header at 0xE5006FF8, less its own header.
-// INFERRED: the SysRAM heap is not otherwise allocatable through this model; the figure is
-// what SARK's heap reports after that single allocation.
-pub const SYSRAM_HEAP_FREE: u32 = 0xE500_6FF8 - mailbox::SHM_POOL_END - 8;
+pub use crate::sark::SDRAM_HEAP_BASE;
 /// The build date SC&MP reports in CMD_VER (seconds since 1970): fixed, for reproducibility.
 pub const BUILD_DATE: u32 = 1_700_000_000;
 /// SC&MP's identity string (`SCAMP_ID_STR`).
@@ -72,12 +61,8 @@ pub const SARK_ID: &str = "SARK/SpiNNaker";
 /// Version string (`SLLT_VER_STR`).
 pub const VERSION: &str = "4.0.0";
 
-/// `sv` fields this model keeps besides those `sysram::sv` names (§6.7).
+/// `sv` fields this model keeps besides those `sysram::sv` and `sark::sv` name (§6.7).
 mod sv_more {
-    /// SysRAM heap pointer.
-    pub const SYSRAM_HEAP: u32 = 0x48;
-    /// SDRAM heap pointer.
-    pub const SDRAM_HEAP: u32 = 0x4C;
     /// IPv4 address of the chip's Ethernet, 4 bytes.
     pub const IP_ADDR: u32 = 0xF0;
 }
@@ -131,7 +116,10 @@ impl Requester {
             IpAddr::V4(v4) => v4.octets(),
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or([0; 4], |v4| v4.octets()),
         };
-        Requester { ip, port: addr.port() }
+        Requester {
+            ip,
+            port: addr.port(),
+        }
     }
 }
 
@@ -165,7 +153,8 @@ impl IpTag {
     }
 
     fn addr(&self) -> SocketAddr {
-        self.reply_addr.unwrap_or_else(|| SocketAddr::from((self.ip, self.tx_port)))
+        self.reply_addr
+            .unwrap_or_else(|| SocketAddr::from((self.ip, self.tx_port)))
     }
 }
 
@@ -231,8 +220,6 @@ struct Held {
 /// What the model keeps for one chip's monitor.
 #[derive(Clone, Debug)]
 struct Monitor {
-    heap: Heap,
-    rtr: RouterAlloc,
     held: BTreeMap<u8, Held>,
     ff: FloodFill,
     /// Nearest Ethernet chip (the root of this chip's board).
@@ -270,7 +257,11 @@ fn board_root(machine: &Machine, x: u8, y: u8) -> (u8, u8) {
             return (ex, ey);
         }
     }
-    roots.iter().copied().min_by_key(|&r| desc.hops(r, (x, y)).unwrap_or(u32::MAX)).unwrap_or((0, 0))
+    roots
+        .iter()
+        .copied()
+        .min_by_key(|&r| desc.hops(r, (x, y)).unwrap_or(u32::MAX))
+        .unwrap_or((0, 0))
 }
 
 /// Whether region word `region` (SC&MP's flood-fill chip selection: x base in bits 31:24, y
@@ -310,7 +301,11 @@ fn within(addr: u32, len: u32, bases: &[u32], size: u32) -> Option<u32> {
 fn locate(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Target> {
     let tcm = |dtcm: bool, o: u32| {
         let core = chip.core(cpu.filter(|&c| c != 0)?)?;
-        let ram = if dtcm { &core.state().dtcm } else { &core.state().itcm };
+        let ram = if dtcm {
+            &core.state().dtcm
+        } else {
+            &core.state().itcm
+        };
         Some(Target::Ram(ram.clone(), o as usize))
     };
     match region_of(addr, len) {
@@ -349,7 +344,11 @@ fn mem_read(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Vec<u8>
             let mut bytes = Vec::with_capacity(len as usize + 8);
             let mut w = start;
             while w < off + len {
-                let v = if router { sh.router.read(w) } else { sh.sysctl.read(w, monitor) };
+                let v = if router {
+                    sh.router.read(w)
+                } else {
+                    sh.sysctl.read(w, monitor)
+                };
                 bytes.extend_from_slice(&v.to_le_bytes());
                 w += 4;
             }
@@ -361,14 +360,21 @@ fn mem_read(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Vec<u8>
 
 /// Writes `data` as core `cpu` of `chip` would (peripherals only in whole aligned words).
 fn mem_write(chip: &Chip, cpu: Option<u8>, addr: u32, data: &[u8]) -> bool {
-    let Ok(len) = u32::try_from(data.len()) else { return false };
+    let Ok(len) = u32::try_from(data.len()) else {
+        return false;
+    };
     match locate(chip, cpu, addr, len) {
         Some(Target::Ram(ram, o)) => ram.write(o, data),
-        Some(Target::Router(off)) | Some(Target::Sysctl(off)) if off % 4 != 0 || len % 4 != 0 => false,
+        Some(Target::Router(off)) | Some(Target::Sysctl(off)) if off % 4 != 0 || len % 4 != 0 => {
+            false
+        }
         Some(Target::Router(off)) => {
             let mut sh = chip.shared_mut();
             for (i, w) in data.chunks_exact(4).enumerate() {
-                sh.router.write(off + 4 * i as u32, u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                sh.router.write(
+                    off + 4 * i as u32,
+                    u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+                );
             }
             true
         }
@@ -376,7 +382,11 @@ fn mem_write(chip: &Chip, cpu: Option<u8>, addr: u32, data: &[u8]) -> bool {
             let monitor = chip.phys_of(0);
             let mut sh = chip.shared_mut();
             for (i, w) in data.chunks_exact(4).enumerate() {
-                sh.sysctl.write(off + 4 * i as u32, u32::from_le_bytes([w[0], w[1], w[2], w[3]]), monitor);
+                sh.sysctl.write(
+                    off + 4 * i as u32,
+                    u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+                    monitor,
+                );
             }
             true
         }
@@ -394,7 +404,13 @@ fn mem_fill(chip: &Chip, cpu: Option<u8>, addr: u32, word: u32, len: u32) -> boo
         return false;
     }
     const CHUNK: u32 = 0x1_0000;
-    let pattern: Vec<u8> = word.to_le_bytes().iter().copied().cycle().take(CHUNK.min(len) as usize).collect();
+    let pattern: Vec<u8> = word
+        .to_le_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(CHUNK.min(len) as usize)
+        .collect();
     let mut done = 0;
     while done < len {
         let n = CHUNK.min(len - done);
@@ -415,7 +431,9 @@ fn word_at(data: &[u8], i: usize) -> u32 {
 }
 
 fn unix_time() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
 }
 
 /// Reads an APLX image from a chip's memory at `addr`: its table, then as many bytes as its
@@ -424,8 +442,13 @@ fn read_aplx(chip: &Chip, addr: u32) -> Result<Program, String> {
     let mut extent = 0u64;
     for i in 0..APLX_MAX_ENTRIES {
         let off = (i * ENTRY_LEN) as u32;
-        let raw = mem_read(chip, None, addr.wrapping_add(off), ENTRY_LEN as u32)
-            .ok_or_else(|| format!("APLX table at {:#010x} is not in SDRAM or System RAM", addr.wrapping_add(off)))?;
+        let raw =
+            mem_read(chip, None, addr.wrapping_add(off), ENTRY_LEN as u32).ok_or_else(|| {
+                format!(
+                    "APLX table at {:#010x} is not in SDRAM or System RAM",
+                    addr.wrapping_add(off)
+                )
+            })?;
         let entry = AplxEntry::from_bytes(&raw.try_into().unwrap_or([0; ENTRY_LEN]));
         extent = extent.max(u64::from(off) + ENTRY_LEN as u64);
         match entry {
@@ -441,10 +464,15 @@ fn read_aplx(chip: &Chip, addr: u32) -> Result<Program, String> {
     let avail = match region_of(addr, 1) {
         Some(Region::Sdram(o)) => u64::from(crate::chip::memory::SDRAM_SIZE - o),
         Some(Region::SysRam(o)) => u64::from(crate::chip::memory::SYSRAM_SIZE - o),
-        _ => return Err(format!("APLX at {addr:#010x} is not in SDRAM or System RAM")),
+        _ => {
+            return Err(format!(
+                "APLX at {addr:#010x} is not in SDRAM or System RAM"
+            ))
+        }
     };
     let n = extent.min(avail) as u32;
-    let bytes = mem_read(chip, None, addr, n).ok_or_else(|| format!("APLX at {addr:#010x} cannot be read"))?;
+    let bytes = mem_read(chip, None, addr, n)
+        .ok_or_else(|| format!("APLX at {addr:#010x} cannot be read"))?;
     Program::from_aplx("app", &bytes).map_err(|e| e.to_string())
 }
 
@@ -453,14 +481,17 @@ impl Scamp {
     /// `sv` fields the model owns (nearest Ethernet, root, heap pointer, IP address) and lays
     /// out each chip's empty SDRAM heap.
     pub fn new(machine: &mut Machine, ip: [u8; 4]) -> Scamp {
-        let root = machine.desc().ethernet_chips().first().copied().unwrap_or((0, 0));
+        let root = machine
+            .desc()
+            .ethernet_chips()
+            .first()
+            .copied()
+            .unwrap_or((0, 0));
         let mut monitors = BTreeMap::new();
         let coords: Vec<(u8, u8)> = machine.chips().iter().map(|c| (c.x, c.y)).collect();
         for (x, y) in coords {
             let eth = board_root(machine, x, y);
             let m = Monitor {
-                heap: Heap::new(SDRAM_HEAP_BASE, SDRAM_HEAP_TOP),
-                rtr: RouterAlloc::new(),
                 held: BTreeMap::new(),
                 ff: FloodFill::default(),
                 eth,
@@ -469,18 +500,23 @@ impl Scamp {
             let chip = machine.chip(x, y).expect("listed chip");
             {
                 let sh = chip.shared();
-                let w16 = |f: u32, v: u16| sh.sysram.write(sysram_off(sysram::SV_BASE + f), &v.to_le_bytes());
+                let w16 = |f: u32, v: u16| {
+                    sh.sysram
+                        .write(sysram_off(sysram::SV_BASE + f), &v.to_le_bytes())
+                };
                 w16(sv::ETH_ADDR, p2p(eth.0, eth.1));
                 w16(sv::DBG_ADDR, p2p(root.0, root.1));
                 w16(sv::P2P_ROOT, p2p(root.0, root.1));
-                sh.sysram.write_u32(sysram_off(sysram::SV_BASE + sv_more::SDRAM_HEAP), SDRAM_HEAP_BASE);
-                sh.sysram.write_u32(sysram_off(sysram::SV_BASE + sv_more::SYSRAM_HEAP), 0xE500_1100);
             }
-            write_heap(chip, &m.heap);
-            mailbox::init_shm_pool(chip);
             monitors.insert((x, y), m);
         }
-        let mut scamp = Scamp { monitors, tags: [IpTag::default(); TAG_TABLE], tag_tto: TAG_TTO, root, ip: [0; 4] };
+        let mut scamp = Scamp {
+            monitors,
+            tags: [IpTag::default(); TAG_TABLE],
+            tag_tto: TAG_TTO,
+            root,
+            ip: [0; 4],
+        };
         scamp.set_ip(machine, ip);
         scamp
     }
@@ -494,7 +530,9 @@ impl Scamp {
     pub fn set_ip(&mut self, machine: &Machine, ip: [u8; 4]) {
         self.ip = ip;
         if let Some(chip) = machine.chip(self.root.0, self.root.1) {
-            chip.shared().sysram.write(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &ip);
+            chip.shared()
+                .sysram
+                .write(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &ip);
         }
     }
 
@@ -502,16 +540,29 @@ impl Scamp {
     /// `udp_pkt` and `proc_route_msg` do; returns the datagrams SC&MP sends in answer.
     /// Datagrams too short for an SDP header, too long for SC&MP's buffers, or expecting a
     /// reply through an invalid tag are dropped without an answer, as SC&MP drops them.
-    pub fn handle_datagram(&mut self, machine: &mut Machine, bytes: &[u8], from: SocketAddr) -> Outgoing {
-        let Ok(msg) = SdpMessage::from_udp(bytes) else { return Vec::new() };
+    pub fn handle_datagram(
+        &mut self,
+        machine: &mut Machine,
+        bytes: &[u8],
+        from: SocketAddr,
+    ) -> Outgoing {
+        let Ok(msg) = SdpMessage::from_udp(bytes) else {
+            return Vec::new();
+        };
         let requester = Requester::from_addr(from);
         let mut header = msg.header;
         let mut transient = None;
         if header.reply_expected() {
             if header.tag == TAG_NONE {
                 // A transient tag carries the reply back to the requester.
-                let Some(t) = self.free_pool_tag() else { return Vec::new() };
-                let timeout = if self.tag_tto != 0 { 1u16 << (self.tag_tto - 1) } else { 0 };
+                let Some(t) = self.free_pool_tag() else {
+                    return Vec::new();
+                };
+                let timeout = if self.tag_tto != 0 {
+                    1u16 << (self.tag_tto - 1)
+                } else {
+                    0
+                };
                 self.tags[t] = IpTag {
                     ip: requester.ip,
                     tx_port: requester.port,
@@ -522,7 +573,9 @@ impl Scamp {
                 };
                 header.tag = t as u8;
                 transient = Some(t);
-            } else if usize::from(header.tag) >= TAG_TABLE || self.tags[usize::from(header.tag)].flags == 0 {
+            } else if usize::from(header.tag) >= TAG_TABLE
+                || self.tags[usize::from(header.tag)].flags == 0
+            {
                 return Vec::new();
             }
         }
@@ -551,7 +604,11 @@ impl Scamp {
         if tag.flags & IPFLAG_VALID == 0 {
             return None;
         }
-        let bytes = if tag.flags & IPFLAG_STRIP != 0 { m.data.clone() } else { m.to_udp() };
+        let bytes = if tag.flags & IPFLAG_STRIP != 0 {
+            m.data.clone()
+        } else {
+            m.to_udp()
+        };
         let to = tag.addr();
         if tag.flags & IPFLAG_TRANS != 0 {
             tag.flags = 0;
@@ -563,7 +620,13 @@ impl Scamp {
 
     /// Routes a message from the host (SC&MP's `proc_route_msg` at the root chip) and handles
     /// it where it is addressed; returns the messages that leave through Ethernet.
-    pub fn route(&mut self, machine: &mut Machine, mut h: SdpHeader, data: &[u8], requester: Requester) -> Vec<SdpMessage> {
+    pub fn route(
+        &mut self,
+        machine: &mut Machine,
+        mut h: SdpHeader,
+        data: &[u8],
+        requester: Requester,
+    ) -> Vec<SdpMessage> {
         h.flags &= !FLAG_SUM;
         let root = self.root;
         // SC&MP puts its own address as the source of what arrives by Ethernet, and maps
@@ -577,8 +640,13 @@ impl Scamp {
             if !h.reply_expected() {
                 return Vec::new();
             }
-            let seq = data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
-            vec![SdpMessage { header: h.reply(), data: ScpReply::status(rc, seq).to_sdp_data() }]
+            let seq = data
+                .get(2..4)
+                .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+            vec![SdpMessage {
+                header: h.reply(),
+                data: ScpReply::status(rc, seq).to_sdp_data(),
+            }]
         };
         let chip_xy = if dest != root && h.flags & FLAG_NR == 0 {
             let reachable = machine
@@ -593,7 +661,10 @@ impl Scamp {
             root
         };
         if h.dest_port_cpu == PORT_ETH {
-            return vec![SdpMessage { header: h, data: data.to_vec() }];
+            return vec![SdpMessage {
+                header: h,
+                data: data.to_vec(),
+            }];
         }
         let Some(num_cpus) = machine.chip(chip_xy.0, chip_xy.1).map(|c| c.num_cores()) else {
             return error(&h, RC_ROUTE);
@@ -611,7 +682,9 @@ impl Scamp {
         }
         let reply = match ScpRequest::parse(data) {
             Err(_) => {
-                let seq = data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+                let seq = data
+                    .get(2..4)
+                    .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
                 ScpReply::status(RC_LEN, seq)
             }
             Ok(req) => self.scp(machine, chip_xy, cpu, &req, requester, h.tag),
@@ -622,7 +695,10 @@ impl Scamp {
         let mut rh = h;
         (rh.dest_x, rh.dest_y) = chip_xy;
         let rh = rh.reply();
-        let reply_msg = SdpMessage { header: rh, data: reply.to_sdp_data() };
+        let reply_msg = SdpMessage {
+            header: rh,
+            data: reply.to_sdp_data(),
+        };
         // The reply goes back to the root and out by Ethernet only when the request came from
         // there (source port/cpu 0xFF, as hosts send): otherwise it is for a core.
         if rh.dest_port_cpu == PORT_ETH {
@@ -634,12 +710,22 @@ impl Scamp {
 
     /// Handles one SCP request addressed to core `cpu` of chip `xy` (port 0), as SC&MP (core 0)
     /// or SARK on an application core does; returns the reply.
-    pub fn scp(&mut self, machine: &mut Machine, xy: (u8, u8), cpu: u8, req: &ScpRequest, requester: Requester, tag: u8) -> ScpReply {
+    pub fn scp(
+        &mut self,
+        machine: &mut Machine,
+        xy: (u8, u8),
+        cpu: u8,
+        req: &ScpRequest,
+        requester: Requester,
+        tag: u8,
+    ) -> ScpReply {
         let [a1, a2, a3] = req.args;
         let seq = req.seq;
         let ok = |args: &[u32], data: &[u8]| ScpReply::ok(seq, args, data);
         let err = |rc: u16| ScpReply::status(rc, seq);
-        let Some(chip) = machine.chip(xy.0, xy.1) else { return err(RC_ROUTE) };
+        let Some(chip) = machine.chip(xy.0, xy.1) else {
+            return err(RC_ROUTE);
+        };
         if cpu != 0 {
             // SARK on an application core: version and memory commands only.
             return match req.cmd {
@@ -660,11 +746,16 @@ impl Scamp {
                 if a2 > 256 || a3 > 5 {
                     return err(RC_ARG);
                 }
-                let Some(nbr) = machine.desc().neighbour(xy.0, xy.1, a3 as u8).filter(|_| chip.live_links() & (1 << a3) != 0)
+                let Some(nbr) = machine
+                    .desc()
+                    .neighbour(xy.0, xy.1, a3 as u8)
+                    .filter(|_| chip.live_links() & (1 << a3) != 0)
                 else {
                     return err(RC_TIMEOUT);
                 };
-                let Some(other) = machine.chip(nbr.0, nbr.1) else { return err(RC_TIMEOUT) };
+                let Some(other) = machine.chip(nbr.0, nbr.1) else {
+                    return err(RC_TIMEOUT);
+                };
                 let n = a2 & !3;
                 if a1 % 4 != 0 {
                     return err(RC_ARG);
@@ -672,7 +763,9 @@ impl Scamp {
                 if req.cmd == CMD_LINK_READ {
                     let mut body = req.to_sdp_data()[4..].to_vec();
                     body.resize(a2 as usize, 0);
-                    let Some(bytes) = mem_read(other, None, a1, n) else { return err(RC_ARG) };
+                    let Some(bytes) = mem_read(other, None, a1, n) else {
+                        return err(RC_ARG);
+                    };
                     body[..n as usize].copy_from_slice(&bytes);
                     ok(&[], &body)
                 } else {
@@ -707,16 +800,14 @@ impl Scamp {
             }
             CMD_APP_COPY_RUN => self.app_copy_run(machine, xy, req),
             CMD_ALLOC => self.alloc(machine, xy, req),
-            CMD_SIG => {
-                match a1 {
-                    SIG_TYPE_MC if xy != self.root => err(RC_ARG),
-                    SIG_TYPE_MC | SIG_TYPE_NN => {
-                        self.signal_all(machine, a2);
-                        ok(&[], &[])
-                    }
-                    _ => err(RC_ARG),
+            CMD_SIG => match a1 {
+                SIG_TYPE_MC if xy != self.root => err(RC_ARG),
+                SIG_TYPE_MC | SIG_TYPE_NN => {
+                    self.signal_all(machine, a2);
+                    ok(&[], &[])
                 }
-            }
+                _ => err(RC_ARG),
+            },
             CMD_RTR => self.rtr(machine, xy, req),
             CMD_INFO => self.info(machine, xy, seq),
             CMD_SYNC => {
@@ -750,13 +841,19 @@ impl Scamp {
     }
 
     fn ver(&self, chip: &Chip, cpu: u8, seq: u16, name: &str) -> ScpReply {
-        let arg1 = u32::from(p2p(chip.x, chip.y)) << 16 | u32::from(chip.phys_of(cpu)) << 8 | u32::from(cpu);
+        let arg1 = u32::from(p2p(chip.x, chip.y)) << 16
+            | u32::from(chip.phys_of(cpu)) << 8
+            | u32::from(cpu);
         let mut data = Vec::new();
         data.extend_from_slice(name.as_bytes());
         data.push(0);
         data.extend_from_slice(VERSION.as_bytes());
         data.push(0);
-        ScpReply::ok(seq, &[arg1, 0xFFFF_0000 + MAX_DATA as u32, BUILD_DATE], &data)
+        ScpReply::ok(
+            seq,
+            &[arg1, 0xFFFF_0000 + MAX_DATA as u32, BUILD_DATE],
+            &data,
+        )
     }
 
     fn info(&self, machine: &Machine, xy: (u8, u8), seq: u16) -> ScpReply {
@@ -764,10 +861,14 @@ impl Scamp {
             return ScpReply::status(RC_ROUTE, seq);
         };
         let sh = chip.shared();
+        let mem = SysMem {
+            sysram: &sh.sysram,
+            sdram: &sh.sdram,
+        };
         let eth_up = sh.sysram.read_u8(sysram_off(sysram::SV_BASE + sv::ETH_UP)) != 0;
         let arg1 = (chip.num_cores() as u32 & 0x1F)
             | u32::from(chip.live_links()) << 8
-            | (m.rtr.largest_free() & 0x7FF) << 14
+            | (RouterCopy::of(mem).map_or(0, |r| r.largest_free()) & 0x7FF) << 14
             | u32::from(eth_up) << 25;
         let mut data = Vec::with_capacity(26);
         for v in 0..18u8 {
@@ -776,11 +877,17 @@ impl Scamp {
         let eth = p2p(m.eth.0, m.eth.1);
         data.extend_from_slice(&eth.to_le_bytes());
         let mut ip = [0u8; 4];
-        sh.sysram.read(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &mut ip);
+        sh.sysram
+            .read(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &mut ip);
         data.extend_from_slice(&ip);
         let parent = sh.router.p2p_entry(p2p(self.root.0, self.root.1));
         data.extend_from_slice(&u16::from(parent).to_le_bytes());
-        ScpReply::ok(seq, &[arg1, m.heap.largest_free(), SYSRAM_HEAP_FREE], &data)
+        let max = |field| Heap::from_sv(mem, field).map_or(0, |h| h.largest_free());
+        ScpReply::ok(
+            seq,
+            &[arg1, max(sark::sv::SDRAM_HEAP), max(sark::sv::SYSRAM_HEAP)],
+            &data,
+        )
     }
 
     fn iptag(&mut self, req: &ScpRequest, requester: Requester, source_tag: u8) -> ScpReply {
@@ -797,22 +904,40 @@ impl Scamp {
                     tag = self.free_pool_tag().unwrap_or(usize::from(TAG_NONE));
                 }
                 if tag < TAG_TABLE {
-                    let source = self.tags.get(usize::from(source_tag)).copied().unwrap_or_default();
+                    let source = self
+                        .tags
+                        .get(usize::from(source_tag))
+                        .copied()
+                        .unwrap_or_default();
                     let code = (a1 >> 24) & 15;
                     let timeout = if code != 0 { 1u16 << (code - 1) } else { 0 };
                     let mut flags = ((a1 >> 20) & 0x0F00) as u16;
                     // SC&MP ORs the timeout into the flags word as well.
                     flags |= timeout;
-                    let mut t = IpTag { timeout, flags, dest_addr: (a2 >> 16) as u16, dest_port: (a1 >> 8) as u8, ..IpTag::default() };
+                    let mut t = IpTag {
+                        timeout,
+                        flags,
+                        dest_addr: (a2 >> 16) as u16,
+                        dest_port: (a1 >> 8) as u8,
+                        ..IpTag::default()
+                    };
                     if a3 != 0 {
                         t.ip = a3.to_le_bytes();
                     } else if flags & IPFLAG_REV == 0 {
-                        t.ip = if flags & IPFLAG_USE_SENDER != 0 { source.ip } else { requester.ip };
+                        t.ip = if flags & IPFLAG_USE_SENDER != 0 {
+                            source.ip
+                        } else {
+                            requester.ip
+                        };
                     }
                     if flags & IPFLAG_REV != 0 {
                         t.rx_port = a2 as u16;
                     } else {
-                        t.tx_port = if flags & IPFLAG_USE_SENDER != 0 { source.tx_port } else { a2 as u16 };
+                        t.tx_port = if flags & IPFLAG_USE_SENDER != 0 {
+                            source.tx_port
+                        } else {
+                            a2 as u16
+                        };
                         if flags & IPFLAG_USE_SENDER != 0 {
                             t.reply_addr = source.reply_addr;
                         }
@@ -830,12 +955,22 @@ impl Scamp {
                 }
                 let mut body = Vec::with_capacity(size as usize);
                 for i in 0..a2 as usize {
-                    body.extend_from_slice(&self.tags.get(tag + i).copied().unwrap_or_default().to_bytes());
+                    body.extend_from_slice(
+                        &self
+                            .tags
+                            .get(tag + i)
+                            .copied()
+                            .unwrap_or_default()
+                            .to_bytes(),
+                    );
                 }
                 ScpReply::ok(seq, &[], &body)
             }
             IPTAG_TTO => {
-                let arg1 = (TAG_FIXED as u32) << 24 | ((TAG_TABLE - TAG_FIXED) as u32) << 16 | (IPTAG_BYTES as u32) << 8 | u32::from(self.tag_tto);
+                let arg1 = (TAG_FIXED as u32) << 24
+                    | ((TAG_TABLE - TAG_FIXED) as u32) << 16
+                    | (IPTAG_BYTES as u32) << 8
+                    | u32::from(self.tag_tto);
                 if a2 < 16 {
                     self.tag_tto = a2 as u8;
                 }
@@ -854,41 +989,70 @@ impl Scamp {
         let op = a1 & 255;
         let app_id = (a1 >> 8) & 255;
         let extra = (a1 >> 16) & 255;
-        let (Some(chip), Some(m)) = (machine.chip(xy.0, xy.1), self.monitors.get_mut(&xy)) else {
+        let Some(chip) = machine.chip(xy.0, xy.1) else {
             return ScpReply::status(RC_ROUTE, seq);
         };
+        let sh = chip.shared();
+        let mem = SysMem {
+            sysram: &sh.sysram,
+            sdram: &sh.sdram,
+        };
+        let (Some(heap), Some(rtr)) = (
+            Heap::from_sv(mem, sark::sv::SDRAM_HEAP),
+            RouterCopy::of(mem),
+        ) else {
+            // A chip whose system area was overwritten from the host: SC&MP would fault.
+            return ScpReply::status(RC_ARG, seq);
+        };
+        let mut clear = Vec::new();
         let reply = match op {
-            ALLOC_SDRAM => ScpReply::ok(seq, &[m.heap.alloc(a2, a3, app_id, extra)], &[]),
+            ALLOC_SDRAM => {
+                let ptr = heap.alloc(a2, a3, app_id, extra);
+                if ptr != 0 {
+                    app_in_use(mem, app_id as u8);
+                }
+                ScpReply::ok(seq, &[ptr], &[])
+            }
             FREE_SDRAM => {
-                if !m.heap.free(a2) {
+                if !heap.free(a2) {
                     return ScpReply::status(RC_ARG, seq);
                 }
                 ScpReply::ok(seq, &[], &[])
             }
-            FREE_SDRAM_ID => ScpReply::ok(seq, &[m.heap.free_app(app_id)], &[]),
-            ALLOC_RTR => ScpReply::ok(seq, &[m.rtr.alloc(a2, app_id)], &[]),
+            // App 0 owns SC&MP's own blocks (the system area): never freed by ID.
+            FREE_SDRAM_ID if app_id == 0 => ScpReply::ok(seq, &[0], &[]),
+            FREE_SDRAM_ID => ScpReply::ok(seq, &[heap.free_app(app_id)], &[]),
+            ALLOC_RTR => {
+                let first = rtr.alloc(a2, app_id);
+                if first != 0 {
+                    app_in_use(mem, app_id as u8);
+                }
+                ScpReply::ok(seq, &[first], &[])
+            }
             FREE_RTR => {
-                if let Some((first, count)) = m.rtr.free(a2) {
+                if let Some(block) = rtr.free(a2) {
                     if a3 != 0 {
-                        clear_entries(chip, first, count);
+                        clear.push(block);
                     }
                 }
                 ScpReply::ok(seq, &[], &[])
             }
             FREE_RTR_ID => {
-                let freed = m.rtr.free_app(app_id);
+                let freed = rtr.free_app(app_id);
+                let n = freed.len() as u32;
                 if a2 != 0 {
-                    for &(first, count) in &freed {
-                        clear_entries(chip, first, count);
-                    }
+                    clear = freed;
                 }
-                ScpReply::ok(seq, &[freed.len() as u32], &[])
+                ScpReply::ok(seq, &[n], &[])
             }
-            SDRAM_SPACE => ScpReply::ok(seq, &[m.heap.free_bytes(), m.heap.largest_free()], &[]),
-            HEAP_TAG_PTR => ScpReply::ok(seq, &[m.heap.tag_ptr(a2 & 255, app_id)], &[]),
+            SDRAM_SPACE => ScpReply::ok(seq, &[heap.free_bytes(), heap.largest_free()], &[]),
+            HEAP_TAG_PTR => ScpReply::ok(seq, &[sark::tag_ptr(mem, a2 & 255, app_id)], &[]),
             _ => return ScpReply::status(RC_ARG, seq),
         };
-        write_heap(chip, &m.heap);
+        drop(sh);
+        for (first, count) in clear {
+            clear_entries(chip, first, count);
+        }
         reply
     }
 
@@ -897,14 +1061,21 @@ impl Scamp {
         let seq = req.seq;
         let op = a1 & 255;
         let count = a1 >> 16;
-        let (Some(chip), Some(m)) = (machine.chip(xy.0, xy.1), self.monitors.get_mut(&xy)) else {
+        let app_id = ((a1 >> 8) & 255) as u8;
+        let Some(chip) = machine.chip(xy.0, xy.1) else {
             return ScpReply::status(RC_ROUTE, seq);
         };
         let ok = ScpReply::ok(seq, &[], &[]);
         match op {
             RTR_INIT => {
                 clear_entries(chip, RTR_ALLOC_FIRST, RTR_ALLOC_LAST - RTR_ALLOC_FIRST);
-                m.rtr = RouterAlloc::new();
+                let sh = chip.shared();
+                if let Some(copy) = RouterCopy::of(SysMem {
+                    sysram: &sh.sysram,
+                    sdram: &sh.sdram,
+                }) {
+                    copy.init(RTR_ALLOC_FIRST);
+                }
                 ok
             }
             RTR_CLEAR => {
@@ -920,31 +1091,45 @@ impl Scamp {
                 let entry_at = |i: u32| mem_read(chip, None, a2.wrapping_add(16 * i), 16);
                 let mut n = count;
                 if n == 0 {
-                    let Some(first) = entry_at(0) else { return ScpReply::status(RC_ARG, seq) };
+                    let Some(first) = entry_at(0) else {
+                        return ScpReply::status(RC_ARG, seq);
+                    };
                     n = u32::from(u16::from_le_bytes([first[2], first[3]]));
                 }
                 if n > RTR_ALLOC_LAST {
                     return ScpReply::status(RC_ARG, seq);
                 }
                 for i in 0..n {
-                    let Some(e) = entry_at(i) else { return ScpReply::status(RC_ARG, seq) };
+                    let Some(e) = entry_at(i) else {
+                        return ScpReply::status(RC_ARG, seq);
+                    };
                     let next = u32::from(u16::from_le_bytes([e[0], e[1]]));
                     let index = u64::from(next) + u64::from(a3);
                     if index >= u64::from(RTR_ALLOC_LAST) {
                         return ScpReply::status(RC_ARG, seq);
                     }
                     let route = word_at(&e, 1) & 0x00FF_FFFF;
-                    chip.set_mc_entry_virtual(index as usize, word_at(&e, 2), word_at(&e, 3), route);
+                    set_entry(
+                        chip,
+                        index as u32,
+                        word_at(&e, 2),
+                        word_at(&e, 3),
+                        route,
+                        app_id,
+                    );
                 }
                 ok
             }
             RTR_FR => {
-                let mut sh = chip.shared_mut();
+                // rtr_fr_get/rtr_fr_set: the host speaks in virtual cores, kept in sv->fr_copy;
+                // the register holds physical ones.
+                let copy_at = sysram_off(sysram::SV_BASE + sark::sv::FR_COPY);
                 if a2 & (1 << 31) != 0 {
-                    let fr = sh.router.read(ROUTER_FR_OFFSET);
-                    return ScpReply::ok(seq, &[fr], &[]);
+                    return ScpReply::ok(seq, &[chip.shared().sysram.read_u32(copy_at)], &[]);
                 }
-                sh.router.write(ROUTER_FR_OFFSET, a2);
+                chip.shared().sysram.write_u32(copy_at, a2);
+                let phys = chip.route_to_physical(a2);
+                chip.shared_mut().router.write(ROUTER_FR_OFFSET, phys);
                 ok
             }
             _ => ScpReply::status(RC_ARG, seq),
@@ -959,18 +1144,34 @@ impl Scamp {
         if a3 & 1 != 0 || link > 5 || a2 % 4 != 0 {
             return ScpReply::status(RC_ARG, seq);
         }
-        let Some(chip) = machine.chip(xy.0, xy.1) else { return ScpReply::status(RC_ROUTE, seq) };
-        let Some(nbr) = machine.desc().neighbour(xy.0, xy.1, link as u8).filter(|_| chip.live_links() & (1 << link) != 0) else {
+        let Some(chip) = machine.chip(xy.0, xy.1) else {
+            return ScpReply::status(RC_ROUTE, seq);
+        };
+        let Some(nbr) = machine
+            .desc()
+            .neighbour(xy.0, xy.1, link as u8)
+            .filter(|_| chip.live_links() & (1 << link) != 0)
+        else {
             return ScpReply::status(RC_TIMEOUT, seq);
         };
-        let Some(other) = machine.chip(nbr.0, nbr.1) else { return ScpReply::status(RC_TIMEOUT, seq) };
-        let Some(bytes) = mem_read(other, None, SDRAM_SYS, a2) else { return ScpReply::status(RC_ARG, seq) };
+        let Some(other) = machine.chip(nbr.0, nbr.1) else {
+            return ScpReply::status(RC_TIMEOUT, seq);
+        };
+        let Some(bytes) = mem_read(other, None, SDRAM_SYS, a2) else {
+            return ScpReply::status(RC_ARG, seq);
+        };
         if !mem_write(chip, None, SDRAM_SYS, &bytes) {
             return ScpReply::status(RC_ARG, seq);
         }
-        let sum = bytes.chunks_exact(4).fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+        let sum = bytes.chunks_exact(4).fold(0u32, |s, w| {
+            s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        });
         if checksum != 0 && sum & 0x1FFF_FFFF != checksum {
-            return ScpReply { rc: RC_SUM, seq, body: sum.to_le_bytes().to_vec() };
+            return ScpReply {
+                rc: RC_SUM,
+                seq,
+                body: sum.to_le_bytes().to_vec(),
+            };
         }
         self.start_app(machine, xy, SDRAM_SYS, a3);
         ScpReply::ok(seq, &[], &[])
@@ -986,12 +1187,30 @@ impl Scamp {
         let app_id = (id_op_mask >> 24) as u8;
         let flags = ((id_op_mask >> 18) & 63) as u8;
         let now = machine.now();
-        let Some(chip) = machine.chip_mut(xy.0, xy.1) else { return };
-        let Some(m) = self.monitors.get_mut(&xy) else { return };
+        let Some(chip) = machine.chip_mut(xy.0, xy.1) else {
+            return;
+        };
+        let Some(m) = self.monitors.get_mut(&xy) else {
+            return;
+        };
         chip.advance_to(now);
         let program = read_aplx(chip, aplx);
         // SC&MP raises the cores' SC flags for the SYNC barriers.
-        chip.shared_mut().sysctl.write(SC_SETFLAG, mask, chip.phys_of(0));
+        chip.shared_mut()
+            .sysctl
+            .write(SC_SETFLAG, mask, chip.phys_of(0));
+        {
+            let live = (1u32 << chip.num_cores()) - 1;
+            let sh = chip.shared();
+            app_started(
+                SysMem {
+                    sysram: &sh.sysram,
+                    sdram: &sh.sdram,
+                },
+                app_id,
+                mask & live & !1,
+            );
+        }
         let time = unix_time();
         for v in 1..chip.num_cores() as u8 {
             if mask & (1 << v) == 0 {
@@ -1010,23 +1229,36 @@ impl Scamp {
                 Err(_) => {
                     chip.unload(v);
                     set(chip, CpuState::RunTimeException);
-                    chip.shared().sysram.write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                    chip.shared()
+                        .sysram
+                        .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
                     continue;
                 }
             };
             if flags & 1 != 0 {
                 chip.unload(v);
                 set(chip, CpuState::Wait);
-                m.held.insert(v, Held { program: program.clone(), app_id, flags });
+                m.held.insert(
+                    v,
+                    Held {
+                        program: program.clone(),
+                        app_id,
+                        flags,
+                    },
+                );
                 continue;
             }
             if chip.load(u32::from(v), program, app_id, flags).is_err() {
                 chip.unload(v);
                 set(chip, CpuState::RunTimeException);
-                chip.shared().sysram.write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                chip.shared()
+                    .sysram
+                    .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
                 continue;
             }
-            chip.shared().sysram.write_u32(sysram::vcpu_field(v, vcpu::TIME), time);
+            chip.shared()
+                .sysram
+                .write_u32(sysram::vcpu_field(v, vcpu::TIME), time);
         }
     }
 
@@ -1045,14 +1277,21 @@ impl Scamp {
         let app_mask = ((data >> 8) & 255) as u8;
         let app_id = (data & 255) as u8;
         let now = machine.now();
-        let Some(chip) = machine.chip_mut(xy.0, xy.1) else { return };
-        let Some(m) = self.monitors.get_mut(&xy) else { return };
+        let Some(chip) = machine.chip_mut(xy.0, xy.1) else {
+            return;
+        };
+        let Some(m) = self.monitors.get_mut(&xy) else {
+            return;
+        };
         chip.advance_to(now);
         let monitor = chip.phys_of(0);
         let mut virt_mask = 0u32;
         let mut phys_mask = 0u32;
         for v in 1..chip.num_cores() as u8 {
-            let app = chip.shared().sysram.read_u8(sysram::vcpu_field(v, vcpu::APP_ID));
+            let app = chip
+                .shared()
+                .sysram
+                .read_u8(sysram::vcpu_field(v, vcpu::APP_ID));
             if app & app_mask == app_id {
                 virt_mask |= 1 << v;
                 phys_mask |= 1 << chip.phys_of(v);
@@ -1064,7 +1303,8 @@ impl Scamp {
                 chip.unload(v);
                 m.held.remove(&v);
                 let sh = chip.shared();
-                sh.sysram.write_u8(sysram::vcpu_field(v, vcpu::CPU_STATE), state.to_u8());
+                sh.sysram
+                    .write_u8(sysram::vcpu_field(v, vcpu::CPU_STATE), state.to_u8());
                 sh.sysram.write_u8(sysram::vcpu_field(v, vcpu::APP_ID), 0);
             }
         };
@@ -1078,16 +1318,20 @@ impl Scamp {
                     if (candidate as u8) & app_mask != app_id {
                         break;
                     }
-                    m.heap.free_app(candidate);
-                    for (first, count) in m.rtr.free_app(candidate) {
-                        clear_entries(chip, first, count);
-                    }
+                    clean_app_id(chip, candidate as u8);
                 }
-                write_heap(chip, &m.heap);
             }
             SIG_SYNC0 | SIG_SYNC1 => {
                 let mut sh = chip.shared_mut();
-                sh.sysctl.write(if sig == SIG_SYNC0 { SC_CLRFLAG } else { SC_SETFLAG }, virt_mask, monitor);
+                sh.sysctl.write(
+                    if sig == SIG_SYNC0 {
+                        SC_CLRFLAG
+                    } else {
+                        SC_SETFLAG
+                    },
+                    virt_mask,
+                    monitor,
+                );
                 sh.sysctl.write(SC_SET_IRQ, SC_CODE | phys_mask, monitor);
             }
             SIG_START..=13 => {
@@ -1095,20 +1339,30 @@ impl Scamp {
                 for v in cores(virt_mask) {
                     if sig == SIG_START {
                         if let Some(h) = m.held.remove(&v) {
-                            if chip.load(u32::from(v), &h.program, h.app_id, h.flags & !1).is_err() {
+                            if chip
+                                .load(u32::from(v), &h.program, h.app_id, h.flags & !1)
+                                .is_err()
+                            {
                                 let sh = chip.shared();
-                                sh.sysram.write_u8(sysram::vcpu_field(v, vcpu::CPU_STATE), CpuState::RunTimeException.to_u8());
-                                sh.sysram.write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                                sh.sysram.write_u8(
+                                    sysram::vcpu_field(v, vcpu::CPU_STATE),
+                                    CpuState::RunTimeException.to_u8(),
+                                );
+                                sh.sysram
+                                    .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
                             }
                             continue;
                         }
                     }
                     let sh = chip.shared();
-                    sh.sysram.write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_SIGNAL);
+                    sh.sysram
+                        .write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_SIGNAL);
                     sh.sysram.write_u32(sysram::vcpu_field(v, MBOX_AP_MSG), sig);
                     irq |= 1 << chip.phys_of(v);
                 }
-                chip.shared_mut().sysctl.write(SC_SET_IRQ, SC_CODE | irq, monitor);
+                chip.shared_mut()
+                    .sysctl
+                    .write(SC_SET_IRQ, SC_CODE | irq, monitor);
             }
             _ => {}
         }
@@ -1199,8 +1453,13 @@ impl Scamp {
                 ff.fbe[block as usize] = true;
                 ff.sum = ff.sum.wrapping_add(sum.wrapping_neg());
                 if ff.sum == 0 && ff.word_count == ff.word_len {
-                    let bytes: Vec<u8> = ff.buf[..words as usize].iter().flat_map(|w| w.to_le_bytes()).collect();
-                    let written = machine.chip(x, y).is_some_and(|c| mem_write(c, None, ff.load_addr, &bytes));
+                    let bytes: Vec<u8> = ff.buf[..words as usize]
+                        .iter()
+                        .flat_map(|w| w.to_le_bytes())
+                        .collect();
+                    let written = machine
+                        .chip(x, y)
+                        .is_some_and(|c| mem_write(c, None, ff.load_addr, &bytes));
                     if written {
                         ff.block_count += 1;
                     } else {
@@ -1220,19 +1479,97 @@ fn sysram_off(addr: u32) -> usize {
     (addr - crate::chip::memory::SYSRAM_BASE) as usize
 }
 
-/// Resets router entries `first..first+count` as `rtr_mc_clear` does (never matching).
+/// Resets router entries `first..first+count` as `rtr_mc_clear` does (never matching), in the
+/// router and in its copy.
 fn clear_entries(chip: &Chip, first: u32, count: u32) {
     let mut sh = chip.shared_mut();
     for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
-        sh.router.set_mc_entry(i as usize, 0xFFFF_FFFF, 0, 0xFF00_0000);
+        sh.router
+            .set_mc_entry(i as usize, 0xFFFF_FFFF, 0, 0xFF00_0000);
+    }
+    let sh = &*sh;
+    if let Some(copy) = RouterCopy::of(SysMem {
+        sysram: &sh.sysram,
+        sdram: &sh.sdram,
+    }) {
+        for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
+            copy.set_entry(i, 0xFFFF_FFFF, 0, RTR_UNUSED_ROUTE);
+        }
     }
 }
 
-/// Writes the heap's `heap_t` and block headers into the chip's SDRAM.
-fn write_heap(chip: &Chip, heap: &Heap) {
+/// `rtr_mc_set` from the monitor: entry `i` with a virtual-core route, in the router (physical
+/// cores) and in its copy, marked as set by the monitor for `app_id`.
+fn set_entry(chip: &Chip, i: u32, key: u32, mask: u32, route: u32, app_id: u8) {
+    chip.set_mc_entry_virtual(i as usize, key, mask, route);
     let sh = chip.shared();
-    for (addr, word) in heap.layout() {
-        sh.write_system(addr, &word.to_le_bytes());
+    if let Some(copy) = RouterCopy::of(SysMem {
+        sysram: &sh.sysram,
+        sdram: &sh.sdram,
+    }) {
+        copy.set_entry(i, key, mask, route);
+        copy.mark_set(i, 0, app_id);
+    }
+}
+
+/// An allocation for `app_id` (CMD_ALLOC ops 0 and 3): its resources need cleaning again.
+fn app_in_use(mem: SysMem<'_>, app_id: u8) {
+    if let Some(mut d) = sark::app_data(mem, app_id) {
+        d.clean = 0;
+        sark::set_app_data(mem, app_id, d);
+    }
+}
+
+/// `proc_start_app`'s bookkeeping: `virt_mask` joins `app_id` in the `app_data` table.
+fn app_started(mem: SysMem<'_>, app_id: u8, virt_mask: u32) {
+    let mut d = sark::app_data(mem, app_id).unwrap_or_default();
+    if d.cores == 0 {
+        d.clean = 0;
+        d.sema = 0;
+        d.mask = 0;
+        d.lead = virt_mask.trailing_zeros() as u8;
+    }
+    d.cores = d.cores.wrapping_add(virt_mask.count_ones() as u8);
+    d.mask |= virt_mask;
+    sark::set_app_data(mem, app_id, d);
+}
+
+/// `clean_app_id`: frees what `app_id` holds on `chip` (SDRAM, SysRAM and system heaps, router
+/// entries, cleared) and marks its `app_data` clean; skipped when already clean.
+fn clean_app_id(chip: &Chip, app_id: u8) {
+    if app_id == 0 {
+        // INFERRED: app 0 owns SC&MP's own blocks; freeing them would wreck the monitor.
+        return;
+    }
+    let mut freed = Vec::new();
+    {
+        let sh = chip.shared();
+        let mem = SysMem {
+            sysram: &sh.sysram,
+            sdram: &sh.sdram,
+        };
+        let mut d = sark::app_data(mem, app_id).unwrap_or_default();
+        if d.clean != 0 {
+            return;
+        }
+        for field in [
+            sark::sv::SDRAM_HEAP,
+            sark::sv::SYSRAM_HEAP,
+            sark::sv::SYS_HEAP,
+        ] {
+            if let Some(h) = Heap::from_sv(mem, field) {
+                h.free_app(u32::from(app_id));
+            }
+        }
+        if let Some(copy) = RouterCopy::of(mem) {
+            freed = copy.free_app(u32::from(app_id));
+        }
+        d.cores = 0;
+        d.clean = 1;
+        sark::set_app_data(mem, app_id, d);
+    }
+    for (first, count) in freed {
+        clear_entries(chip, first, count);
     }
 }
 
