@@ -85,14 +85,7 @@ impl Board {
         };
         let mut machine = Machine::new(desc, config);
         let scamp = Scamp::new(&mut machine, ip);
-        Ok(Board {
-            machine,
-            scamp,
-            socket,
-            learn_ip,
-            idle: true,
-            datagrams: 0,
-        })
+        Ok(Board { machine, scamp, socket, learn_ip, idle: true, datagrams: 0 })
     }
 
     /// The simulated machine.
@@ -135,21 +128,13 @@ impl Board {
         let mut n = 0;
         if let Some(t) = wait {
             self.socket.set_nonblocking(false)?;
-            self.socket
-                .set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
+            self.socket.set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
             match self.socket.recv_from(&mut buf) {
                 Ok((len, from)) => {
                     self.handle(&buf[..len], from)?;
                     n += 1;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(0)
-                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(0),
                 // An ICMP "port unreachable" from an earlier reply shows up here on some hosts.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(0),
                 Err(e) => return Err(e),
@@ -231,23 +216,13 @@ impl Drop for Spawned {
 
 /// Starts a board of shape `desc` on `addr` (a loopback address; port 0 picks a free port) on
 /// a thread of its own, and returns once it listens.
-pub fn spawn(
-    desc: MachineDesc,
-    config: ChipConfig,
-    addr: SocketAddr,
-) -> Result<Spawned, ServeError> {
+pub fn spawn(desc: MachineDesc, config: ChipConfig, addr: SocketAddr) -> Result<Spawned, ServeError> {
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let started = bind(addr, false).and_then(|socket| {
-            Board::new(desc, config, socket).map_err(|e| ServeError::Io(addr, e))
-        });
-        let mut board = match started.and_then(|b| {
-            b.local_addr()
-                .map(|a| (b, a))
-                .map_err(|e| ServeError::Io(addr, e))
-        }) {
+        let started = bind(addr, false).and_then(|socket| Board::new(desc, config, socket).map_err(|e| ServeError::Io(addr, e)));
+        let mut board = match started.and_then(|b| b.local_addr().map(|a| (b, a)).map_err(|e| ServeError::Io(addr, e))) {
             Ok((board, local)) => {
                 let _ = tx.send(Ok(local));
                 board
@@ -259,14 +234,8 @@ pub fn spawn(
         };
         board.serve(&flag)
     });
-    let addr = rx
-        .recv()
-        .map_err(|_| ServeError::Io(addr, io::Error::other("the board thread ended")))??;
-    Ok(Spawned {
-        addr,
-        stop,
-        thread: Some(thread),
-    })
+    let addr = rx.recv().map_err(|_| ServeError::Io(addr, io::Error::other("the board thread ended")))??;
+    Ok(Spawned { addr, stop, thread: Some(thread) })
 }
 
 #[cfg(test)]

@@ -37,11 +37,7 @@ pub fn min_link_latency() -> Cycle {
 pub fn router_waits(control: u32) -> (Cycle, Cycle) {
     let decode = |v: u32| -> u64 {
         let (m, e) = ((v & 0xF) as u64, (v >> 4) as u64);
-        let router_cycles = if e <= 4 {
-            (m + 16 - (1 << (4 - e))) << e
-        } else {
-            (m + 16) << e
-        };
+        let router_cycles = if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e };
         router_cycles * 3 / 2
     };
     (decode((control >> 16) & 0xFF), decode(control >> 24))
@@ -71,4 +67,28 @@ mod tests {
         // M 15, E 15: (15 + 16) << 15.
         assert_eq!(router_wait_cycles(0x00FF_0000), (31u64 << 15) * 3 / 2);
     }
+}
+
+/// Cycles for one P2P packet to cross one chip: routing, serialising a packet with payload
+/// (P2P data packets carry 3 bytes in a 32-bit payload) and the wire.
+pub fn p2p_hop_cycles() -> Cycle {
+    ROUTER_LATENCY_CYCLES + link_serialisation_cycles(72) + LINK_WIRE_CYCLES
+}
+
+/// Cycles SC&MP's P2P transport (hardware notes §11.6) takes to carry an SDP message of
+/// `length` bytes (from the flags on) across `hops` chips: OPEN_REQ/OPEN_ACK and
+/// CLOSE_REQ/CLOSE_ACK round trips, the data packets (3 bytes each, 2 checksum bytes first)
+/// streamed one behind the other, and the DATA_ACK of each full window, every packet taking
+/// [`p2p_hop_cycles`] per hop. 0 on the same chip. The monitors' own code time is not counted.
+// INFERRED: an estimate from the protocol's packet count and the link model; SC&MP's code
+// between packets is not simulated.
+pub fn p2p_message_cycles(hops: u32, length: usize) -> Cycle {
+    if hops == 0 {
+        return 0;
+    }
+    let hop = p2p_hop_cycles();
+    let data = (length as Cycle + 2).div_ceil(3);
+    let windows = data.div_ceil(16);
+    let round_trips = 2 + windows;
+    round_trips * 2 * Cycle::from(hops) * hop + (data + Cycle::from(hops)) * hop
 }
