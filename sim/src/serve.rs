@@ -161,18 +161,31 @@ impl Board {
         if self.idle {
             return false;
         }
-        let limit = self.machine.now() + SLICE_CYCLES;
+        let now = self.machine.now();
+        // Run no further than the next message due at a core's mailbox, so it is posted on time.
+        let limit = self.scamp.next_delivery().filter(|&t| t > now).map_or(now + SLICE_CYCLES, |t| t.min(now + SLICE_CYCLES));
         let stop = self.machine.run(limit);
-        // SDP the cores posted to their monitors: out through IP tags, from the board's socket.
-        for (to, out) in self.scamp.service_mailboxes(&mut self.machine) {
-            let _ = self.socket.send_to(&out, to);
+        // SDP the cores posted to their monitors, and SDP due at cores' mailboxes: what leaves
+        // through IP tags goes from the board's socket.
+        let mut out = self.scamp.service_mailboxes(&mut self.machine);
+        let ran_out = matches!(stop, StopReason::AllFinished | StopReason::Deadlock);
+        if ran_out && self.scamp.deliveries_pending() {
+            // Nothing would move time on: the messages arrive now, and may wake their cores.
+            out.extend(self.scamp.flush_deliveries(&mut self.machine));
+            self.send(out);
+            return true;
         }
-        match stop {
-            StopReason::TimeLimit => true,
-            StopReason::AllFinished | StopReason::Deadlock => {
-                self.idle = true;
-                false
-            }
+        self.send(out);
+        if ran_out {
+            self.idle = true;
+            return false;
+        }
+        true
+    }
+
+    fn send(&self, out: crate::scamp::Outgoing) {
+        for (to, bytes) in out {
+            let _ = self.socket.send_to(&bytes, to);
         }
     }
 

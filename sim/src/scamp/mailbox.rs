@@ -27,7 +27,10 @@
 
 use spinn_proto::sdp::{SdpHeader, SdpMessage, HEADER_LEN, MAX_DATA_LEN, PORT_ETH};
 
+use spinn_proto::scp::{ScpReply, ScpRequest};
+
 use super::{mem_read, sysram_off, Outgoing, Scamp, SC_CODE};
+use crate::Cycle;
 use crate::chip::sysram::{self, SV_BASE};
 use crate::chip::Chip;
 use crate::machine::Machine;
@@ -127,10 +130,164 @@ fn take_messages(chip: &mut Chip) -> Vec<(u8, Option<SdpMessage>)> {
     taken
 }
 
+/// A message on its way to an application core's mailbox (SC&MP's `shm_send_msg` at the end of
+/// its P2P journey).
+#[derive(Clone, Debug)]
+pub(crate) struct Delivery {
+    /// The chip it goes to (its virtual core is in the header).
+    xy: (u8, u8),
+    msg: SdpMessage,
+    /// When the monitor there has it (P2P transfer time after it was sent).
+    due: Cycle,
+    /// When the monitor stops waiting for a busy mailbox (1000 µs after it first found it busy).
+    give_up: Option<Cycle>,
+}
+
+/// How long SC&MP waits for a busy application mailbox before RC_TIMEOUT (1000 µs, §11.5).
+const MBOX_WAIT: Cycle = 1000 * crate::CPU_CLK_MHZ;
+/// How often the model looks at a busy mailbox again while it waits (10 µs).
+const MBOX_RETRY: Cycle = 10 * crate::CPU_CLK_MHZ;
+/// Mailbox fields, monitor → application (§6.6).
+const MBOX_AP_MSG: u32 = 48;
+const MBOX_AP_CMD: u32 = 56;
+/// System controller SC_SET_IRQ.
+const SC_SET_IRQ: u32 = 0x08;
+
+/// What putting a message into a mailbox came to.
+enum Posted {
+    /// In the mailbox, the core interrupted.
+    Done,
+    /// The mailbox (or the SHM pool's lock) is busy: try again later.
+    Busy,
+    /// Refused with this SCP return code.
+    Failed(u16),
+}
+
+/// `shm_send_msg`: copies `msg` into a buffer of `chip`'s SHM pool, posts it in the mailbox of
+/// its destination core (`mbox_ap_msg`, `mbox_ap_cmd` = SHM_MSG) and raises the core's CPU
+/// interrupt. SC&MP never looks at the core's state: a core that does not take it loses it.
+fn post(chip: &mut Chip, msg: &SdpMessage) -> Posted {
+    let v = msg.header.dest_cpu();
+    let phys = chip.phys_of(v);
+    {
+        let sh = chip.shared();
+        if sh.sysctl.lock_held(LOCK_MSG) || sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_AP_CMD)) != SHM_IDLE {
+            return Posted::Busy;
+        }
+        let root = sv_off(SV_SHM_ROOT);
+        let buf = sh.sysram.read_u32(root);
+        if buf == 0 {
+            return Posted::Failed(spinn_proto::scp::RC_BUF);
+        }
+        let next = mem_read(chip, None, buf, 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        sh.sysram.write_u32(root, next);
+        let counts = sh.sysram.read_u32(root + 4);
+        let count = (counts as u16).wrapping_add(1);
+        let max = ((counts >> 16) as u16).max(count);
+        sh.sysram.write_u32(root + 4, u32::from(count) | u32::from(max) << 16);
+        let length = (HEADER_LEN + msg.data.len()) as u16;
+        let mut body = Vec::with_capacity(usize::from(length) + 4);
+        body.extend_from_slice(&length.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&msg.header.to_bytes());
+        body.extend_from_slice(&msg.data);
+        let _ = crate::scamp::mem_write(chip, None, buf + MSG_LENGTH, &body);
+        sh.sysram.write_u32(sysram::vcpu_field(v, MBOX_AP_MSG), buf);
+        sh.sysram.write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_MSG);
+    }
+    let monitor = chip.phys_of(0);
+    chip.shared_mut().sysctl.write(SC_SET_IRQ, SC_CODE | 1 << phys, monitor);
+    chip.host_touched();
+    Posted::Done
+}
+
 impl Scamp {
+    /// Sends `msg` from chip `from` toward the application core its header names: it reaches
+    /// that chip's monitor after the P2P transfer time ([`crate::timing::p2p_message_cycles`])
+    /// and is posted in the core's mailbox there.
+    pub(crate) fn send_to_core(&mut self, machine: &Machine, from: (u8, u8), msg: SdpMessage) {
+        let to = (msg.header.dest_x, msg.header.dest_y);
+        let hops = machine.desc().hops(from, to).unwrap_or(0);
+        let due = machine.now() + crate::timing::p2p_message_cycles(hops, HEADER_LEN + msg.data.len());
+        self.pending.push(Delivery { xy: to, msg, due, give_up: None });
+    }
+
+    /// The earliest time a message on its way to a core is due at its monitor.
+    pub fn next_delivery(&self) -> Option<Cycle> {
+        self.pending.iter().map(|d| d.due).min()
+    }
+
+    /// True while messages are on their way to cores.
+    pub fn deliveries_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Posts the messages due by now (all of them when `all`: the machine is idle, so nothing
+    /// would move time on) in their cores' mailboxes; a mailbox still busy after SC&MP's wait,
+    /// or an empty SHM pool, gives the sender an error reply when it asked for one. Returns what
+    /// leaves through Ethernet.
+    fn deliver_due(&mut self, machine: &mut Machine, all: bool) -> Outgoing {
+        let now = machine.now();
+        let mut keep = Vec::new();
+        let mut failed = Vec::new();
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|d| d.due);
+        for mut d in pending {
+            if d.due > now && !all {
+                keep.push(d);
+                continue;
+            }
+            let Some(chip) = machine.chip_mut(d.xy.0, d.xy.1) else { continue };
+            chip.advance_to(d.due);
+            let t = now.max(d.due);
+            match post(chip, &d.msg) {
+                Posted::Done => {}
+                Posted::Failed(rc) => failed.push((d, rc)),
+                Posted::Busy => {
+                    let give_up = *d.give_up.get_or_insert(t + MBOX_WAIT);
+                    if all || t >= give_up {
+                        failed.push((d, spinn_proto::scp::RC_TIMEOUT));
+                    } else {
+                        d.due = t + MBOX_RETRY;
+                        keep.push(d);
+                    }
+                }
+            }
+        }
+        self.pending = keep;
+        let mut out = Vec::new();
+        for (d, rc) in failed {
+            if !d.msg.header.reply_expected() {
+                continue;
+            }
+            let seq = d.msg.data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+            let reply = SdpMessage { header: d.msg.header.reply(), data: ScpReply::status(rc, seq).to_sdp_data() };
+            out.extend(self.route_reply(machine, d.xy, reply));
+        }
+        out
+    }
+
+    /// Delivers every message still on its way (the machine is idle: time will not move on by
+    /// itself). Returns what leaves through Ethernet.
+    pub fn flush_deliveries(&mut self, machine: &mut Machine) -> Outgoing {
+        self.deliver_due(machine, true)
+    }
+
+    /// Routes a reply made at chip `at`: out through its tag when it is for the host, else to
+    /// the core it answers.
+    fn route_reply(&mut self, machine: &Machine, at: (u8, u8), m: SdpMessage) -> Option<(std::net::SocketAddr, Vec<u8>)> {
+        if m.header.dest_port_cpu == PORT_ETH {
+            return self.eth_send(&m);
+        }
+        if m.header.dest_cpu() != 0 {
+            self.send_to_core(machine, at, m);
+        }
+        None
+    }
+
     /// Takes the messages application cores have posted to their monitors since the last look
-    /// and routes them; returns the datagrams that leave the board through IP tags (to send from
-    /// the board's socket).
+    /// and routes them, then posts the messages due in cores' mailboxes; returns the datagrams
+    /// that leave the board through IP tags (to send from the board's socket).
     pub fn service_mailboxes(&mut self, machine: &mut Machine) -> Outgoing {
         let mut out = Vec::new();
         let coords: Vec<(u8, u8)> = self.monitors.keys().copied().collect();
@@ -139,27 +296,62 @@ impl Scamp {
                 continue;
             };
             for (_, msg) in take_messages(chip) {
-                if let Some(d) = msg.and_then(|m| self.route_from_core(m)) {
-                    out.push(d);
+                if let Some(m) = msg {
+                    out.extend(self.route_from_core(machine, (x, y), m));
                 }
             }
         }
+        out.extend(self.deliver_due(machine, false));
         out
     }
 
-    /// Routes one message taken from a core: out of the root chip's Ethernet through its tag, or
-    /// nowhere (see the module notes).
-    fn route_from_core(&mut self, mut m: SdpMessage) -> Option<(std::net::SocketAddr, Vec<u8>)> {
-        if m.header.dest_port_cpu != PORT_ETH {
-            return None;
-        }
+    /// Routes one message taken from a core of chip `from` (SC&MP's `proc_route_msg`): out of
+    /// the root chip's Ethernet through its tag; to another application core's mailbox (any
+    /// chip, after the P2P time); or to a monitor's SCP port, whose reply goes back to the
+    /// sending core. Messages for another chip's Ethernet, for a chip or core that does not
+    /// exist, or for a monitor port other than 0 are dropped (with an error reply when one is
+    /// asked for and SC&MP would send it).
+    fn route_from_core(&mut self, machine: &mut Machine, from: (u8, u8), mut m: SdpMessage) -> Option<(std::net::SocketAddr, Vec<u8>)> {
         let h = &mut m.header;
         if (h.dest_x, h.dest_y) == (255, 255) {
             (h.dest_x, h.dest_y) = self.root;
         }
-        if (h.dest_x, h.dest_y) != self.root {
+        let dest = (h.dest_x, h.dest_y);
+        if h.dest_port_cpu == PORT_ETH {
+            return if dest == self.root { self.eth_send(&m) } else { None };
+        }
+        let seq = m.data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+        let fail = |this: &mut Scamp, machine: &Machine, m: &SdpMessage, rc: u16| {
+            if !m.header.reply_expected() {
+                return None;
+            }
+            let reply = SdpMessage { header: m.header.reply(), data: ScpReply::status(rc, seq).to_sdp_data() };
+            this.route_reply(machine, from, reply)
+        };
+        let Some(num_cpus) = machine.chip(dest.0, dest.1).map(|c| c.num_cores()) else {
+            return fail(self, machine, &m, spinn_proto::scp::RC_ROUTE);
+        };
+        let cpu = m.header.dest_cpu();
+        if usize::from(cpu) >= num_cpus {
+            return fail(self, machine, &m, spinn_proto::scp::RC_CPU);
+        }
+        let loaded = machine.chip(dest.0, dest.1).is_some_and(|c| c.core(cpu).is_some());
+        if cpu != 0 && loaded {
+            self.send_to_core(machine, from, m);
             return None;
         }
-        self.eth_send(&m)
+        if m.header.dest_port() != 0 {
+            return if cpu == 0 { fail(self, machine, &m, spinn_proto::scp::RC_PORT) } else { None };
+        }
+        // SCP to a monitor, or to the idle stub of a core with nothing loaded.
+        let reply = match ScpRequest::parse(&m.data) {
+            Ok(req) => self.scp(machine, dest, cpu, &req, super::Requester { ip: [0; 4], port: 0 }, m.header.tag),
+            Err(_) => ScpReply::status(spinn_proto::scp::RC_LEN, seq),
+        };
+        if !m.header.reply_expected() {
+            return None;
+        }
+        let reply = SdpMessage { header: m.header.reply(), data: reply.to_sdp_data() };
+        self.route_reply(machine, dest, reply)
     }
 }

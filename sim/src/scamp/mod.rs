@@ -136,6 +136,8 @@ struct IpTag {
     dest_port: u8,
     /// The full address of a transient tag's requester (IPv6 hosts included).
     reply_addr: Option<SocketAddr>,
+    /// When a transient tag was issued (for reclaiming the oldest when none is free).
+    issued: u64,
 }
 
 impl IpTag {
@@ -234,6 +236,13 @@ pub struct Scamp {
     tag_tto: u8,
     root: (u8, u8),
     ip: [u8; 4],
+    /// Messages on their way to application cores' mailboxes.
+    pending: Vec<mailbox::Delivery>,
+    /// Set by [`Scamp::route`] when the message went to a core, which answers (if at all)
+    /// later: a transient tag must then outlive the request.
+    to_core: bool,
+    /// Transient tags issued so far (their age, for reclaiming the oldest).
+    tags_issued: u64,
 }
 
 /// SC&MP's answer to one UDP datagram: datagrams to send, each to an address.
@@ -516,6 +525,9 @@ impl Scamp {
             tag_tto: TAG_TTO,
             root,
             ip: [0; 4],
+            pending: Vec::new(),
+            to_core: false,
+            tags_issued: 0,
         };
         scamp.set_ip(machine, ip);
         scamp
@@ -555,9 +567,12 @@ impl Scamp {
         if header.reply_expected() {
             if header.tag == TAG_NONE {
                 // A transient tag carries the reply back to the requester.
-                let Some(t) = self.free_pool_tag() else {
-                    return Vec::new();
-                };
+                // SC&MP times transient tags out (tag_tto); a tag whose reply never came is
+                // reclaimed, oldest first, when no tag is free.
+                let t = self.free_pool_tag().unwrap_or_else(|| {
+                    (TAG_FIXED..TAG_TABLE).min_by_key(|&t| self.tags[t].issued).unwrap_or(TAG_FIXED)
+                });
+                self.tags_issued += 1;
                 let timeout = if self.tag_tto != 0 {
                     1u16 << (self.tag_tto - 1)
                 } else {
@@ -569,6 +584,7 @@ impl Scamp {
                     timeout,
                     flags: IPFLAG_VALID | IPFLAG_TRANS | u16::from(self.tag_tto),
                     reply_addr: Some(from),
+                    issued: self.tags_issued,
                     ..IpTag::default()
                 };
                 header.tag = t as u8;
@@ -579,6 +595,7 @@ impl Scamp {
                 return Vec::new();
             }
         }
+        self.to_core = false;
         let out = self.route(machine, header, &msg.data, requester);
         let mut datagrams = Vec::new();
         for m in out {
@@ -587,7 +604,10 @@ impl Scamp {
             }
         }
         if let Some(t) = transient {
-            self.tags[t].flags = 0;
+            // Used once; a core's reply uses it later (and frees it then).
+            if !self.to_core {
+                self.tags[t].flags = 0;
+            }
         }
         datagrams
     }
@@ -673,11 +693,17 @@ impl Scamp {
         if usize::from(cpu) >= num_cpus {
             return error(&h, RC_CPU);
         }
+        if cpu != 0 && machine.chip(chip_xy.0, chip_xy.1).is_some_and(|c| c.core(cpu).is_some()) {
+            // An application core: its own code answers, through the mailbox (§11.5).
+            self.to_core = true;
+            self.send_to_core(machine, root, SdpMessage { header: h, data: data.to_vec() });
+            return Vec::new();
+        }
         if h.dest_port() != 0 {
             if cpu == 0 {
                 return error(&h, RC_PORT);
             }
-            // An application's SDP port: our runtime takes no SDP, so nothing answers.
+            // The idle stub has no SDP handler: it frees the message.
             return Vec::new();
         }
         let reply = match ScpRequest::parse(data) {
@@ -727,7 +753,8 @@ impl Scamp {
             return err(RC_ROUTE);
         };
         if cpu != 0 {
-            // SARK on an application core: version and memory commands only.
+            // The idle SARK stub of a core with nothing loaded: version and memory commands only
+            // (a loaded core's own code answers, through its mailbox).
             return match req.cmd {
                 CMD_VER => self.ver(chip, cpu, seq, SARK_ID),
                 CMD_READ => cmd_read(chip, Some(cpu), req),

@@ -287,3 +287,100 @@ fn udp_sdp_from_a_core_through_a_strip_tag() {
     let (got, _) = run_sdp_out(&mut c, &host, 1 << 3, false);
     assert_eq!(got, vec![sdp_out_payload(0, 0, 3)], "no pad, no SDP header: from cmd_rc on");
 }
+
+/// Loads `sdp_echo` (app 31) on virtual core `p` of chip (x, y) by CMD_WRITE of its APLX there
+/// and CMD_AS, after writing `peer` into the core's user0.
+fn load_sdp_echo(c: &mut Client, x: u8, y: u8, p: u8, peer: u32) {
+    let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_echo.elf");
+    let aplx = Program::from_file(&elf).unwrap().to_aplx().unwrap();
+    c.write(x, y, 0x6780_0000, &aplx);
+    let user0 = 0xE500_7000 + 128 * u32::from(p) + 112;
+    c.write(x, y, user0, &peer.to_le_bytes());
+    c.ok(x, y, CMD_AS, [0x6780_0000, 31 << 24 | 1 << p, 0], &[]);
+}
+
+/// Waits until `f` holds, asking every 20 ms for up to 20 s.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn udp_sdp_to_a_core_is_answered_by_its_own_code() {
+    let board = start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    load_sdp_echo(&mut c, 1, 1, 2, 0);
+    // The core is running once its IOBUF says so (it prints before spin1_start).
+    eventually("sdp_echo to start", || c.word(1, 1, 0xE500_7000 + 2 * 128 + 44) >> 16 & 0xFF == 7);
+    // Port 1, reply through a transient tag: the application's PONG comes back.
+    let req = ScpRequest { cmd: 0x5E01, seq: 77, args: [1000, 0, 0], data: b"abc".to_vec() };
+    let msg = SdpMessage { header: SdpHeader::to_core(1, 1, 2, 1, true), data: req.to_sdp_data() };
+    c.send_raw(&msg.to_udp());
+    let reply = c.recv();
+    assert_eq!((reply.header.src_x, reply.header.src_y, reply.header.src_port_cpu), (1, 1, 1 << 5 | 2));
+    let r = ScpRequest::parse(&reply.data).unwrap();
+    assert_eq!((r.cmd, r.seq, r.args), (0x5E02, 77, [1001, 1, 1]));
+    assert_eq!(r.data, b"abc");
+    // Port 0 is SCP to the core itself, answered by the runtime running there (not by SARK's
+    // idle stub, which answers for a core with nothing loaded).
+    let ver = c.call_at(1, 1, 2, CMD_VER, [0, 0, 0], &[]);
+    assert_eq!(ver.rc, RC_OK);
+    assert_eq!(ver.arg(0), Some(0x0101_0202), "chip (1, 1), physical and virtual core 2");
+    assert!(ver.body[12..].starts_with(b"spinn/SpiNNaker\0"), "{:?}", String::from_utf8_lossy(&ver.body));
+    let idle = c.call_at(1, 1, 3, CMD_VER, [0, 0, 0], &[]);
+    assert!(idle.body[12..].starts_with(b"SARK/SpiNNaker\0"));
+    // The core's own CMD_WRITE and CMD_READ of its DTCM.
+    assert_eq!(c.call_at(1, 1, 2, CMD_WRITE, [0x0040_8000, 4, TYPE_WORD], &0xFEED_F00Du32.to_le_bytes()).rc, RC_OK);
+    let back = c.call_at(1, 1, 2, CMD_READ, [0x0040_8000, 4, TYPE_WORD], &[]);
+    assert_eq!((back.rc, back.body), (RC_OK, 0xFEED_F00Du32.to_le_bytes().to_vec()));
+    // STOP: the application exits; user3 counted PING, STOP (SCP on port 0 is not its).
+    let stop = ScpRequest { cmd: 0x5E0F, seq: 1, args: [0; 3], data: vec![] };
+    c.send_raw(&SdpMessage { header: SdpHeader::to_core(1, 1, 2, 1, false), data: stop.to_sdp_data() }.to_udp());
+    eventually("sdp_echo to exit", || c.word(1, 1, 0xE500_7000 + 2 * 128 + 44) >> 16 & 0xFF == 11);
+    assert_eq!(c.word(1, 1, 0xE500_7000 + 2 * 128 + 124), 2);
+}
+
+#[test]
+fn udp_sdp_between_cores_of_two_chips() {
+    let board = start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    // (1, 0) core 4 answers; (0, 1) core 3 pings it as it starts.
+    load_sdp_echo(&mut c, 1, 0, 4, 0);
+    eventually("the answering core to run", || c.word(1, 0, 0xE500_7000 + 4 * 128 + 44) >> 16 & 0xFF == 7);
+    load_sdp_echo(&mut c, 0, 1, 3, 1 << 24 | 4);
+    let user = |c: &mut Client, n: u32| c.word(0, 1, 0xE500_7000 + 3 * 128 + 112 + 4 * n);
+    eventually("the PONG", || user(&mut c, 1) == 42);
+    assert_eq!(user(&mut c, 2), 0x0100 << 16 | (1 << 5 | 4), "from (1, 0) core 4, port 1");
+    assert_eq!(c.word(1, 0, 0xE500_7000 + 4 * 128 + 124), 1, "one message at the answering core");
+}
+
+#[test]
+fn udp_sdp_to_cores_bad_and_busy_is_dropped_or_refused_as_scamp_does() {
+    let board = start(MachineDesc::spinn3());
+    let mut c = Client::new(&board);
+    // A core beyond the chip's, a chip that does not exist, a monitor port other than 0.
+    assert_eq!(c.call_at(0, 0, 19, CMD_VER, [0; 3], &[]).rc, RC_CPU);
+    assert_eq!(c.call_at(9, 9, 1, CMD_VER, [0; 3], &[]).rc, RC_ROUTE);
+    let m = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 3, true), data: ScpRequest { cmd: 0, seq: 5, args: [0; 3], data: vec![] }.to_sdp_data() };
+    c.send_raw(&m.to_udp());
+    assert_eq!(ScpReply::parse(&c.recv().data).unwrap().rc, RC_PORT);
+    // An idle core's application port: nobody handles it, nothing comes back; the board goes on.
+    let m = SdpMessage { header: SdpHeader::to_core(0, 0, 5, 2, true), data: ScpRequest { cmd: 1, seq: 6, args: [0; 3], data: vec![] }.to_sdp_data() };
+    c.send_raw(&m.to_udp());
+    assert_eq!(c.call(0, 0, CMD_VER, [0; 3], &[]).rc, RC_OK);
+    // A flood of 200 messages at a running core that answers none of them (port 2, no reply
+    // asked): the mailbox is busy, the monitor model gives up on most of them after SC&MP's
+    // wait, and the board keeps answering.
+    load_sdp_echo(&mut c, 0, 0, 1, 0);
+    eventually("sdp_echo to run", || c.word(0, 0, 0xE500_7000 + 128 + 44) >> 16 & 0xFF == 7);
+    for i in 0..200u16 {
+        let m = SdpMessage { header: SdpHeader::to_core(0, 0, 1, 2, false), data: ScpRequest { cmd: 9, seq: i, args: [0; 3], data: vec![] }.to_sdp_data() };
+        c.send_raw(&m.to_udp());
+    }
+    assert_eq!(c.call(0, 0, CMD_VER, [0; 3], &[]).rc, RC_OK);
+    let counts = c.word(0, 0, 0xE500_7F68 + 4);
+    assert!(counts & 0xFFFF <= 1, "at most the message in the mailbox holds an SHM buffer ({counts:#x})");
+}
