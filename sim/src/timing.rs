@@ -49,26 +49,6 @@ pub fn router_wait_cycles(control: u32) -> Cycle {
     w1 + w2
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packets_take_their_bits_on_a_link() {
-        assert_eq!(link_serialisation_cycles(40), 32);
-        assert_eq!(link_serialisation_cycles(72), 58);
-        assert_eq!(min_link_latency(), 62);
-    }
-
-    #[test]
-    fn wait_fields_decode_as_8_bit_floats() {
-        // SARK's rtr_init: wait1 = 0x40 (M 0, E 4: (16 - 1) << 4 = 240), wait2 = 0.
-        assert_eq!(router_wait_cycles(0x0040_0001), 240 * 3 / 2);
-        // M 15, E 15: (15 + 16) << 15.
-        assert_eq!(router_wait_cycles(0x00FF_0000), (31u64 << 15) * 3 / 2);
-    }
-}
-
 /// Cycles for one P2P packet to cross one chip: routing, serialising a packet with payload
 /// (P2P data packets carry 3 bytes in a 32-bit payload) and the wire.
 pub fn p2p_hop_cycles() -> Cycle {
@@ -91,4 +71,24 @@ pub fn p2p_message_cycles(hops: u32, length: usize) -> Cycle {
     let windows = data.div_ceil(16);
     let round_trips = 2 + windows;
     round_trips * 2 * Cycle::from(hops) * hop + (data + Cycle::from(hops)) * hop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_take_their_bits_on_a_link() {
+        assert_eq!(link_serialisation_cycles(40), 32);
+        assert_eq!(link_serialisation_cycles(72), 58);
+        assert_eq!(min_link_latency(), 62);
+    }
+
+    #[test]
+    fn wait_fields_decode_as_8_bit_floats() {
+        // SARK's rtr_init: wait1 = 0x40 (M 0, E 4: (16 - 1) << 4 = 240), wait2 = 0.
+        assert_eq!(router_wait_cycles(0x0040_0001), 240 * 3 / 2);
+        // M 15, E 15: (15 + 16) << 15.
+        assert_eq!(router_wait_cycles(0x00FF_0000), (31u64 << 15) * 3 / 2);
+    }
 }
