@@ -17,12 +17,22 @@ const ROUNDS: u64 = 400;
 const REPEATS: usize = 5;
 
 fn program() -> Program {
-    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/bench.elf")).unwrap()
+    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/bench.elf"))
+        .unwrap()
 }
 
 /// The whole app on the simulator: (instructions, seconds).
 fn simulated(prog: &Program, align_check: bool) -> (u64, f64) {
-    let mut chip = Chip::new(0, 0, 1, 1, ChipConfig { align_check, ..ChipConfig::default() });
+    let mut chip = Chip::new(
+        0,
+        0,
+        1,
+        1,
+        ChipConfig {
+            align_check,
+            ..ChipConfig::default()
+        },
+    );
     chip.load(1, prog, 16, 0).unwrap();
     let t = Instant::now();
     chip.run(u64::MAX / 2);
@@ -74,7 +84,18 @@ fn main() {
     let mips = |t: f64| insns as f64 / t / 1e6;
     let (s, f, r) = (median(sim), median(fast), median(raw));
     println!("guest instructions per run: {insns}");
-    println!("plain Unicorn, no hooks:                 {:8.1} MIPS", mips(r));
-    println!("spinn core, cycle accounting + align:    {:8.1} MIPS  ratio {:.2}", mips(s), r / s);
-    println!("spinn core, cycle accounting, no align:  {:8.1} MIPS  ratio {:.2}", mips(f), r / f);
+    println!(
+        "plain Unicorn, no hooks:                 {:8.1} MIPS",
+        mips(r)
+    );
+    println!(
+        "spinn core, cycle accounting + align:    {:8.1} MIPS  ratio {:.2}",
+        mips(s),
+        r / s
+    );
+    println!(
+        "spinn core, cycle accounting, no align:  {:8.1} MIPS  ratio {:.2}",
+        mips(f),
+        r / f
+    );
 }

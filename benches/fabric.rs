@@ -17,11 +17,19 @@ use spinn_sim::workloads;
 use spinn_sim::CPU_CLK_MHZ;
 
 fn elf(name: &str) -> Arc<Program> {
-    Arc::new(Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf"))).unwrap())
+    Arc::new(
+        Program::from_file(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf")),
+        )
+        .unwrap(),
+    )
 }
 
 fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -37,14 +45,32 @@ fn main() {
         println!("all-to-all x{rounds} on SpiNN-5, {threads} thread(s): {} packets sent, {routed} routings, {:.0} routings per host second ({host:.2} s, {:.3} ms simulated, stop {:?})", out.packets_sent, routed as f64 / host, out.now as f64 / (CPU_CLK_MHZ * 1000) as f64, out.stop);
         results.push((out, host));
     }
-    println!("1 vs 2 threads: {:.2}x faster, results identical: {}", results[0].1 / results[1].1, results[0].0 == results[1].0);
+    println!(
+        "1 vs 2 threads: {:.2}x faster, results identical: {}",
+        results[0].1 / results[1].1,
+        results[0].0 == results[1].0
+    );
 
     let ms = knob("IDLE_MS", 50);
-    let idle = Setup { desc: MachineDesc::spinn5(), config: ChipConfig::default(), loads: vec![], routes: vec![], pokes: vec![], fingerprint: false, trace: None };
+    let idle = Setup {
+        desc: MachineDesc::spinn5(),
+        config: ChipConfig::default(),
+        loads: vec![],
+        routes: vec![],
+        pokes: vec![],
+        fingerprint: false,
+        trace: None,
+    };
     let program = elf("idle");
     let mut idle = idle;
     for (x, y) in idle.desc.chips() {
-        idle.loads.extend((1..18).map(|p| Load { x, y, p, program: program.clone(), app_id: 30 }));
+        idle.loads.extend((1..18).map(|p| Load {
+            x,
+            y,
+            p,
+            program: program.clone(),
+            app_id: 30,
+        }));
     }
     for threads in [1, 2] {
         let t = Instant::now();

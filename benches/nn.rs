@@ -16,7 +16,10 @@ use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::target::SimTarget;
 
 fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn bench(name: &str, epochs: usize, train_samples: usize) {
@@ -33,10 +36,21 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
     let opts = MachineOptions::for_model(&spec);
     let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
     let t = Instant::now();
-    let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {}).unwrap();
+    let run = machine::train(
+        &mut target,
+        &mut model,
+        &train,
+        &test,
+        epochs,
+        spec.training.shuffle_seed,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
     let machine_host = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed).unwrap();
+    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed)
+        .unwrap();
     let reference_host = t.elapsed().as_secs_f64();
     let n = (epochs * train.len()) as f64;
     // The run ends with the cores' linger after the last sample; take it out of machine time.

@@ -14,11 +14,24 @@ use spinn_sim::trace::{Filter, Kind};
 use spinn_sim::{parallel, workloads, CPU_CLK_MHZ};
 
 fn main() {
-    let fabric = Arc::new(Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf")).unwrap());
+    let fabric = Arc::new(
+        Program::from_file(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf"),
+        )
+        .unwrap(),
+    );
     let base = workloads::all_to_all(MachineDesc::spinn5(), fabric, 2, false);
     let file = std::env::temp_dir().join(format!("spinn-bench-{}.trc", std::process::id()));
-    let narrow = Filter { chips: vec![(3, 3)], kinds: vec![Kind::Drop], ..Filter::default() };
-    let variants: [(&str, Option<Filter>); 3] = [("off", None), ("all events", Some(Filter::default())), ("narrow filter", Some(narrow))];
+    let narrow = Filter {
+        chips: vec![(3, 3)],
+        kinds: vec![Kind::Drop],
+        ..Filter::default()
+    };
+    let variants: [(&str, Option<Filter>); 3] = [
+        ("off", None),
+        ("all events", Some(Filter::default())),
+        ("narrow filter", Some(narrow)),
+    ];
     let mut times = vec![Vec::new(); variants.len()];
     let mut sizes = vec![0u64; variants.len()];
     for _ in 0..3 {
@@ -39,7 +52,14 @@ fn main() {
     let off = median(&mut times[0].clone());
     for (i, (name, _)) in variants.iter().enumerate() {
         let t = median(&mut times[i]);
-        let size = if i == 0 { String::new() } else { format!(", trace {} bytes", sizes[i]) };
-        println!("tracing {name:14}: {t:.3} s  ({:.2}x the untraced run{size})", t / off);
+        let size = if i == 0 {
+            String::new()
+        } else {
+            format!(", trace {} bytes", sizes[i])
+        };
+        println!(
+            "tracing {name:14}: {t:.3} s  ({:.2}x the untraced run{size})",
+            t / off
+        );
     }
 }

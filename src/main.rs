@@ -12,8 +12,8 @@ mod nn_cli;
 mod serve_cli;
 use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
 use spinn_sim::golden;
+use spinn_sim::loader::Program;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::routes::{self, number};
 use spinn_sim::trace::{self, Filter, Kind};
@@ -78,8 +78,10 @@ enum TraceCommand {
 }
 
 fn read_trace(path: &Path) -> Result<Vec<trace::Record>, UsageError> {
-    let file = std::fs::File::open(path).map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
-    trace::read_all(std::io::BufReader::new(file)).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+    let file = std::fs::File::open(path)
+        .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
+    trace::read_all(std::io::BufReader::new(file))
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())))
 }
 
 fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {
@@ -88,14 +90,23 @@ fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {
             let records = read_trace(&file)?;
             let json = trace_tools::perfetto(&records);
             let text = serde_json::to_string(&json).map_err(|e| UsageError(e.to_string()))?;
-            std::fs::write(&perfetto, text).map_err(|e| UsageError(format!("{}: cannot write: {e}", perfetto.display())))?;
-            println!("{}: {} events from {} records", perfetto.display(), json["traceEvents"].as_array().map_or(0, |a| a.len()), records.len());
+            std::fs::write(&perfetto, text)
+                .map_err(|e| UsageError(format!("{}: cannot write: {e}", perfetto.display())))?;
+            println!(
+                "{}: {} events from {} records",
+                perfetto.display(),
+                json["traceEvents"].as_array().map_or(0, |a| a.len()),
+                records.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         TraceCommand::Stats { file, json } => {
             let stats = trace_tools::stats(&read_trace(&file)?);
             if json {
-                println!("{}", serde_json::to_string(&stats).map_err(|e| UsageError(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&stats).map_err(|e| UsageError(e.to_string()))?
+                );
             } else {
                 print!("{stats}");
             }
@@ -193,7 +204,10 @@ fn trace_filter(args: &RunArgs) -> Result<Filter, UsageError> {
         for pair in chips.split(';') {
             let bad = || UsageError(format!("--trace-chips `{pair}`: expected X,Y"));
             let (x, y) = pair.split_once(',').ok_or_else(bad)?;
-            let (x, y) = (number(x).filter(|&v| v < 256).ok_or_else(bad)?, number(y).filter(|&v| v < 256).ok_or_else(bad)?);
+            let (x, y) = (
+                number(x).filter(|&v| v < 256).ok_or_else(bad)?,
+                number(y).filter(|&v| v < 256).ok_or_else(bad)?,
+            );
             f.chips.push((x as u8, y as u8));
         }
     }
@@ -221,12 +235,18 @@ fn trace_filter(args: &RunArgs) -> Result<Filter, UsageError> {
     }
     if let Some(kinds) = &args.trace_kinds {
         for k in kinds.split(',') {
-            f.kinds.push(Kind::from_name(k.trim()).ok_or_else(|| UsageError(format!("--trace-kinds: unknown kind `{k}`")))?);
+            f.kinds.push(
+                Kind::from_name(k.trim())
+                    .ok_or_else(|| UsageError(format!("--trace-kinds: unknown kind `{k}`")))?,
+            );
         }
     }
     if args.trace_from.is_some() || args.trace_to.is_some() {
         let us = |v: u64| v.saturating_mul(CPU_CLK_MHZ);
-        f.window = Some((args.trace_from.map_or(0, us), args.trace_to.map_or(Cycle::MAX, us)));
+        f.window = Some((
+            args.trace_from.map_or(0, us),
+            args.trace_to.map_or(Cycle::MAX, us),
+        ));
     }
     Ok(f)
 }
@@ -235,9 +255,16 @@ fn trace_filter(args: &RunArgs) -> Result<Filter, UsageError> {
 struct UsageError(String);
 
 fn parse_range(spec: &str, what: &str, max: u32) -> Result<(u32, u32), UsageError> {
-    let bad = || UsageError(format!("{what} `{spec}`: expected a number or a range like 2-5"));
+    let bad = || {
+        UsageError(format!(
+            "{what} `{spec}`: expected a number or a range like 2-5"
+        ))
+    };
     let (a, b) = match spec.split_once('-') {
-        Some((a, b)) => (a.trim().parse::<u32>().map_err(|_| bad())?, b.trim().parse::<u32>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.trim().parse::<u32>().map_err(|_| bad())?,
+            b.trim().parse::<u32>().map_err(|_| bad())?,
+        ),
         None => {
             let a = spec.trim().parse::<u32>().map_err(|_| bad())?;
             (a, a)
@@ -255,7 +282,9 @@ fn parse_cores(specs: &[String]) -> Result<Vec<u32>, UsageError> {
         let (a, b) = parse_range(spec, "--core", u32::MAX)?;
         for c in a..=b {
             if c == 0 || c >= 18 {
-                return Err(UsageError(format!("--core {c}: out of range: application cores are 1..17 (core 0 is the monitor)")));
+                return Err(UsageError(format!(
+                    "--core {c}: out of range: application cores are 1..17 (core 0 is the monitor)"
+                )));
             }
             if !cores.contains(&c) {
                 cores.push(c);
@@ -278,7 +307,12 @@ impl Programs {
     }
 }
 
-fn load_spec(setup: &mut Setup, programs: &mut Programs, spec: &str, app_id: u8) -> Result<(), UsageError> {
+fn load_spec(
+    setup: &mut Setup,
+    programs: &mut Programs,
+    spec: &str,
+    app_id: u8,
+) -> Result<(), UsageError> {
     let bad = || UsageError(format!("--load {spec}: expected X,Y,P=ELF or all=ELF"));
     let (cores, elf) = spec.split_once('=').ok_or_else(bad)?;
     let program = programs.get(Path::new(elf))?;
@@ -303,21 +337,49 @@ fn load_spec(setup: &mut Setup, programs: &mut Programs, spec: &str, app_id: u8)
         }
     }
     for (x, y, p) in targets {
-        setup.loads.push(Load { x, y, p, program: program.clone(), app_id });
+        setup.loads.push(Load {
+            x,
+            y,
+            p,
+            program: program.clone(),
+            app_id,
+        });
     }
     Ok(())
 }
 
 /// The machine, loads and routes that `args` ask for, and the time limit.
 fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
-    let desc = MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
-    let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
-    let mut setup = Setup { desc, config, loads: Vec::new(), routes: Vec::new(), pokes: Vec::new(), fingerprint: false, trace: None };
+    let desc =
+        MachineDesc::parse(&args.machine).map_err(|e| UsageError(format!("--machine: {e}")))?;
+    let config = ChipConfig {
+        align_check: !args.no_align_check,
+        ..ChipConfig::default()
+    };
+    let mut setup = Setup {
+        desc,
+        config,
+        loads: Vec::new(),
+        routes: Vec::new(),
+        pokes: Vec::new(),
+        fingerprint: false,
+        trace: None,
+    };
     let mut programs = Programs(HashMap::new());
     if let Some(elf) = &args.elf {
-        let cores = if args.cores.is_empty() { vec![1] } else { parse_cores(&args.cores)? };
+        let cores = if args.cores.is_empty() {
+            vec![1]
+        } else {
+            parse_cores(&args.cores)?
+        };
         let program = programs.get(elf)?;
-        setup.loads.extend(cores.into_iter().map(|p| Load { x: 0, y: 0, p, program: program.clone(), app_id: args.app_id }));
+        setup.loads.extend(cores.into_iter().map(|p| Load {
+            x: 0,
+            y: 0,
+            p,
+            program: program.clone(),
+            app_id: args.app_id,
+        }));
     } else if !args.cores.is_empty() {
         return Err(UsageError("--core needs an ELF to load".into()));
     }
@@ -325,11 +387,15 @@ fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
         load_spec(&mut setup, &mut programs, spec, args.app_id)?;
     }
     if setup.loads.is_empty() {
-        return Err(UsageError("nothing to run: give an ELF or --load X,Y,P=ELF".into()));
+        return Err(UsageError(
+            "nothing to run: give an ELF or --load X,Y,P=ELF".into(),
+        ));
     }
     if let Some(path) = &args.routes {
-        let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
-        setup.routes = routes::parse(&path.display().to_string(), &text).map_err(|e| UsageError(e.to_string()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
+        setup.routes = routes::parse(&path.display().to_string(), &text)
+            .map_err(|e| UsageError(e.to_string()))?;
     }
     if args.threads == 0 {
         return Err(UsageError("--threads must be at least 1".into()));
@@ -342,9 +408,13 @@ fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
 
 fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let (setup, limit) = setup_from(&args)?;
-    let outcome = parallel::run(&setup, args.threads, limit).map_err(|e| UsageError(e.to_string()))?;
+    let outcome =
+        parallel::run(&setup, args.threads, limit).map_err(|e| UsageError(e.to_string()))?;
     let sim_time_ns = outcome.now * NS_PER_CYCLE;
-    let failed = outcome.cores.iter().any(|r| r.state == "RTE" || r.state == "WDOG");
+    let failed = outcome
+        .cores
+        .iter()
+        .any(|r| r.state == "RTE" || r.state == "WDOG");
     if args.json {
         let obj = serde_json::json!({
             "sim_time_ns": sim_time_ns,
@@ -356,10 +426,16 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
         println!("{obj}");
     } else {
         print_text(sim_time_ns, outcome.stop, &outcome.cores);
-        let (routed, dropped) = outcome.routers.iter().fold((0, 0), |(r, d), x| (r + x.counters.routed, d + x.counters.dropped));
+        let (routed, dropped) = outcome.routers.iter().fold((0, 0), |(r, d), x| {
+            (r + x.counters.routed, d + x.counters.dropped)
+        });
         println!("routers: {routed} packets routed, {dropped} dropped");
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
@@ -370,43 +446,89 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     let golden = if args.bless {
         None
     } else {
-        Some(std::fs::read_to_string(&args.golden).map_err(|e| UsageError(format!("{golden_name}: cannot read ({e}); run with --bless to create it")))?)
+        Some(std::fs::read_to_string(&args.golden).map_err(|e| {
+            UsageError(format!(
+                "{golden_name}: cannot read ({e}); run with --bless to create it"
+            ))
+        })?)
     };
     // The packet trace is part of the fingerprint. Blessing keeps it beside the golden file
     // (NAME.golden.trc), so that a later mismatch can name the first event that differs.
     let golden_trace = PathBuf::from(format!("{golden_name}.trc"));
-    let own_trace = if args.bless { golden_trace.clone() } else { std::env::temp_dir().join(format!("spinn-test-{}.trc", std::process::id())) };
+    let own_trace = if args.bless {
+        golden_trace.clone()
+    } else {
+        std::env::temp_dir().join(format!("spinn-test-{}.trc", std::process::id()))
+    };
     if setup.trace.is_none() {
-        let kinds = vec![Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop];
-        setup.trace = Some((own_trace.clone(), Filter { kinds, ..Filter::default() }));
+        let kinds = vec![
+            Kind::Send,
+            Kind::Hop,
+            Kind::LinkOut,
+            Kind::Emergency,
+            Kind::Deliver,
+            Kind::Drop,
+        ];
+        setup.trace = Some((
+            own_trace.clone(),
+            Filter {
+                kinds,
+                ..Filter::default()
+            },
+        ));
     }
     let result = parallel::run(&setup, args.run.threads, limit);
-    let trace_path = setup.trace.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    let trace_path = setup
+        .trace
+        .as_ref()
+        .map(|(p, _)| p.clone())
+        .unwrap_or_default();
     let trace = std::fs::read(&trace_path);
     if !args.bless {
         let _ = std::fs::remove_file(&own_trace);
     }
     let mut outcome = result.map_err(|e| UsageError(e.to_string()))?;
-    let trace = trace.map_err(|e| UsageError(format!("{}: cannot read: {e}", trace_path.display())))?;
-    let what = if args.run.trace.is_some() { "trace" } else { "packet trace" };
-    outcome.fingerprint.push(format!("{what}: {:016x} ({} bytes)", golden::digest(&trace), trace.len()));
+    let trace =
+        trace.map_err(|e| UsageError(format!("{}: cannot read: {e}", trace_path.display())))?;
+    let what = if args.run.trace.is_some() {
+        "trace"
+    } else {
+        "packet trace"
+    };
+    outcome.fingerprint.push(format!(
+        "{what}: {:016x} ({} bytes)",
+        golden::digest(&trace),
+        trace.len()
+    ));
     let Some(golden) = golden else {
-        std::fs::write(&args.golden, golden::to_text(&outcome.fingerprint)).map_err(|e| UsageError(format!("{golden_name}: cannot write: {e}")))?;
-        println!("{golden_name}: written ({} facts)", outcome.fingerprint.len());
+        std::fs::write(&args.golden, golden::to_text(&outcome.fingerprint))
+            .map_err(|e| UsageError(format!("{golden_name}: cannot write: {e}")))?;
+        println!(
+            "{golden_name}: written ({} facts)",
+            outcome.fingerprint.len()
+        );
         return Ok(ExitCode::SUCCESS);
     };
     match golden::first_difference(&golden, &outcome.fingerprint) {
         Err(e) => Err(UsageError(format!("{golden_name}: {e}"))),
         Ok(None) => {
-            println!("{golden_name}: identical ({} facts)", outcome.fingerprint.len());
+            println!(
+                "{golden_name}: identical ({} facts)",
+                outcome.fingerprint.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Ok(Some(d)) => {
             println!("{golden_name}: differs: {d}");
             if d.key.ends_with("trace") {
                 // Name the event, when the golden run's trace was kept.
-                if let (Ok(old), Ok(new)) = (std::fs::read(&golden_trace), trace::read_all(&trace[..])) {
-                    if let Some(div) = trace::read_all(&old[..]).ok().and_then(|old| trace_tools::first_divergence(&old, &new)) {
+                if let (Ok(old), Ok(new)) =
+                    (std::fs::read(&golden_trace), trace::read_all(&trace[..]))
+                {
+                    if let Some(div) = trace::read_all(&old[..])
+                        .ok()
+                        .and_then(|old| trace_tools::first_divergence(&old, &new))
+                    {
                         println!("{div}");
                     }
                 }
@@ -424,12 +546,21 @@ fn print_text(sim_time_ns: u64, stop: StopReason, reports: &[CoreReport]) {
     };
     println!("simulated {:.3} ms: {why}", sim_time_ns as f64 / 1e6);
     for r in reports {
-        print!("core {},{},{} (phys {}): {}", r.x, r.y, r.p, r.phys, r.state);
+        print!(
+            "core {},{},{} (phys {}): {}",
+            r.x, r.y, r.p, r.phys, r.state
+        );
         if r.state == "RTE" {
-            print!(" {} (rt_code {}) at pc {:#010x}", r.rt_name, r.rt_code, r.pc);
+            print!(
+                " {} (rt_code {}) at pc {:#010x}",
+                r.rt_name, r.rt_code, r.pc
+            );
         }
         println!("  cycles {}  instructions {}", r.cycles, r.instructions);
-        println!("  user0..3: {:#x} {:#x} {:#x} {:#x}", r.user[0], r.user[1], r.user[2], r.user[3]);
+        println!(
+            "  user0..3: {:#x} {:#x} {:#x} {:#x}",
+            r.user[0], r.user[1], r.user[2], r.user[3]
+        );
         if let Some(h) = &r.halt_reason {
             println!("  halted by the simulator: {h}");
         }

@@ -150,17 +150,27 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
     match args.target {
         TargetKind::Sim => {
             let desc = MachineDesc::parse(&args.machine).map_err(|e| format!("--machine: {e}"))?;
-            let config = ChipConfig { drop_mc_every: args.drop_every, ..ChipConfig::default() };
+            let config = ChipConfig {
+                drop_mc_every: args.drop_every,
+                ..ChipConfig::default()
+            };
             Ok(Box::new(SimTarget::new(desc, config)))
         }
         TargetKind::Board => {
-            let host = args.host.as_deref().ok_or("--target board needs --host HOST (the board's address)")?;
+            let host = args
+                .host
+                .as_deref()
+                .ok_or("--target board needs --host HOST (the board's address)")?;
             if args.drop_every != 0 {
-                return Err("--drop-every is a simulator fault injection; it does not apply to a board".into());
+                return Err(
+                    "--drop-every is a simulator fault injection; it does not apply to a board"
+                        .into(),
+                );
             }
             let board = match &args.boot_image {
                 Some(path) => {
-                    let image = std::fs::read(path).map_err(|e| format!("--boot-image {}: {e}", path.display()))?;
+                    let image = std::fs::read(path)
+                        .map_err(|e| format!("--boot-image {}: {e}", path.display()))?;
                     BoardTarget::connect_booting(host, &image, args.board_version)
                 }
                 None => BoardTarget::connect(host),
@@ -172,10 +182,16 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
 }
 
 fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
-    let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if hidden {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} samples  {msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} samples  {msg}",
+        )
+        .expect("a valid template"),
     );
     bar
 }
@@ -183,8 +199,14 @@ fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
 fn report(bar: &ProgressBar, epochs: usize, p: &Progress) {
     bar.set_length(p.total);
     bar.set_position(p.samples);
-    let loss = p.loss.map_or_else(String::new, |l| format!("  loss {l:.4}"));
-    bar.set_message(format!("epoch {}/{epochs}{loss}  machine {:.2} s", p.epochs.min(epochs), p.sim_time_ns as f64 * 1e-9));
+    let loss = p
+        .loss
+        .map_or_else(String::new, |l| format!("  loss {l:.4}"));
+    bar.set_message(format!(
+        "epoch {}/{epochs}{loss}  machine {:.2} s",
+        p.epochs.min(epochs),
+        p.sim_time_ns as f64 * 1e-9
+    ));
 }
 
 /// `spinn train`: exit status 0 when training finished, 1 when it failed on the machine.
@@ -196,7 +218,10 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
     let start = model.clone();
     let opts = options(&spec, &args.machine);
     let mut target = target(&args.machine)?;
-    let bar = progress_bar((epochs * train_set.len() + test_set.len()) as u64, args.machine.json);
+    let bar = progress_bar(
+        (epochs * train_set.len() + test_set.len()) as u64,
+        args.machine.json,
+    );
     let t0 = Instant::now();
     let result = machine::train(
         target.as_mut(),
@@ -214,13 +239,25 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         Ok(run) => run,
         Err(e) => return failed(e),
     };
-    let weights_path = args.weights.unwrap_or_else(|| PathBuf::from(format!("{}.weights.json", spec.name)));
-    WeightsFile::from_model(&spec.name, &model).save(&weights_path).map_err(|e| e.to_string())?;
+    let weights_path = args
+        .weights
+        .unwrap_or_else(|| PathBuf::from(format!("{}.weights.json", spec.name)));
+    WeightsFile::from_model(&spec.name, &model)
+        .save(&weights_path)
+        .map_err(|e| e.to_string())?;
 
     let host_reference = if args.compare_host {
         let mut host = start;
-        host.fit(&train_set.x, &train_set.y, epochs, spec.training.shuffle_seed).map_err(|e| e.to_string())?;
-        let (_, acc) = host.evaluate(&test_set.x, &test_set.y).map_err(|e| e.to_string())?;
+        host.fit(
+            &train_set.x,
+            &train_set.y,
+            epochs,
+            spec.training.shuffle_seed,
+        )
+        .map_err(|e| e.to_string())?;
+        let (_, acc) = host
+            .evaluate(&test_set.x, &test_set.y)
+            .map_err(|e| e.to_string())?;
         let diff = host
             .get_weights()
             .concat()
@@ -238,7 +275,10 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
     };
     let summary = TrainSummary {
         model: spec.name.clone(),
-        history: HistoryJson { loss: run.history.loss.clone(), accuracy: run.history.accuracy.clone() },
+        history: HistoryJson {
+            loss: run.history.loss.clone(),
+            accuracy: run.history.accuracy.clone(),
+        },
         test_accuracy: run.eval_accuracy,
         test_loss: run.eval_loss,
         sim_time_ns: run.sim_time_ns,
@@ -261,7 +301,10 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
 }
 
 fn print_summary(s: &TrainSummary, run: &MachineRun) {
-    println!("model {}: {} samples on {} cores", s.model, s.samples, s.cores);
+    println!(
+        "model {}: {} samples on {} cores",
+        s.model, s.samples, s.cores
+    );
     println!("epoch  loss      accuracy");
     let n = s.history.loss.len();
     for (e, (l, a)) in s.history.loss.iter().zip(&s.history.accuracy).enumerate() {
@@ -270,7 +313,11 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) {
             println!("{:>5}  {l:<8.5}  {:.1} %", e + 1, a * 100.0);
         }
     }
-    println!("held-out accuracy {:.1} % (loss {:.5})", s.test_accuracy * 100.0, s.test_loss);
+    println!(
+        "held-out accuracy {:.1} % (loss {:.5})",
+        s.test_accuracy * 100.0,
+        s.test_loss
+    );
     println!(
         "machine time {:.3} s, host time {:.1} s, packets {} ({} dropped, {} resend requests)",
         s.sim_time_ns as f64 * 1e-9,
@@ -287,7 +334,11 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) {
             "host reference: held-out accuracy {:.1} %, largest weight difference {:.2e} ({})",
             h.test_accuracy * 100.0,
             h.max_weight_difference,
-            if h.within_tolerance { "within tolerance" } else { "OUTSIDE tolerance" }
+            if h.within_tolerance {
+                "within tolerance"
+            } else {
+                "OUTSIDE tolerance"
+            }
         );
     }
     println!("weights written to {}", s.weights_file);
@@ -296,7 +347,9 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) {
 fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset), String> {
     let spec = load_spec(&args.model, &args.data)?;
     let mut model = spec.build();
-    WeightsFile::load(&args.weights).and_then(|w| w.apply(&mut model)).map_err(|e| e.to_string())?;
+    WeightsFile::load(&args.weights)
+        .and_then(|w| w.apply(&mut model))
+        .map_err(|e| e.to_string())?;
     let (train, test) = spec.load_data().map_err(|e| e.to_string())?;
     // With --data, every sample of that file; else the model file's held-out split.
     let data = if args.data.is_some() && spec.data.test_fraction > 0.0 {
@@ -315,7 +368,9 @@ fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> 
     let opts = options(&spec, &args.machine);
     let mut target = target(&args.machine)?;
     let bar = progress_bar(data.len() as u64, args.machine.json);
-    let result = machine::evaluate(target.as_mut(), &model, &data, &opts, &mut |p| report(&bar, 0, p));
+    let result = machine::evaluate(target.as_mut(), &model, &data, &opts, &mut |p| {
+        report(&bar, 0, p)
+    });
     bar.finish_and_clear();
     match result {
         Ok(run) => Ok(Some((data, run))),
@@ -326,7 +381,9 @@ fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> 
 /// A run that went wrong: the user's input (status 2), or the machine (status 1).
 fn failed(e: MachineError) -> Result<bool, String> {
     match e {
-        MachineError::CoreFailed { .. } | MachineError::Stalled { .. } | MachineError::Target(_) => {
+        MachineError::CoreFailed { .. }
+        | MachineError::Stalled { .. }
+        | MachineError::Target(_) => {
             eprintln!("spinn: {e}");
             Ok(false)
         }
@@ -341,7 +398,9 @@ fn class_of(v: &[f32], names: &[String]) -> String {
 
 /// `spinn predict`: the outputs and class of every sample.
 pub fn predict(args: UseArgs) -> Result<bool, String> {
-    let Some((data, run)) = run_forward(&args)? else { return Ok(false) };
+    let Some((data, run)) = run_forward(&args)? else {
+        return Ok(false);
+    };
     if args.machine.json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -349,13 +408,25 @@ pub fn predict(args: UseArgs) -> Result<bool, String> {
             classes: Vec<String>,
             sim_time_ns: u64,
         }
-        let classes = run.predictions.iter().map(|p| class_of(p, &data.class_names)).collect();
-        let out = Out { predictions: &run.predictions, classes, sim_time_ns: run.sim_time_ns };
+        let classes = run
+            .predictions
+            .iter()
+            .map(|p| class_of(p, &data.class_names))
+            .collect();
+        let out = Out {
+            predictions: &run.predictions,
+            classes,
+            sim_time_ns: run.sim_time_ns,
+        };
         println!("{}", serde_json::to_string(&out).expect("serialisable"));
     } else {
         for (k, p) in run.predictions.iter().enumerate() {
             let values: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
-            println!("{k:>5}  {:<12} [{}]", class_of(p, &data.class_names), values.join(", "));
+            println!(
+                "{k:>5}  {:<12} [{}]",
+                class_of(p, &data.class_names),
+                values.join(", ")
+            );
         }
     }
     Ok(true)
@@ -363,7 +434,9 @@ pub fn predict(args: UseArgs) -> Result<bool, String> {
 
 /// `spinn evaluate`: loss and accuracy over the samples.
 pub fn evaluate(args: UseArgs) -> Result<bool, String> {
-    let Some((data, run)) = run_forward(&args)? else { return Ok(false) };
+    let Some((data, run)) = run_forward(&args)? else {
+        return Ok(false);
+    };
     if args.machine.json {
         #[derive(Serialize)]
         struct Out {

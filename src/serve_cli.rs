@@ -46,9 +46,15 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let socket = serve::bind(addr, args.allow_remote).map_err(|e| format!("--listen: {e}"))?;
     let local = socket.local_addr().map_err(|e| format!("--listen: {e}"))?;
     let chips = desc.chips().len();
-    let config = ChipConfig { align_check: !args.no_align_check, ..ChipConfig::default() };
+    let config = ChipConfig {
+        align_check: !args.no_align_check,
+        ..ChipConfig::default()
+    };
     let mut board = Board::new(desc, config, socket).map_err(|e| format!("--listen: {e}"))?;
-    eprintln!("spinn serve: {} ({chips} chips) answers SC&MP 4.0.0 on udp://{local}; stop with Ctrl-C", args.machine);
+    eprintln!(
+        "spinn serve: {} ({chips} chips) answers SC&MP 4.0.0 on udp://{local}; stop with Ctrl-C",
+        args.machine
+    );
     let stop = AtomicBool::new(false);
     match board.serve(&stop) {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -11,7 +11,9 @@ use spinn_sim::CPU_CLK_MHZ;
 const MS: u64 = CPU_CLK_MHZ * 1000;
 
 fn elf(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build").join(format!("{name}.elf"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("firmware/build")
+        .join(format!("{name}.elf"))
 }
 
 fn program(name: &str) -> Program {
@@ -46,7 +48,10 @@ fn hello_on_many_cores_knows_each_core() {
     assert_eq!(r.len(), 3);
     for rep in &r {
         assert_eq!(rep.state, "EXIT");
-        assert_eq!(rep.iobuf, format!("hello from core {} on chip 0,0\n", rep.p));
+        assert_eq!(
+            rep.iobuf,
+            format!("hello from core {} on chip 0,0\n", rep.p)
+        );
         assert_eq!(rep.user[2], rep.p as u32);
     }
 }
@@ -63,7 +68,10 @@ fn tick_count_matches_simulated_time() {
     assert_eq!(lines[10], "done 10 ticks, time 10, rc 0");
     // Ten 1 ms ticks: the tenth fires at 10 ms of simulated time and the core exits just after.
     let now = chip.now();
-    assert!((10 * MS..11 * MS).contains(&now), "finished at {now} cycles");
+    assert!(
+        (10 * MS..11 * MS).contains(&now),
+        "finished at {now} cycles"
+    );
 }
 
 #[test]
@@ -78,7 +86,11 @@ fn mc_ping_pong_between_two_cores_with_and_without_payload() {
     assert_eq!(r[1].iobuf, "pingpong core 2 ready\nself packet 0x0002ffff\nreceived 100 last 0x000200c6 sum 209700 self 1\n");
     // The first hop leaves on the 1 ms tick; 200 hops of a few hundred cycles each follow, so
     // the exchange must not wait for later ticks.
-    assert!(chip.now() < 2 * MS, "ping-pong ended at {} cycles", chip.now());
+    assert!(
+        chip.now() < 2 * MS,
+        "ping-pong ended at {} cycles",
+        chip.now()
+    );
     // 200 hops plus one self packet per core went through the router.
     assert_eq!(chip.packets_sent(), 202);
     assert_eq!(chip.router_counters().dropped, 0);
@@ -92,7 +104,9 @@ fn dma_round_trip_with_checksum() {
     // The pattern is in SDRAM afterwards, at 0x60240000 + 0x10000 * core.
     let core = chip.core(3).unwrap();
     let bytes = core.read_mem(0x6024_0000 + 0x3_0000, 1024).unwrap();
-    let sum = bytes.chunks(4).fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+    let sum = bytes.chunks(4).fold(0u32, |s, w| {
+        s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    });
     assert_eq!(sum, 0xCE2E_2380);
 }
 
@@ -120,8 +134,15 @@ fn vic_priority_and_nesting() {
 fn runtime_events_fiq_user_events_queues() {
     let (_, _, r) = run("events", &[1], 100);
     assert_eq!(r[0].state, "EXIT", "{}", r[0].iobuf);
-    assert_eq!(r[0].user, [123, 0x0506_0005, 0x0001_2345, 0x0505_0546], "{}", r[0].iobuf);
-    assert!(r[0].iobuf.contains("[  -42|7    |00042|abc|ABC|z|str|0x00001234|%]\n"));
+    assert_eq!(
+        r[0].user,
+        [123, 0x0506_0005, 0x0001_2345, 0x0505_0546],
+        "{}",
+        r[0].iobuf
+    );
+    assert!(r[0]
+        .iobuf
+        .contains("[  -42|7    |00042|abc|ABC|z|str|0x00001234|%]\n"));
 }
 
 #[test]
@@ -163,9 +184,24 @@ fn two_runs_are_identical() {
                 core.state().dtcm.digest() ^ core.state().itcm.digest().rotate_left(1)
             })
             .collect();
-        (format!("{stop:?} {r:?}"), chip.now(), sh.sysram.digest(), sh.sdram.digest(), mems, chip.packets_sent())
+        (
+            format!("{stop:?} {r:?}"),
+            chip.now(),
+            sh.sysram.digest(),
+            sh.sdram.digest(),
+            mems,
+            chip.packets_sent(),
+        )
     };
-    for (name, cores) in [("pingpong", &[1u32, 2][..]), ("lock", &[1, 2]), ("events", &[1])] {
-        assert_eq!(digest(name, cores), digest(name, cores), "{name} differs between runs");
+    for (name, cores) in [
+        ("pingpong", &[1u32, 2][..]),
+        ("lock", &[1, 2]),
+        ("events", &[1]),
+    ] {
+        assert_eq!(
+            digest(name, cores),
+            digest(name, cores),
+            "{name} differs between runs"
+        );
     }
 }

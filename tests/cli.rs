@@ -7,7 +7,11 @@ mod common;
 use common::spinn;
 
 fn elf(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build").join(format!("{name}.elf")).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("firmware/build")
+        .join(format!("{name}.elf"))
+        .display()
+        .to_string()
 }
 
 fn tmp(name: &str, bytes: &[u8]) -> String {
@@ -45,7 +49,10 @@ fn json_report_has_the_documented_fields() {
 fn text_report_and_fault_exit_status() {
     let (code, out, _) = spinn(&["run", &elf("fault_undef"), "--core", "2"]);
     assert_eq!(code, 1, "an RTE core makes the exit status non-zero");
-    assert!(out.contains("core 0,0,2 (phys 2): RTE UNDEF (rt_code 2) at pc 0x"), "{out}");
+    assert!(
+        out.contains("core 0,0,2 (phys 2): RTE UNDEF (rt_code 2) at pc 0x"),
+        "{out}"
+    );
     let (code, out, _) = spinn(&["run", &elf("hello")]);
     assert_eq!(code, 0);
     assert!(out.contains("core 0,0,1 (phys 1): EXIT"), "{out}");
@@ -87,7 +94,8 @@ fn bad_input_gets_one_clear_line_and_status_2() {
     let phnum = u16::from_le_bytes(bytes[44..46].try_into().unwrap()) as usize;
     let mut no_load = bytes.clone();
     for i in 0..phnum {
-        no_load[phoff + i * phentsize..phoff + i * phentsize + 4].copy_from_slice(&0u32.to_le_bytes());
+        no_load[phoff + i * phentsize..phoff + i * phentsize + 4]
+            .copy_from_slice(&0u32.to_le_bytes());
     }
     let p = tmp("noload.elf", &no_load);
     bad_input(&["run", &p], &p, "no loadable segment");
@@ -109,19 +117,38 @@ fn bad_input_gets_one_clear_line_and_status_2() {
 fn machines_loads_routes_and_threads_from_the_command_line() {
     let hello = elf("hello");
     let all = format!("all={hello}");
-    let (code, out, err) = spinn(&["run", "--machine", "spinn3", "--load", &all, "--threads", "2", "--json"]);
+    let (code, out, err) = spinn(&[
+        "run",
+        "--machine",
+        "spinn3",
+        "--load",
+        &all,
+        "--threads",
+        "2",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["cores"].as_array().unwrap().len(), 4 * 17);
     let routers = v["routers"].as_array().unwrap();
     assert_eq!(routers.len(), 4);
     for r in routers {
-        for field in ["x", "y", "routed", "dropped", "emergency_routed", "link_packets"] {
+        for field in [
+            "x",
+            "y",
+            "routed",
+            "dropped",
+            "emergency_routed",
+            "link_packets",
+        ] {
             assert!(!r[field].is_null(), "router report has {field}: {r}");
         }
     }
     let last = &v["cores"][4 * 17 - 1];
-    assert_eq!((last["x"].as_u64(), last["y"].as_u64(), last["p"].as_u64()), (Some(1), Some(1), Some(17)));
+    assert_eq!(
+        (last["x"].as_u64(), last["y"].as_u64(), last["p"].as_u64()),
+        (Some(1), Some(1), Some(17))
+    );
     assert_eq!(last["iobuf"], "hello from core 17 on chip 1,1\n");
 
     let ranged = format!("0-1,0,2-3={hello}");
@@ -130,16 +157,40 @@ fn machines_loads_routes_and_threads_from_the_command_line() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["cores"].as_array().unwrap().len(), 4);
 
-    let routes = tmp("routes.txt", b"# fine\n0 0 0x10000 0xFFFF0000 0x80\n0 0 oops 1 1\n");
+    let routes = tmp(
+        "routes.txt",
+        b"# fine\n0 0 0x10000 0xFFFF0000 0x80\n0 0 oops 1 1\n",
+    );
     let (code, _, err) = spinn(&["run", &hello, "--routes", &routes]);
     assert_eq!(code, 2);
-    assert!(err.contains(&format!("{routes}:3: `oops` is not a number")), "{err}");
+    assert!(
+        err.contains(&format!("{routes}:3: `oops` is not a number")),
+        "{err}"
+    );
 
     for (args, says) in [
-        (vec!["run", "--machine", "nowhere.json", &hello], "cannot read"),
-        (vec!["run", "--machine", "spinn3", "--load", "5,5,1=x.elf"], "cannot read"),
-        (vec!["run", "--machine", "spinn3", "--load", &format!("5,5,1={hello}")], "no chip (5,5)"),
-        (vec!["run", "--machine", "spinn3", "--load", "1,1"], "expected X,Y,P=ELF"),
+        (
+            vec!["run", "--machine", "nowhere.json", &hello],
+            "cannot read",
+        ),
+        (
+            vec!["run", "--machine", "spinn3", "--load", "5,5,1=x.elf"],
+            "cannot read",
+        ),
+        (
+            vec![
+                "run",
+                "--machine",
+                "spinn3",
+                "--load",
+                &format!("5,5,1={hello}"),
+            ],
+            "no chip (5,5)",
+        ),
+        (
+            vec!["run", "--machine", "spinn3", "--load", "1,1"],
+            "expected X,Y,P=ELF",
+        ),
         (vec!["run", "--machine", "spinn3"], "nothing to run"),
     ] {
         let (code, _, err) = spinn(&args);
@@ -159,18 +210,37 @@ fn traces_export_to_perfetto_json_give_stats_and_diff() {
     let pp = elf("pingpong");
     assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &a]).0, 0);
     assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &b]).0, 0);
-    assert_eq!(spinn(&["run", &pp, "--core", "1,2", "--trace", &c, "--trace-kinds", "send,deliver", "--trace-from", "1100"]).0, 0);
+    assert_eq!(
+        spinn(&[
+            "run",
+            &pp,
+            "--core",
+            "1,2",
+            "--trace",
+            &c,
+            "--trace-kinds",
+            "send,deliver",
+            "--trace-from",
+            "1100"
+        ])
+        .0,
+        0
+    );
 
     // Perfetto: valid trace-event JSON, every event with the fields the format requires.
     let json = dir.join("a.json").display().to_string();
     let (code, _, err) = spinn(&["trace", "export", &a, "--perfetto", &json]);
     assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
     let events = v["traceEvents"].as_array().expect("traceEvents array");
     assert!(events.len() > 400);
     for e in events {
         let ph = e["ph"].as_str().expect("ph");
-        assert!(e["pid"].is_u64() && e["tid"].is_u64() && e["name"].is_string(), "{e}");
+        assert!(
+            e["pid"].is_u64() && e["tid"].is_u64() && e["name"].is_string(),
+            "{e}"
+        );
         if ph != "M" {
             assert!(e["ts"].is_number(), "{e}");
         }
@@ -194,13 +264,23 @@ fn traces_export_to_perfetto_json_give_stats_and_diff() {
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("first difference at record 0:"), "{out}");
     // c keeps sends and deliveries only: its first record is one of those.
-    assert!(out.contains("state INIT (4)") && (out.contains("sends MC key") || out.contains("receives key")), "{out}");
+    assert!(
+        out.contains("state INIT (4)")
+            && (out.contains("sends MC key") || out.contains("receives key")),
+        "{out}"
+    );
 
     // Filters keep only what they name: sends and deliveries after 1.1 ms.
     let records = spinn_sim::trace::read_all(&std::fs::read(&c).unwrap()[..]).unwrap();
     assert!(!records.is_empty());
     for r in &records {
-        assert!(matches!(r.event, spinn_sim::trace::Event::Send { .. } | spinn_sim::trace::Event::Deliver { .. }), "{r:?}");
+        assert!(
+            matches!(
+                r.event,
+                spinn_sim::trace::Event::Send { .. } | spinn_sim::trace::Event::Deliver { .. }
+            ),
+            "{r:?}"
+        );
         assert!(r.cycle >= 1100 * 200, "{r:?}");
     }
 
@@ -216,28 +296,94 @@ fn traces_show_dma_interrupts_callbacks_and_sleep() {
     use spinn_sim::trace::{read_all, Event};
     let path = std::env::temp_dir().join(format!("spinn-dma-{}.trc", std::process::id()));
     let p = path.display().to_string();
-    assert_eq!(spinn(&["run", &elf("dma"), "--core", "2", "--trace", &p]).0, 0);
+    assert_eq!(
+        spinn(&["run", &elf("dma"), "--core", "2", "--trace", &p]).0,
+        0
+    );
     let records = read_all(&std::fs::read(&path).unwrap()[..]).unwrap();
     let _ = std::fs::remove_file(&path);
-    let starts: Vec<u64> = records.iter().filter(|r| matches!(r.event, Event::DmaStart { p: 2, bytes: 1024, .. })).map(|r| r.cycle).collect();
-    let dones: Vec<u64> = records.iter().filter(|r| matches!(r.event, Event::DmaDone { p: 2 })).map(|r| r.cycle).collect();
+    let starts: Vec<u64> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event,
+                Event::DmaStart {
+                    p: 2,
+                    bytes: 1024,
+                    ..
+                }
+            )
+        })
+        .map(|r| r.cycle)
+        .collect();
+    let dones: Vec<u64> = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::DmaDone { p: 2 }))
+        .map(|r| r.cycle)
+        .collect();
     assert_eq!((starts.len(), dones.len()), (2, 2), "{records:?}");
     assert!(starts[0] < dones[0] && dones[0] <= starts[1] && starts[1] < dones[1]);
     // Each completion raises DMA_DONE (source 12) and runs the DMA_TRANSFER_DONE callback (1).
-    assert_eq!(records.iter().filter(|r| matches!(r.event, Event::Interrupt { p: 2, fiq: false, source: 12 })).count(), 2);
-    assert_eq!(records.iter().filter(|r| matches!(r.event, Event::Callback { p: 2, event: 1, enter: true })).count(), 2);
-    assert!(records.iter().any(|r| matches!(r.event, Event::Sleep { p: 2 })));
-    assert!(records.iter().any(|r| matches!(r.event, Event::State { p: 2, state: 11 })), "EXIT traced");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| matches!(
+                r.event,
+                Event::Interrupt {
+                    p: 2,
+                    fiq: false,
+                    source: 12
+                }
+            ))
+            .count(),
+        2
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| matches!(
+                r.event,
+                Event::Callback {
+                    p: 2,
+                    event: 1,
+                    enter: true
+                }
+            ))
+            .count(),
+        2
+    );
+    assert!(records
+        .iter()
+        .any(|r| matches!(r.event, Event::Sleep { p: 2 })));
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.event, Event::State { p: 2, state: 11 })),
+        "EXIT traced"
+    );
 }
 
 fn model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(format!("{name}.toml")).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(format!("{name}.toml"))
+        .display()
+        .to_string()
 }
 
 #[test]
 fn train_predict_and_evaluate_a_model_file() {
     let weights = tmp("xor.weights.json", b"");
-    let (code, out, err) = spinn(&["train", &model("xor"), "--epochs", "40", "--weights", &weights, "--json", "--compare-host"]);
+    let (code, out, err) = spinn(&[
+        "train",
+        &model("xor"),
+        "--epochs",
+        "40",
+        "--weights",
+        &weights,
+        "--json",
+        "--compare-host",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
     assert_eq!(v["history"]["loss"].as_array().unwrap().len(), 40);
@@ -256,18 +402,37 @@ fn train_predict_and_evaluate_a_model_file() {
     assert_eq!(code, 0, "{err}");
     let e: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(e["samples"], 4);
-    assert_eq!(e["accuracy"], v["test_accuracy"], "evaluate agrees with train's held-out figure");
+    assert_eq!(
+        e["accuracy"], v["test_accuracy"],
+        "evaluate agrees with train's held-out figure"
+    );
     let (code, out, err) = spinn(&["predict", &model("xor"), "--weights", &weights]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 4, "{out}");
 
     // Lost packets: recovered, counted, and the same weights.
     let lossy = tmp("xor.lossy.json", b"");
-    let (code, out, err) = spinn(&["train", &model("xor"), "--epochs", "40", "--weights", &lossy, "--json", "--drop-every", "17"]);
+    let (code, out, err) = spinn(&[
+        "train",
+        &model("xor"),
+        "--epochs",
+        "40",
+        "--weights",
+        &lossy,
+        "--json",
+        "--drop-every",
+        "17",
+    ]);
     assert_eq!(code, 0, "{err}");
     let l: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(l["dropped"].as_u64().unwrap() > 0 && l["resend_requests"].as_u64().unwrap() > 0, "{out}");
-    assert_eq!(std::fs::read(&weights).unwrap(), std::fs::read(&lossy).unwrap());
+    assert!(
+        l["dropped"].as_u64().unwrap() > 0 && l["resend_requests"].as_u64().unwrap() > 0,
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(&weights).unwrap(),
+        std::fs::read(&lossy).unwrap()
+    );
 }
 
 #[test]
@@ -277,22 +442,69 @@ fn train_refuses_bad_input_with_status_2() {
         (vec!["train", "/nonexistent/m.toml"], "/nonexistent/m.toml"),
         (vec!["train", bad.as_str()], "bad.toml"),
         (vec!["train", &model("xor"), "--target", "board"], "--host"),
-        (vec!["train", &model("xor"), "--target", "board", "--host", "127.0.0.1:9"], "no reply"),
-        (vec!["train", &model("xor"), "--machine", "nonsense"], "--machine"),
-        (vec!["evaluate", &model("xor"), "--weights", "/nonexistent/w.json"], "/nonexistent/w.json"),
+        (
+            vec![
+                "train",
+                &model("xor"),
+                "--target",
+                "board",
+                "--host",
+                "127.0.0.1:9",
+            ],
+            "no reply",
+        ),
+        (
+            vec!["train", &model("xor"), "--machine", "nonsense"],
+            "--machine",
+        ),
+        (
+            vec![
+                "evaluate",
+                &model("xor"),
+                "--weights",
+                "/nonexistent/w.json",
+            ],
+            "/nonexistent/w.json",
+        ),
     ] {
         let (code, _, err) = spinn(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(
+            err.contains(needle) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
     }
-    let (code, _, err) = spinn(&["train", &model("xor"), "--epochs", "1", "--firmware", "/nonexistent/nn.elf"]);
+    let (code, _, err) = spinn(&[
+        "train",
+        &model("xor"),
+        "--epochs",
+        "1",
+        "--firmware",
+        "/nonexistent/nn.elf",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent/nn.elf"), "{err}");
-    let (code, _, err) = spinn(&["train", &model("digits"), "--epochs", "1", "--machine", "single", "--units-per-core", "1"]);
+    let (code, _, err) = spinn(&[
+        "train",
+        &model("digits"),
+        "--epochs",
+        "1",
+        "--machine",
+        "single",
+        "--units-per-core",
+        "1",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cores"), "{err}");
     // A fault on the machine: the bare app is no nn firmware; it stops, and the run says where.
-    let (code, _, err) = spinn(&["train", &model("xor"), "--epochs", "1", "--firmware", &elf("fault_undef")]);
+    let (code, _, err) = spinn(&[
+        "train",
+        &model("xor"),
+        "--epochs",
+        "1",
+        "--firmware",
+        &elf("fault_undef"),
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("RTE"), "{err}");
 }
@@ -300,13 +512,27 @@ fn train_refuses_bad_input_with_status_2() {
 #[test]
 fn run_takes_aplx_files_by_content() {
     // hello as APLX (by the project's converter), under a name that says nothing of its kind.
-    let hello = spinn_sim::loader::Program::from_file(&common::root().join("firmware/build/hello.elf")).unwrap();
+    let hello =
+        spinn_sim::loader::Program::from_file(&common::root().join("firmware/build/hello.elf"))
+            .unwrap();
     let dir = std::env::temp_dir().join(format!("spinn-cli-aplx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let aplx = dir.join("hello.bin");
     std::fs::write(&aplx, hello.to_aplx().unwrap()).unwrap();
-    let (code, text, err) = spinn(&["run", aplx.to_str().unwrap(), "--core", "2", "--load", &format!("0,0,3={}", aplx.display()), "--json"]);
+    let (code, text, err) = spinn(&[
+        "run",
+        aplx.to_str().unwrap(),
+        "--core",
+        "2",
+        "--load",
+        &format!("0,0,3={}", aplx.display()),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert!(text.contains("hello from core 2 on chip 0,0") && text.contains("hello from core 3 on chip 0,0"), "{text}");
+    assert!(
+        text.contains("hello from core 2 on chip 0,0")
+            && text.contains("hello from core 3 on chip 0,0"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

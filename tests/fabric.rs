@@ -17,7 +17,8 @@ const MS: u64 = CPU_CLK_MHZ * 1000;
 const PARAMS: u32 = 0x6100_0000;
 
 fn fabric() -> Program {
-    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf")).unwrap()
+    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf"))
+        .unwrap()
 }
 
 fn key(dst: (u8, u8), src: (u8, u8), n: u8) -> u32 {
@@ -30,7 +31,15 @@ fn setup(m: &mut Machine, c: (u8, u8), p: u8, expect: u32, keys: &[u32], payload
 }
 
 /// As `setup`, waiting `gap_us` microseconds between two sends.
-fn setup_paced(m: &mut Machine, c: (u8, u8), p: u8, expect: u32, keys: &[u32], payload: bool, gap_us: u32) {
+fn setup_paced(
+    m: &mut Machine,
+    c: (u8, u8),
+    p: u8,
+    expect: u32,
+    keys: &[u32],
+    payload: bool,
+    gap_us: u32,
+) {
     m.load(c.0, c.1, p as u32, &fabric(), 30).unwrap();
     let chip = m.chip(c.0, c.1).unwrap();
     let sh = chip.shared();
@@ -66,7 +75,10 @@ fn every_chip_of_a_spinn5_reaches_every_other_over_shortest_paths() {
     assert_eq!(stop, StopReason::AllFinished);
     for r in m.reports() {
         let me = (r.x, r.y);
-        let expected_sum = chips.iter().filter(|&&s| s != me).fold(0u32, |a, &s| a.wrapping_add(key(me, s, 0)));
+        let expected_sum = chips
+            .iter()
+            .filter(|&&s| s != me)
+            .fold(0u32, |a, &s| a.wrapping_add(key(me, s, 0)));
         assert_eq!(r.state, "EXIT", "{r:?}");
         assert_eq!(r.user[1], 47, "chip {me:?} received");
         assert_eq!(r.user[2], expected_sum, "chip {me:?} keys");
@@ -98,10 +110,34 @@ fn multicast_reaches_many_cores_on_many_chips() {
         }
     }
     let tree = [
-        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 | 1 << 2 | cores(&[2, 3]) },
-        RouteEntry { x: 1, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 2 | cores(&[1, 2, 3]) },
-        RouteEntry { x: 0, y: 1, key: k, mask: 0xFFFF_FFFF, route: cores(&[1, 2, 3]) },
-        RouteEntry { x: 1, y: 1, key: k, mask: 0xFFFF_FFFF, route: cores(&[1, 2, 3]) },
+        RouteEntry {
+            x: 0,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << 0 | 1 << 2 | cores(&[2, 3]),
+        },
+        RouteEntry {
+            x: 1,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << 2 | cores(&[1, 2, 3]),
+        },
+        RouteEntry {
+            x: 0,
+            y: 1,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: cores(&[1, 2, 3]),
+        },
+        RouteEntry {
+            x: 1,
+            y: 1,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: cores(&[1, 2, 3]),
+        },
     ];
     m.load_routes(&tree).unwrap();
     assert_eq!(m.run(20 * MS), StopReason::AllFinished);
@@ -124,8 +160,20 @@ fn default_routing_carries_a_packet_straight_along_a_row() {
     setup(&mut m, (0, 0), 1, 0, &[k], false);
     setup(&mut m, (4, 0), 1, 1, &[], false);
     m.load_routes(&[
-        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 },
-        RouteEntry { x: 4, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << (6 + 1) },
+        RouteEntry {
+            x: 0,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << 0,
+        },
+        RouteEntry {
+            x: 4,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << (6 + 1),
+        },
     ])
     .unwrap();
     assert_eq!(m.run(20 * MS), StopReason::AllFinished);
@@ -147,8 +195,20 @@ fn a_dead_link_drops_what_the_table_sends_over_it() {
     setup(&mut m, (0, 0), 1, 0, &[k], false);
     setup(&mut m, (1, 0), 1, 0, &[], false);
     m.load_routes(&[
-        RouteEntry { x: 0, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << 0 },
-        RouteEntry { x: 1, y: 0, key: k, mask: 0xFFFF_FFFF, route: 1 << (6 + 1) },
+        RouteEntry {
+            x: 0,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << 0,
+        },
+        RouteEntry {
+            x: 1,
+            y: 0,
+            key: k,
+            mask: 0xFFFF_FFFF,
+            route: 1 << (6 + 1),
+        },
     ])
     .unwrap();
     m.run(20 * MS);
@@ -160,7 +220,11 @@ fn a_dead_link_drops_what_the_table_sends_over_it() {
 fn multi_chip_runs_are_identical() {
     let digest = || {
         let (m, stop) = all_to_all(MachineDesc::spinn3(), false);
-        (format!("{stop:?} {:?}", m.reports()), format!("{:?}", m.router_reports()), m.now())
+        (
+            format!("{stop:?} {:?}", m.reports()),
+            format!("{:?}", m.router_reports()),
+            m.now(),
+        )
     };
     assert_eq!(digest(), digest());
 }
@@ -168,11 +232,18 @@ fn multi_chip_runs_are_identical() {
 #[test]
 fn tables_too_big_for_a_router_are_refused() {
     let mut m = Machine::new(MachineDesc::single(), ChipConfig::default());
-    let entries: Vec<RouteEntry> = (0..1024).map(|i| RouteEntry { x: 0, y: 0, key: i, mask: !0, route: 1 }).collect();
+    let entries: Vec<RouteEntry> = (0..1024)
+        .map(|i| RouteEntry {
+            x: 0,
+            y: 0,
+            key: i,
+            mask: !0,
+            route: 1,
+        })
+        .collect();
     let e = m.load_routes(&entries).unwrap_err().to_string();
     assert!(e.contains("1024 routing entries do not fit"), "{e}");
 }
-
 
 #[test]
 fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
@@ -183,7 +254,11 @@ fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
         let chips = desc.chips();
         let mut m = Machine::new(desc.clone(), ChipConfig::default());
         for &src in &chips {
-            let keys: Vec<u32> = chips.iter().filter(|&&d| d != src).map(|&d| key(d, src, 0)).collect();
+            let keys: Vec<u32> = chips
+                .iter()
+                .filter(|&&d| d != src)
+                .map(|&d| key(d, src, 0))
+                .collect();
             setup(&mut m, src, 1, chips.len() as u32 - 1, &keys, false);
         }
         m.load_routes(&to_every_chip(&desc, 1)).unwrap();
@@ -193,14 +268,26 @@ fn bursts_overflow_receivers_into_counted_drops_the_same_every_run() {
         (received, dropped, format!("{:?}", m.router_reports()))
     };
     let (received, dropped, routers) = run();
-    assert!(dropped > 0, "a burst of 47 x 48 packets must overflow some receiver");
-    assert_eq!(received + dropped, 48 * 47, "every packet is either received or counted as dropped");
+    assert!(
+        dropped > 0,
+        "a burst of 47 x 48 packets must overflow some receiver"
+    );
+    assert_eq!(
+        received + dropped,
+        48 * 47,
+        "every packet is either received or counted as dropped"
+    );
     assert_eq!(run(), (received, dropped, routers));
 }
 
 /// The all-to-all traffic of the SpiNN-5 test as a plain-data setup, for threaded runs.
 fn all_to_all_setup() -> spinn_sim::parallel::Setup {
-    spinn_sim::workloads::all_to_all(MachineDesc::spinn5(), std::sync::Arc::new(fabric()), 1, true)
+    spinn_sim::workloads::all_to_all(
+        MachineDesc::spinn5(),
+        std::sync::Arc::new(fabric()),
+        1,
+        true,
+    )
 }
 
 #[test]
@@ -208,7 +295,10 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let setup = all_to_all_setup();
     let one = spinn_sim::parallel::run(&setup, 1, 20 * MS).unwrap();
     assert_eq!(one.stop, StopReason::AllFinished);
-    assert!(one.cores.iter().all(|r| r.user[1] == 47), "every chip got its 47 packets");
+    assert!(
+        one.cores.iter().all(|r| r.user[1] == 47),
+        "every chip got its 47 packets"
+    );
     for threads in [2, 4] {
         let many = spinn_sim::parallel::run(&setup, threads, 20 * MS).unwrap();
         assert_eq!(many, one, "{threads} threads differ from one");
@@ -228,8 +318,20 @@ fn a_saturated_link_leads_to_emergency_routing_then_counted_drops() {
         }
         setup(&mut m, (2, 1), 1, 1600, &[], false);
         m.load_routes(&[
-            RouteEntry { x: 1, y: 1, key: k, mask: !0, route: 1 << 0 },
-            RouteEntry { x: 2, y: 1, key: k, mask: !0, route: 1 << (6 + 1) },
+            RouteEntry {
+                x: 1,
+                y: 1,
+                key: k,
+                mask: !0,
+                route: 1 << 0,
+            },
+            RouteEntry {
+                x: 2,
+                y: 1,
+                key: k,
+                mask: !0,
+                route: 1 << (6 + 1),
+            },
         ])
         .unwrap();
         m.run(20 * MS);
@@ -238,14 +340,33 @@ fn a_saturated_link_leads_to_emergency_routing_then_counted_drops() {
         let dropped: u64 = routers.iter().map(|r| r.counters.dropped).sum();
         let emergency = m.chip(1, 1).unwrap().router_counters().emergency_routed;
         let detours = m.chip(2, 2).unwrap().link_packets()[5];
-        (received, dropped, emergency, detours, format!("{routers:?}"))
+        (
+            received,
+            dropped,
+            emergency,
+            detours,
+            format!("{routers:?}"),
+        )
     };
     let first = run();
     let (received, dropped, emergency, detours, _) = first.clone();
-    assert!(emergency > 0, "the blocked link sent packets round by (2,2)");
-    assert_eq!(detours, emergency, "(2,2) passed every detour on to (2,1) over link 5");
-    assert!(dropped > 0, "the detour saturates too and packets are dropped");
-    assert_eq!(received + dropped, 1600, "every packet is received or counted as dropped");
+    assert!(
+        emergency > 0,
+        "the blocked link sent packets round by (2,2)"
+    );
+    assert_eq!(
+        detours, emergency,
+        "(2,2) passed every detour on to (2,1) over link 5"
+    );
+    assert!(
+        dropped > 0,
+        "the detour saturates too and packets are dropped"
+    );
+    assert_eq!(
+        received + dropped,
+        1600,
+        "every packet is received or counted as dropped"
+    );
     assert_eq!(run(), first, "the same drops on every run");
 }
 
@@ -258,22 +379,46 @@ fn a_packet_takes_the_modelled_time_per_hop() {
     setup(&mut m, (0, 0), 1, 0, &[k], true);
     setup(&mut m, (4, 0), 1, 1, &[], true);
     m.load_routes(&[
-        RouteEntry { x: 0, y: 0, key: k, mask: !0, route: 1 << 0 },
-        RouteEntry { x: 4, y: 0, key: k, mask: !0, route: 1 << (6 + 1) },
+        RouteEntry {
+            x: 0,
+            y: 0,
+            key: k,
+            mask: !0,
+            route: 1 << 0,
+        },
+        RouteEntry {
+            x: 4,
+            y: 0,
+            key: k,
+            mask: !0,
+            route: 1 << (6 + 1),
+        },
     ])
     .unwrap();
     assert_eq!(m.run(20 * MS), StopReason::AllFinished);
     let sent = m.chip(0, 0).unwrap().core(1).unwrap().state().last_tx;
-    let arrived = m.chip(4, 0).unwrap().core(1).unwrap().state().last_rx_arrival;
+    let arrived = m
+        .chip(4, 0)
+        .unwrap()
+        .core(1)
+        .unwrap()
+        .state()
+        .last_rx_arrival;
     let hop = ROUTER_LATENCY_CYCLES + link_serialisation_cycles(72) + LINK_WIRE_CYCLES;
-    assert_eq!(arrived - sent, 4 * hop + ROUTER_LATENCY_CYCLES, "4 hops of {hop} cycles and the last router");
+    assert_eq!(
+        arrived - sent,
+        4 * hop + ROUTER_LATENCY_CYCLES,
+        "4 hops of {hop} cycles and the last router"
+    );
     assert_eq!(m.chip(4, 0).unwrap().reports()[0].user[1], 1);
 }
 
 #[test]
 fn tables_route_around_a_dead_link() {
     // Kill a link in the middle of a SpiNN-5: shortest paths avoid it and everything arrives.
-    let desc = MachineDesc::from_json(r#"{"base": "spinn5", "dead_links": [[3, 3, 0], [3, 3, 1]]}"#).unwrap();
+    let desc =
+        MachineDesc::from_json(r#"{"base": "spinn5", "dead_links": [[3, 3, 0], [3, 3, 1]]}"#)
+            .unwrap();
     let (m, stop) = all_to_all(desc, false);
     assert_eq!(stop, StopReason::AllFinished);
     assert!(m.reports().iter().all(|r| r.user[1] == 47));
@@ -284,11 +429,20 @@ fn tables_route_around_a_dead_link() {
 fn dead_cores_are_skipped_in_the_virtual_numbering() {
     let desc = MachineDesc::from_json(r#"{"base": "spinn3", "dead_cores": [[1, 1, 5]]}"#).unwrap();
     let mut m = Machine::new(desc, ChipConfig::default());
-    let hello = Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/hello.elf")).unwrap();
+    let hello = Program::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/hello.elf"),
+    )
+    .unwrap();
     let chip = m.chip(1, 1).unwrap();
     assert_eq!(chip.num_cores(), 17);
-    assert_eq!((chip.phys_of(4), chip.phys_of(5), chip.phys_of(16)), (4, 6, 17));
-    assert!(m.load(1, 1, 17, &hello, 16).is_err(), "only 16 application cores are left");
+    assert_eq!(
+        (chip.phys_of(4), chip.phys_of(5), chip.phys_of(16)),
+        (4, 6, 17)
+    );
+    assert!(
+        m.load(1, 1, 17, &hello, 16).is_err(),
+        "only 16 application cores are left"
+    );
     m.load(1, 1, 5, &hello, 16).unwrap();
     m.run(10 * MS);
     let r = &m.reports()[0];
@@ -327,14 +481,22 @@ fn p2p_tables_are_built_as_after_boot() {
     for &(x, y) in &desc.chips() {
         let chip = m.chip(x, y).unwrap();
         let router = &chip.shared().router;
-        assert_eq!(router.p2p_entry((x as u16) << 8 | y as u16), 7, "own entry: the monitor");
+        assert_eq!(
+            router.p2p_entry((x as u16) << 8 | y as u16),
+            7,
+            "own entry: the monitor"
+        );
         for &(dx, dy) in &desc.chips() {
             if (dx, dy) == (x, y) {
                 continue;
             }
             let l = router.p2p_entry((dx as u16) << 8 | dy as u16);
             let n = desc.neighbour(x, y, l).expect("a live link");
-            assert_eq!(desc.hops(n, (dx, dy)).unwrap() + 1, desc.hops((x, y), (dx, dy)).unwrap(), "({x},{y}) -> ({dx},{dy}) by link {l}");
+            assert_eq!(
+                desc.hops(n, (dx, dy)).unwrap() + 1,
+                desc.hops((x, y), (dx, dy)).unwrap(),
+                "({x},{y}) -> ({dx},{dy}) by link {l}"
+            );
         }
     }
 }
@@ -352,12 +514,33 @@ fn dropping_every_fifth_mc_packet_on_a_spinn3_is_counted_the_same_on_1_and_2_thr
     let core = |p: u32| 1 << (6 + p);
     let mut setup = Setup {
         desc,
-        config: ChipConfig { drop_mc_every: 5, ..ChipConfig::default() },
+        config: ChipConfig {
+            drop_mc_every: 5,
+            ..ChipConfig::default()
+        },
         loads: vec![],
         routes: vec![
-            RouteEntry { x: 0, y: 0, key: far, mask: !0, route: 1 << 1 },
-            RouteEntry { x: 1, y: 1, key: far, mask: !0, route: core(1) },
-            RouteEntry { x: 1, y: 0, key: near, mask: !0, route: core(2) },
+            RouteEntry {
+                x: 0,
+                y: 0,
+                key: far,
+                mask: !0,
+                route: 1 << 1,
+            },
+            RouteEntry {
+                x: 1,
+                y: 1,
+                key: far,
+                mask: !0,
+                route: core(1),
+            },
+            RouteEntry {
+                x: 1,
+                y: 0,
+                key: near,
+                mask: !0,
+                route: core(2),
+            },
         ],
         pokes: vec![],
         fingerprint: false,
@@ -367,18 +550,72 @@ fn dropping_every_fifth_mc_packet_on_a_spinn3_is_counted_the_same_on_1_and_2_thr
     // Receivers expect everything and give up after 50 ticks (5 ms) when some never comes.
     let far_keys = [far; 20];
     let near_keys = [near; 11];
-    fabric_core(&mut setup, &fabric, (0, 0), 1, &FabricParams { keys: &far_keys, gap_us: 2, ..FabricParams::default() });
-    fabric_core(&mut setup, &fabric, (1, 1), 1, &FabricParams { expect: 20, ..FabricParams::default() });
-    fabric_core(&mut setup, &fabric, (1, 0), 1, &FabricParams { keys: &near_keys, gap_us: 2, ..FabricParams::default() });
-    fabric_core(&mut setup, &fabric, (1, 0), 2, &FabricParams { expect: 11, ..FabricParams::default() });
+    fabric_core(
+        &mut setup,
+        &fabric,
+        (0, 0),
+        1,
+        &FabricParams {
+            keys: &far_keys,
+            gap_us: 2,
+            ..FabricParams::default()
+        },
+    );
+    fabric_core(
+        &mut setup,
+        &fabric,
+        (1, 1),
+        1,
+        &FabricParams {
+            expect: 20,
+            ..FabricParams::default()
+        },
+    );
+    fabric_core(
+        &mut setup,
+        &fabric,
+        (1, 0),
+        1,
+        &FabricParams {
+            keys: &near_keys,
+            gap_us: 2,
+            ..FabricParams::default()
+        },
+    );
+    fabric_core(
+        &mut setup,
+        &fabric,
+        (1, 0),
+        2,
+        &FabricParams {
+            expect: 11,
+            ..FabricParams::default()
+        },
+    );
 
     let one = run(&setup, 1, 20 * MS).unwrap();
     assert_eq!(one.stop, StopReason::AllFinished);
-    let dropped = |x, y| one.routers.iter().find(|r| (r.x, r.y) == (x, y)).unwrap().counters.dropped;
+    let dropped = |x, y| {
+        one.routers
+            .iter()
+            .find(|r| (r.x, r.y) == (x, y))
+            .unwrap()
+            .counters
+            .dropped
+    };
     // 20 / 5 at (0,0), then 16 / 5 at (1,1); 11 / 5 at (1,0); nothing goes through (0,1).
-    assert_eq!([dropped(0, 0), dropped(1, 1), dropped(1, 0), dropped(0, 1)], [4, 3, 2, 0]);
+    assert_eq!(
+        [dropped(0, 0), dropped(1, 1), dropped(1, 0), dropped(0, 1)],
+        [4, 3, 2, 0]
+    );
     assert_eq!(one.packets_dropped(), 9);
-    let received = |x, y, p| one.cores.iter().find(|r| (r.x, r.y, r.p) == (x, y, p)).unwrap().user[1];
+    let received = |x, y, p| {
+        one.cores
+            .iter()
+            .find(|r| (r.x, r.y, r.p) == (x, y, p))
+            .unwrap()
+            .user[1]
+    };
     assert_eq!((received(1, 1, 1), received(1, 0, 2)), (20 - 4 - 3, 11 - 2));
     assert_eq!(one.packets_sent, 31);
 
@@ -390,37 +627,68 @@ fn dropping_every_fifth_mc_packet_on_a_spinn3_is_counted_the_same_on_1_and_2_thr
     setup.config.drop_mc_every = 0;
     let clean = run(&setup, 2, 20 * MS).unwrap();
     assert_eq!(clean.packets_dropped(), 0);
-    assert!(clean.cores.iter().all(|r| r.state == "EXIT" && r.rt_code == 0));
+    assert!(clean
+        .cores
+        .iter()
+        .all(|r| r.state == "EXIT" && r.rt_code == 0));
 }
 
 #[test]
 fn injected_drops_under_all_to_all_traffic_are_every_fifth_packet_at_each_router() {
     // Mixed traffic: each router loses every fifth MC packet it routes, whatever its flow, and
     // every packet is either received or counted once as dropped.
-    let config = ChipConfig { drop_mc_every: 5, ..ChipConfig::default() };
-    let mut setup = spinn_sim::workloads::all_to_all(MachineDesc::spinn3(), std::sync::Arc::new(fabric()), 5, true);
+    let config = ChipConfig {
+        drop_mc_every: 5,
+        ..ChipConfig::default()
+    };
+    let mut setup = spinn_sim::workloads::all_to_all(
+        MachineDesc::spinn3(),
+        std::sync::Arc::new(fabric()),
+        5,
+        true,
+    );
     setup.config = config.clone();
     let mut m = Machine::new(setup.desc.clone(), config);
     for l in &setup.loads {
         m.load(l.x, l.y, l.p, &l.program, l.app_id).unwrap();
     }
     for p in &setup.pokes {
-        assert!(m.chip(p.x, p.y).unwrap().shared().write_system(p.addr, &p.data));
+        assert!(m
+            .chip(p.x, p.y)
+            .unwrap()
+            .shared()
+            .write_system(p.addr, &p.data));
     }
     m.load_routes(&setup.routes).unwrap();
     assert_eq!(m.run(20 * MS), StopReason::AllFinished);
     for r in m.router_reports() {
         assert!(r.counters.mc > 0);
-        assert_eq!(r.counters.dropped, r.counters.mc / 5, "router ({},{})", r.x, r.y);
+        assert_eq!(
+            r.counters.dropped,
+            r.counters.mc / 5,
+            "router ({},{})",
+            r.x,
+            r.y
+        );
     }
     let received: u64 = m.reports().iter().map(|r| r.user[1] as u64).sum();
     assert!(m.packets_dropped() > 0);
-    assert_eq!(m.packets_sent(), m.reports().iter().map(|r| r.user[3] as u64).sum::<u64>());
+    assert_eq!(
+        m.packets_sent(),
+        m.reports().iter().map(|r| r.user[3] as u64).sum::<u64>()
+    );
     assert_eq!(received + m.packets_dropped(), m.packets_sent());
     // The threaded runner builds the same machine from the setup and agrees.
     for threads in [1, 2] {
         let o = spinn_sim::parallel::run(&setup, threads, 20 * MS).unwrap();
-        assert_eq!(o.packets_dropped(), m.packets_dropped(), "{threads} threads");
-        assert_eq!(format!("{:?}", o.routers), format!("{:?}", m.router_reports()));
+        assert_eq!(
+            o.packets_dropped(),
+            m.packets_dropped(),
+            "{threads} threads"
+        );
+        assert_eq!(
+            format!("{:?}", o.routers),
+            format!("{:?}", m.router_reports())
+        );
     }
 }

@@ -30,15 +30,27 @@ fn committed_elfs_rebuild_byte_identical() {
     let scratch = std::env::temp_dir().join(format!("spinn-fw-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     copy_tree(&root, &scratch);
-    let out = Command::new("make").arg("-s").current_dir(&scratch).output().expect("make runs (scripts/install-deps installs it)");
-    assert!(out.status.success(), "firmware build failed (is gcc-arm-none-eabi installed?):\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("make")
+        .arg("-s")
+        .current_dir(&scratch)
+        .output()
+        .expect("make runs (scripts/install-deps installs it)");
+    assert!(
+        out.status.success(),
+        "firmware build failed (is gcc-arm-none-eabi installed?):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut checked = 0;
     for entry in std::fs::read_dir(root.join("build")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "elf") {
             let name = path.file_name().unwrap();
-            let rebuilt = std::fs::read(scratch.join("build").join(name)).unwrap_or_else(|_| panic!("{name:?} not rebuilt"));
-            assert!(std::fs::read(&path).unwrap() == rebuilt, "{name:?} differs from a rebuild of its sources: rebuild and commit it");
+            let rebuilt = std::fs::read(scratch.join("build").join(name))
+                .unwrap_or_else(|_| panic!("{name:?} not rebuilt"));
+            assert!(
+                std::fs::read(&path).unwrap() == rebuilt,
+                "{name:?} differs from a rebuild of its sources: rebuild and commit it"
+            );
             checked += 1;
         }
     }

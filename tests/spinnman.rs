@@ -31,8 +31,10 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
     );
     // install-deps copies the requirements it installed into the venv: a venv from an
     // interrupted install, or from older pins, is not the one this test is meant to run with.
-    let pinned = std::fs::read(root().join("tests/spinnman/requirements.txt")).expect("tests/spinnman/requirements.txt");
-    let installed = std::fs::read(root().join(".venv-spinnman/installed-requirements.txt")).unwrap_or_default();
+    let pinned = std::fs::read(root().join("tests/spinnman/requirements.txt"))
+        .expect("tests/spinnman/requirements.txt");
+    let installed =
+        std::fs::read(root().join(".venv-spinnman/installed-requirements.txt")).unwrap_or_default();
     assert!(
         pinned == installed,
         ".venv-spinnman/ does not hold the packages pinned in tests/spinnman/requirements.txt: run scripts/install-deps"
@@ -40,7 +42,8 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
     let scratch = Scratch::new("spinnman");
 
     // Our hello app as APLX, by the project's own converter.
-    let hello = Program::from_file(&root().join("firmware/build/hello.elf")).expect("hello.elf loads");
+    let hello =
+        Program::from_file(&root().join("firmware/build/hello.elf")).expect("hello.elf loads");
     let aplx = scratch.0.join("hello.aplx");
     std::fs::write(&aplx, hello.to_aplx().expect("hello converts to APLX")).unwrap();
 
@@ -89,6 +92,9 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
     }
     drop(python);
     if let Some(status) = server.0.try_wait().unwrap() {
-        panic!("spinn serve exited ({status}) during the test:\n{}", tail(&server_log));
+        panic!(
+            "spinn serve exited ({status}) during the test:\n{}",
+            tail(&server_log)
+        );
     }
 }

@@ -114,7 +114,9 @@ pub enum MachineError {
         source: LoadError,
     },
     /// A core stopped with a run-time error or watchdog reset.
-    #[error("core ({x},{y},{p}) ({role}) stopped in {state} ({rt_name}) at pc {pc:#010x}: {iobuf}")]
+    #[error(
+        "core ({x},{y},{p}) ({role}) stopped in {state} ({rt_name}) at pc {pc:#010x}: {iobuf}"
+    )]
     CoreFailed {
         /// Chip x.
         x: u8,
@@ -259,29 +261,49 @@ struct Plan {
 }
 
 fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
-    let loss = model.loss().ok_or_else(|| MachineError::Model("the model is not compiled: no loss".into()))?;
-    let sgd = model.optimizer().ok_or_else(|| MachineError::Model("the model is not compiled: no optimiser".into()))?;
+    let loss = model
+        .loss()
+        .ok_or_else(|| MachineError::Model("the model is not compiled: no loss".into()))?;
+    let sgd = model
+        .optimizer()
+        .ok_or_else(|| MachineError::Model("the model is not compiled: no optimiser".into()))?;
     let layers = model.layers();
     if layers.is_empty() {
         return Err(MachineError::Model("the model has no layers".into()));
     }
-    if let Some(k) = layers[..layers.len() - 1].iter().position(|l| l.activation == Activation::Softmax) {
+    if let Some(k) = layers[..layers.len() - 1]
+        .iter()
+        .position(|l| l.activation == Activation::Softmax)
+    {
         return Err(MachineError::Model(format!(
             "layer {k}: softmax is only supported on the last layer on the machine (its units may be split over cores)"
         )));
     }
     if sgd.batch_size == 0 || !(sgd.learning_rate.is_finite()) {
-        return Err(MachineError::Model("batch size must be at least 1 and the learning rate finite".into()));
+        return Err(MachineError::Model(
+            "batch size must be at least 1 and the learning rate finite".into(),
+        ));
     }
     Ok((loss, sgd))
 }
 
 /// A vertex that always takes one core (the input and loss cores).
 fn one_core(name: &str, atoms: usize, sdram_bytes: u32) -> Vertex {
-    Vertex { name: name.into(), atoms: atoms as u32, max_atoms_per_core: atoms as u32, dtcm_bytes: 1024, sdram_bytes }
+    Vertex {
+        name: name.into(),
+        atoms: atoms as u32,
+        max_atoms_per_core: atoms as u32,
+        dtcm_bytes: 1024,
+        sdram_bytes,
+    }
 }
 
-fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram: u32) -> Result<Plan, MachineError> {
+fn plan(
+    model: &Sequential,
+    opts: &MachineOptions,
+    input_sdram: u32,
+    loss_sdram: u32,
+) -> Result<Plan, MachineError> {
     let layers = model.layers();
     let mut graph = AppGraph::new();
     let mut parts = BTreeMap::new();
@@ -297,7 +319,11 @@ fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram:
         if let Some(next) = layers.get(k + 1) {
             sources[k] = (next.units as u32).div_ceil(per[k + 1]);
         }
-        let mut p = if opts.units_per_core == 0 { units } else { opts.units_per_core.min(units) };
+        let mut p = if opts.units_per_core == 0 {
+            units
+        } else {
+            opts.units_per_core.min(units)
+        };
         while p > 1 && dense_dtcm(inputs_of(k), p, sources[k]) > DTCM_DATA_BYTES {
             p -= 1;
         }
@@ -318,7 +344,8 @@ fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram:
             atoms: units,
             max_atoms_per_core: per,
             dtcm_bytes: dtcm,
-            sdram_bytes: 4 * (PARAM_WORDS as u32 + STATUS_WORDS as u32 + (inputs + 1) * per + 5 * 8),
+            sdram_bytes: 4
+                * (PARAM_WORDS as u32 + STATUS_WORDS as u32 + (inputs + 1) * per + 5 * 8),
         });
         parts.insert(id, Part::Dense(k));
         ids.push(id);
@@ -336,7 +363,11 @@ fn plan(model: &Sequential, opts: &MachineOptions, input_sdram: u32, loss_sdram:
     }
     graph.add_edge(loss, *ids.last().expect("a layer"), "back");
     graph.add_edge(loss, input, "done");
-    Ok(Plan { graph, parts, layers: ids })
+    Ok(Plan {
+        graph,
+        parts,
+        layers: ids,
+    })
 }
 
 /// Values a partition carries (its requests use index `count`).
@@ -363,15 +394,24 @@ fn words_to_bytes(words: &[u32]) -> Vec<u8> {
 }
 
 fn floats_to_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
-    values.into_iter().flat_map(|v| v.to_bits().to_le_bytes()).collect()
+    values
+        .into_iter()
+        .flat_map(|v| v.to_bits().to_le_bytes())
+        .collect()
 }
 
 fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
-    bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn bytes_to_floats(bytes: &[u8]) -> Vec<f32> {
-    bytes_to_words(bytes).into_iter().map(f32::from_bits).collect()
+    bytes_to_words(bytes)
+        .into_iter()
+        .map(f32::from_bits)
+        .collect()
 }
 
 /// One machine core of the network and where its results are.
@@ -404,7 +444,16 @@ pub fn train(
     opts: &MachineOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<MachineRun, MachineError> {
-    let run = execute(target, model, train, test, epochs, shuffle_seed, opts, progress)?;
+    let run = execute(
+        target,
+        model,
+        train,
+        test,
+        epochs,
+        shuffle_seed,
+        opts,
+        progress,
+    )?;
     model.set_weights(&run.weights)?;
     Ok(run)
 }
@@ -417,7 +466,11 @@ pub fn evaluate(
     opts: &MachineOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<MachineRun, MachineError> {
-    let empty = Dataset { x: vec![], y: vec![], class_names: data.class_names.clone() };
+    let empty = Dataset {
+        x: vec![],
+        y: vec![],
+        class_names: data.class_names.clone(),
+    };
     execute(target, model, &empty, data, 0, None, opts, progress)
 }
 
@@ -452,26 +505,49 @@ fn execute(
         return Err(MachineError::Model("nothing to run: no samples".into()));
     }
     if total > u64::from(u32::MAX / 2) {
-        return Err(MachineError::Model(format!("{total} samples are too many for one run")));
+        return Err(MachineError::Model(format!(
+            "{total} samples are too many for one run"
+        )));
     }
-    let program = Program::from_file(&opts.firmware)
-        .map_err(|source| MachineError::Firmware { path: opts.firmware.clone(), source })?;
+    let program = Program::from_file(&opts.firmware).map_err(|source| MachineError::Firmware {
+        path: opts.firmware.clone(),
+        source,
+    })?;
 
     // Sample order: every epoch's shuffle of the training rows, then the evaluation rows.
     let mut order: Vec<u32> = Vec::with_capacity(total as usize);
     for e in 0..epochs {
-        order.extend(epoch_order(n_train, shuffle_seed, e).into_iter().map(|i| i as u32));
+        order.extend(
+            epoch_order(n_train, shuffle_seed, e)
+                .into_iter()
+                .map(|i| i as u32),
+        );
     }
     order.extend((0..n_eval).map(|k| (n_train + k) as u32));
     let rows: Vec<&Vec<f32>> = train.x[..n_train].iter().chain(&test.x).collect();
     let targets: Vec<&Vec<f32>> = train.y[..n_train].iter().chain(&test.y).collect();
     let (features, outputs) = (model.inputs(), model.outputs());
 
-    let input_sdram = 4 * (PARAM_WORDS + STATUS_WORDS + 5 * 2 + rows.len() * features + order.len()) as u32;
-    let loss_sdram = 4 * (PARAM_WORDS + STATUS_WORDS + 5 * 64 + order.len() + targets.len() * outputs + n_eval * outputs + 2 * epochs) as u32;
+    let input_sdram =
+        4 * (PARAM_WORDS + STATUS_WORDS + 5 * 2 + rows.len() * features + order.len()) as u32;
+    let loss_sdram = 4
+        * (PARAM_WORDS
+            + STATUS_WORDS
+            + 5 * 64
+            + order.len()
+            + targets.len() * outputs
+            + n_eval * outputs
+            + 2 * epochs) as u32;
     let plan = plan(model, opts, input_sdram, loss_sdram)?;
-    let mg_keys = |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p));
-    let mapping = map(&plan.graph, target.machine(), opts.placement_seed, &Algorithms::default(), mg_keys)?;
+    let mg_keys =
+        |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p));
+    let mapping = map(
+        &plan.graph,
+        target.machine(),
+        opts.placement_seed,
+        &Algorithms::default(),
+        mg_keys,
+    )?;
     let mg = &mapping.graph;
 
     // Incoming partitions of each machine vertex.
@@ -479,7 +555,11 @@ fn execute(
     for (pid, dsts) in mg.partitions() {
         let src = mg.vertex(pid.source).expect("source");
         let src_part = plan.parts[&src.app_vertex];
-        let slice_index = mg.slices_of(src.app_vertex).iter().position(|&s| s == pid.source).expect("own slice") as u32;
+        let slice_index = mg
+            .slices_of(src.app_vertex)
+            .iter()
+            .position(|&s| s == pid.source)
+            .expect("own slice") as u32;
         let space = mapping.keys[pid];
         let count = partition_count(mg, &plan, model, pid);
         for &d in dsts {
@@ -493,12 +573,20 @@ fn execute(
                 (Part::Loss, "back", _) => (KIND_BWD, 0),
                 (Part::Loss, _, _) => (KIND_DONE, DONE_FROM_LOSS),
             };
-            incoming.entry(d).or_default().push([space.base, space.mask, count, kind, arg]);
+            incoming
+                .entry(d)
+                .or_default()
+                .push([space.base, space.mask, count, kind, arg]);
         }
     }
     let out_part = |v: MachineVertexId, name: &str| -> [u32; 3] {
-        let pid = PartitionId { source: v, name: name.into() };
-        mapping.keys.get(&pid).map_or([0, !1, 0], |s| [s.base, s.mask, partition_count(mg, &plan, model, &pid)])
+        let pid = PartitionId {
+            source: v,
+            name: name.into(),
+        };
+        mapping.keys.get(&pid).map_or([0, !1, 0], |s| {
+            [s.base, s.mask, partition_count(mg, &plan, model, &pid)]
+        })
     };
 
     // Lay out and write every core's data, load the firmware, point user0 at the parameters.
@@ -513,7 +601,13 @@ fn execute(
         // The firmware finds a key's entry by binary search over the bases.
         ins.sort_unstable();
         if std::env::var_os("NN_DEBUG").is_some() {
-            eprintln!("{:?} at {x},{y},{p}: in {:x?} out {:x?} {:x?}", part, ins, out_part(v, "fwd"), out_part(v, "back"));
+            eprintln!(
+                "{:?} at {x},{y},{p}: in {:x?} out {:x?} {:x?}",
+                part,
+                ins,
+                out_part(v, "fwd"),
+                out_part(v, "back")
+            );
         }
         let mut params = vec![0u32; PARAM_WORDS];
         params[0] = NN_MAGIC;
@@ -532,7 +626,11 @@ fn execute(
         params[10..13].copy_from_slice(&out_part(v, o0));
         params[13..16].copy_from_slice(&out_part(v, o1));
         // Slices of a layer resend in turn: slice k waits for the packets of slices 0..k.
-        let slice_index = mg.slices_of(mv.app_vertex).iter().position(|&s| s == v).unwrap_or(0) as u32;
+        let slice_index = mg
+            .slices_of(mv.app_vertex)
+            .iter()
+            .position(|&s| s == v)
+            .unwrap_or(0) as u32;
         let per_resend = params[12].max(params[15]).max(1);
         params[27] = slice_index * per_resend * RESEND_GAP_US;
 
@@ -557,12 +655,19 @@ fn execute(
                 params[18] = features as u32;
                 params[19] = x_addr;
                 writes.push((order_addr, words_to_bytes(&order)));
-                writes.push((x_addr, floats_to_bytes(rows.iter().flat_map(|r| r.iter().copied()))));
+                writes.push((
+                    x_addr,
+                    floats_to_bytes(rows.iter().flat_map(|r| r.iter().copied())),
+                ));
             }
             Part::Dense(k) => {
                 name = format!("dense {k} units {}..{}", mv.lo, mv.hi);
                 params[1] = ROLE_DENSE;
-                let n_in = if k == 0 { features } else { layer_specs[k - 1].units };
+                let n_in = if k == 0 {
+                    features
+                } else {
+                    layer_specs[k - 1].units
+                };
                 let units = layer_specs[k].units;
                 let last = k + 1 == layer_specs.len();
                 let (lo, hi) = (mv.lo as usize, mv.hi as usize);
@@ -574,11 +679,19 @@ fn execute(
                     .collect();
                 weights_addr = alloc(4 * slice.len())?;
                 writes.push((weights_addr, floats_to_bytes(slice)));
-                let sources = if last { 1 } else { mg.slices_of(plan.layers[k + 1]).len() as u32 };
+                let sources = if last {
+                    1
+                } else {
+                    mg.slices_of(plan.layers[k + 1]).len() as u32
+                };
                 params[18] = n_in as u32;
                 params[19] = mv.lo;
                 params[20] = mv.hi;
-                params[21] = if last { 0 } else { act_code(layer_specs[k].activation) };
+                params[21] = if last {
+                    0
+                } else {
+                    act_code(layer_specs[k].activation)
+                };
                 params[22] = if k == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 };
                 params[23] = sgd.learning_rate.to_bits();
                 params[24] = sgd.batch_size as u32;
@@ -600,7 +713,10 @@ fn execute(
                 params[22] = pred_addr;
                 params[23] = hist_addr;
                 writes.push((order_addr, words_to_bytes(&order)));
-                writes.push((y_addr, floats_to_bytes(targets.iter().flat_map(|r| r.iter().copied()))));
+                writes.push((
+                    y_addr,
+                    floats_to_bytes(targets.iter().flat_map(|r| r.iter().copied())),
+                ));
                 writes.push((pred_addr, vec![0; 4 * (n_eval * outputs).max(1)]));
                 writes.push((hist_addr, vec![0; 4 * (2 * epochs).max(1)]));
                 weights_addr = pred_addr;
@@ -615,13 +731,32 @@ fn execute(
         }
         let user0 = VCPU_BASE + VCPU_SIZE * u32::from(p) + vcpu::USER;
         target.write_memory(x, y, user0, &param_addr.to_le_bytes())?;
-        cores.push(CoreInfo { x, y, p, part, lo: mv.lo, hi: mv.hi, status, data: weights_addr, history: history_addr, name });
+        cores.push(CoreInfo {
+            x,
+            y,
+            p,
+            part,
+            lo: mv.lo,
+            hi: mv.hi,
+            status,
+            data: weights_addr,
+            history: history_addr,
+            name,
+        });
     }
     target.load_routes(&mapping.entries)?;
 
     // Run in slices of machine time, reporting progress from the loss core's status.
-    let loss_core = cores.iter().find(|c| c.part == Part::Loss).expect("a loss core");
-    let (lx, ly, ls, hist_addr) = (loss_core.x, loss_core.y, loss_core.status, loss_core.history);
+    let loss_core = cores
+        .iter()
+        .find(|c| c.part == Part::Loss)
+        .expect("a loss core");
+    let (lx, ly, ls, hist_addr) = (
+        loss_core.x,
+        loss_core.y,
+        loss_core.status,
+        loss_core.history,
+    );
     let slice_ns = 20 * 1_000_000;
     let mut now = 0;
     let mut last_done = 0u64;
@@ -631,7 +766,10 @@ fn execute(
         now = end.time_ns;
         for c in target.cores()? {
             if c.state == "RTE" || c.state == "WDOG" {
-                let role = cores.iter().find(|i| (i.x, i.y, i.p) == (c.x, c.y, c.p)).map_or_else(String::new, |i| i.name.clone());
+                let role = cores
+                    .iter()
+                    .find(|i| (i.x, i.y, i.p) == (c.x, c.y, c.p))
+                    .map_or_else(String::new, |i| i.name.clone());
                 return Err(MachineError::CoreFailed {
                     x: c.x,
                     y: c.y,
@@ -646,14 +784,28 @@ fn execute(
         }
         let st = bytes_to_words(&target.read_memory(lx, ly, ls, 4 * STATUS_WORDS)?);
         let done = u64::from(st[S_SAMPLES]);
-        let epochs_done = (done as usize).checked_div(n_train).unwrap_or(0).min(epochs);
+        let epochs_done = (done as usize)
+            .checked_div(n_train)
+            .unwrap_or(0)
+            .min(epochs);
         let loss_now = if epochs_done > 0 {
-            let h = bytes_to_floats(&target.read_memory(lx, ly, hist_addr + 8 * (epochs_done as u32 - 1), 4)?);
+            let h = bytes_to_floats(&target.read_memory(
+                lx,
+                ly,
+                hist_addr + 8 * (epochs_done as u32 - 1),
+                4,
+            )?);
             Some(h[0])
         } else {
             None
         };
-        progress(&Progress { samples: done, total, epochs: epochs_done, loss: loss_now, sim_time_ns: now });
+        progress(&Progress {
+            samples: done,
+            total,
+            epochs: epochs_done,
+            loss: loss_now,
+            sim_time_ns: now,
+        });
         if done != last_done {
             last_done = done;
             last_progress_ns = now;
@@ -669,15 +821,23 @@ fn execute(
             for i in &cores {
                 let r = reports.iter().find(|c| (i.x, i.y, i.p) == (c.x, c.y, c.p));
                 let (state, user) = r.map_or(("?", [0; 4]), |c| (c.state.as_str(), c.user));
-                let st = bytes_to_words(&target.read_memory(i.x, i.y, i.status, 4 * STATUS_WORDS)?);
-                let waiting = ["forward values", "backward values", "nothing"].get((st[S_WAIT] >> 24) as usize).unwrap_or(&"?");
+                let st =
+                    bytes_to_words(&target.read_memory(i.x, i.y, i.status, 4 * STATUS_WORDS)?);
+                let waiting = ["forward values", "backward values", "nothing"]
+                    .get((st[S_WAIT] >> 24) as usize)
+                    .unwrap_or(&"?");
                 lines.push(format!(
                     "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} ignored {}",
                     i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], user[3], r.map_or("", |c| c.iobuf.as_str())
                 ));
             }
             let cores = lines.join("; ");
-            return Err(MachineError::Stalled { ms: (now - last_progress_ns) / 1_000_000, done, total, cores });
+            return Err(MachineError::Stalled {
+                ms: (now - last_progress_ns) / 1_000_000,
+                done,
+                total,
+                cores,
+            });
         }
     }
 
@@ -697,30 +857,43 @@ fn execute(
         dropped: 0,
         requests: 0,
         resends: 0,
-        placements: cores.iter().map(|c| (c.name.clone(), c.x, c.y, c.p)).collect(),
+        placements: cores
+            .iter()
+            .map(|c| (c.name.clone(), c.x, c.y, c.p))
+            .collect(),
     };
     for c in &cores {
         let st = bytes_to_words(&target.read_memory(c.x, c.y, c.status, 4 * STATUS_WORDS)?);
         requests += u64::from(st[S_REQUESTS]);
         resends += u64::from(st[S_RESENDS]);
         if st[S_STATE] != 1 {
-            return Err(MachineError::Model(format!("{} finished without completing its samples", c.name)));
+            return Err(MachineError::Model(format!(
+                "{} finished without completing its samples",
+                c.name
+            )));
         }
         match c.part {
             Part::Dense(k) => {
-                let n_in = if k == 0 { features } else { layer_specs[k - 1].units };
+                let n_in = if k == 0 {
+                    features
+                } else {
+                    layer_specs[k - 1].units
+                };
                 let units = layer_specs[k].units;
                 let w = (c.hi - c.lo) as usize;
-                let vals = bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (n_in + 1) * w)?);
+                let vals =
+                    bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (n_in + 1) * w)?);
                 for i in 0..n_in {
                     for j in 0..w {
                         out_weights[2 * k][i * units + c.lo as usize + j] = vals[i * w + j];
                     }
                 }
-                out_weights[2 * k + 1][c.lo as usize..c.hi as usize].copy_from_slice(&vals[n_in * w..]);
+                out_weights[2 * k + 1][c.lo as usize..c.hi as usize]
+                    .copy_from_slice(&vals[n_in * w..]);
             }
             Part::Loss => {
-                let preds = bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * n_eval * outputs)?);
+                let preds =
+                    bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * n_eval * outputs)?);
                 run.predictions = preds.chunks(outputs.max(1)).map(<[f32]>::to_vec).collect();
                 let hist = bytes_to_floats(&target.read_memory(c.x, c.y, hist_addr, 8 * epochs)?);
                 run.history.loss = hist.iter().step_by(2).copied().collect();
@@ -754,7 +927,11 @@ pub fn weights_close(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<(), String> {
         }
         for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
             let excess = (p - q).abs() - WEIGHT_TOLERANCE * (1.0 + p.abs().max(q.abs()));
-            let excess = if excess.is_nan() { f32::INFINITY } else { excess };
+            let excess = if excess.is_nan() {
+                f32::INFINITY
+            } else {
+                excess
+            };
             if excess > worst.0 {
                 worst = (excess, k, i);
             }
@@ -762,7 +939,10 @@ pub fn weights_close(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<(), String> {
     }
     if worst.0 > 0.0 {
         let (_, k, i) = worst;
-        return Err(format!("array {k} value {i}: {} against {}", a[k][i], b[k][i]));
+        return Err(format!(
+            "array {k} value {i}: {} against {}",
+            a[k][i], b[k][i]
+        ));
     }
     Ok(())
 }

@@ -740,10 +740,19 @@ mod tests {
 
     #[test]
     fn keras_style_construction() {
-        let m = Sequential::from_layers(Input::new(4), &[Dense::new(16, Relu), Dense::new(3, Softmax)]);
+        let m = Sequential::from_layers(
+            Input::new(4),
+            &[Dense::new(16, Relu), Dense::new(3, Softmax)],
+        );
         assert_eq!((m.inputs(), m.outputs()), (4, 3));
-        assert_eq!(m.layers(), vec![Dense::new(16, Relu), Dense::new(3, Softmax)]);
-        assert_eq!(m.get_weights().iter().map(Vec::len).collect::<Vec<_>>(), [64, 16, 48, 3]);
+        assert_eq!(
+            m.layers(),
+            vec![Dense::new(16, Relu), Dense::new(3, Softmax)]
+        );
+        assert_eq!(
+            m.get_weights().iter().map(Vec::len).collect::<Vec<_>>(),
+            [64, 16, 48, 3]
+        );
     }
 
     #[test]

@@ -19,13 +19,27 @@ fn train(name: &str) -> (MachineRun, spinn_nn::Sequential, f32) {
     let opts = MachineOptions::for_model(&spec);
     let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
     let epochs = spec.training.epochs;
-    let run = machine::train(&mut target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &opts, &mut |_| {})
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed).unwrap();
+    let run = machine::train(
+        &mut target,
+        &mut model,
+        &train,
+        &test,
+        epochs,
+        spec.training.shuffle_seed,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed)
+        .unwrap();
     let (_, host_acc) = host.evaluate(&test.x, &test.y).unwrap();
     assert_eq!(run.history.loss.len(), epochs);
     assert_eq!(run.predictions.len(), test.len());
-    assert_eq!(model.get_weights(), run.weights, "the model holds the trained weights");
+    assert_eq!(
+        model.get_weights(),
+        run.weights,
+        "the model holds the trained weights"
+    );
     (run, host, host_acc)
 }
 
@@ -40,7 +54,11 @@ fn xor_learns_to_100_percent() {
 #[test]
 fn iris_reaches_90_percent_and_matches_the_host_reference() {
     let (run, host, host_acc) = train("iris");
-    assert!(run.eval_accuracy >= 0.9, "held-out accuracy {}", run.eval_accuracy);
+    assert!(
+        run.eval_accuracy >= 0.9,
+        "held-out accuracy {}",
+        run.eval_accuracy
+    );
     assert_eq!(run.eval_accuracy, host_acc);
     weights_close(&host.get_weights(), &run.weights).unwrap();
 }
@@ -48,8 +66,20 @@ fn iris_reaches_90_percent_and_matches_the_host_reference() {
 #[test]
 fn digits_reaches_85_percent() {
     let (run, host, host_acc) = train("digits");
-    assert!(run.cores >= 5, "the hidden layer is split: {:?}", run.placements);
-    assert!(run.eval_accuracy >= 0.85, "held-out accuracy {}", run.eval_accuracy);
-    assert!((run.eval_accuracy - host_acc).abs() <= 0.01, "{} against the host's {host_acc}", run.eval_accuracy);
+    assert!(
+        run.cores >= 5,
+        "the hidden layer is split: {:?}",
+        run.placements
+    );
+    assert!(
+        run.eval_accuracy >= 0.85,
+        "held-out accuracy {}",
+        run.eval_accuracy
+    );
+    assert!(
+        (run.eval_accuracy - host_acc).abs() <= 0.01,
+        "{} against the host's {host_acc}",
+        run.eval_accuracy
+    );
     weights_close(&host.get_weights(), &run.weights).unwrap();
 }

@@ -11,16 +11,34 @@ use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::{SimTarget, Target};
 
 fn train(target: &mut dyn Target, name: &str, epochs: usize) -> machine::MachineRun {
-    let spec = ModelSpec::from_file(format!("{}/../models/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let spec = ModelSpec::from_file(format!(
+        "{}/../models/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let (train, test) = spec.load_data().unwrap();
     let mut model = spec.build();
-    machine::train(target, &mut model, &train, &test, epochs, spec.training.shuffle_seed, &MachineOptions::default(), &mut |_| {})
-        .unwrap()
+    machine::train(
+        target,
+        &mut model,
+        &train,
+        &test,
+        epochs,
+        spec.training.shuffle_seed,
+        &MachineOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 #[test]
 fn xor_on_the_virtual_board_matches_the_simulator_bit_for_bit() {
-    let served = spawn(MachineDesc::spinn3(), ChipConfig::default(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let served = spawn(
+        MachineDesc::spinn3(),
+        ChipConfig::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
     let mut board = BoardTarget::connect(&served.addr().to_string()).unwrap();
     assert_eq!(board.machine().chips().len(), 4);
     assert!(board.version().starts_with("SC&MP"), "{}", board.version());
@@ -33,4 +51,3 @@ fn xor_on_the_virtual_board_matches_the_simulator_bit_for_bit() {
     assert_eq!(on_board.predictions, on_sim.predictions);
     assert_eq!(on_board.cores, on_sim.cores);
 }
-

@@ -9,13 +9,24 @@ use spinn_toolchain::target::SimTarget;
 
 fn xor_set() -> Dataset {
     let (x, y) = data::xor();
-    Dataset { x, y, class_names: vec!["0".into(), "1".into()] }
+    Dataset {
+        x,
+        y,
+        class_names: vec!["0".into(), "1".into()],
+    }
 }
 
 fn xor_model() -> Sequential {
     let mut m = Sequential::new(2);
-    m.add(Dense::new(4, Activation::Sigmoid)).add(Dense::new(1, Activation::Sigmoid));
-    m.compile(Loss::MeanSquaredError, Sgd { learning_rate: 2.0, batch_size: 1 });
+    m.add(Dense::new(4, Activation::Sigmoid))
+        .add(Dense::new(1, Activation::Sigmoid));
+    m.compile(
+        Loss::MeanSquaredError,
+        Sgd {
+            learning_rate: 2.0,
+            batch_size: 1,
+        },
+    );
     m.init(42);
     m
 }
@@ -28,7 +39,17 @@ fn xor_short_run_matches_host() {
     let epochs = 20;
     host.fit(&d.x, &d.y, epochs, Some(7)).unwrap();
     let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
-    let run = machine::train(&mut target, &mut on_machine, &d, &d, epochs, Some(7), &MachineOptions::default(), &mut |_| {}).unwrap();
+    let run = machine::train(
+        &mut target,
+        &mut on_machine,
+        &d,
+        &d,
+        epochs,
+        Some(7),
+        &MachineOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     eprintln!("{run:?}");
     weights_close(&host.get_weights(), &run.weights).unwrap();
 }
@@ -38,14 +59,22 @@ fn bits(w: &[Vec<f32>]) -> Vec<u32> {
 }
 
 fn iris() -> (Dataset, Dataset) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris.csv")).unwrap();
     data::split(&data::iris_from_csv(&text).unwrap(), 0.3, 1)
 }
 
 fn iris_model() -> Sequential {
     let mut m = Sequential::new(4);
-    m.add(Dense::new(16, Activation::Relu)).add(Dense::new(3, Activation::Softmax));
-    m.compile(Loss::CategoricalCrossEntropy, Sgd { learning_rate: 0.05, batch_size: 8 });
+    m.add(Dense::new(16, Activation::Relu))
+        .add(Dense::new(3, Activation::Softmax));
+    m.compile(
+        Loss::CategoricalCrossEntropy,
+        Sgd {
+            learning_rate: 0.05,
+            batch_size: 8,
+        },
+    );
     m.init(3);
     m
 }
@@ -54,10 +83,16 @@ fn iris_model() -> Sequential {
 fn lost_packets_are_recovered_and_change_no_bit() {
     // Layers split over several cores, so that every kind of packet crosses cores.
     let d = xor_set();
-    let opts = MachineOptions { units_per_core: 2, ..MachineOptions::default() };
+    let opts = MachineOptions {
+        units_per_core: 2,
+        ..MachineOptions::default()
+    };
     let train = |drop_every: u32| {
         let mut m = xor_model();
-        let config = ChipConfig { drop_mc_every: drop_every, ..ChipConfig::default() };
+        let config = ChipConfig {
+            drop_mc_every: drop_every,
+            ..ChipConfig::default()
+        };
         let mut target = SimTarget::new(MachineDesc::spinn3(), config);
         machine::train(&mut target, &mut m, &d, &d, 10, Some(7), &opts, &mut |_| {}).unwrap()
     };
@@ -79,16 +114,38 @@ fn split_layers_match_the_host_reference() {
     host.fit(&train.x, &train.y, 3, Some(9)).unwrap();
     for per_core in [16, 5, 2, 1] {
         let mut m = iris_model();
-        let opts = MachineOptions { units_per_core: per_core, ..MachineOptions::default() };
+        let opts = MachineOptions {
+            units_per_core: per_core,
+            ..MachineOptions::default()
+        };
         let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
-        let run = machine::train(&mut target, &mut m, &train, &test, 3, Some(9), &opts, &mut |_| {}).unwrap();
+        let run = machine::train(
+            &mut target,
+            &mut m,
+            &train,
+            &test,
+            3,
+            Some(9),
+            &opts,
+            &mut |_| {},
+        )
+        .unwrap();
         let slices = |units: u32| units.div_ceil(per_core) as usize;
-        assert_eq!(run.cores, 1 + slices(16) + slices(3) + 1, "{:?}", run.placements);
-        weights_close(&host.get_weights(), &run.weights).unwrap_or_else(|e| panic!("{per_core} units per core: {e}"));
+        assert_eq!(
+            run.cores,
+            1 + slices(16) + slices(3) + 1,
+            "{:?}",
+            run.placements
+        );
+        weights_close(&host.get_weights(), &run.weights)
+            .unwrap_or_else(|e| panic!("{per_core} units per core: {e}"));
         let host_pred = host.predict(&test.x);
         for (p, q) in host_pred.iter().zip(&run.predictions) {
             for (a, b) in p.iter().zip(q) {
-                assert!((a - b).abs() < 1e-4, "{per_core}: prediction {a} against {b}");
+                assert!(
+                    (a - b).abs() < 1e-4,
+                    "{per_core}: prediction {a} against {b}"
+                );
             }
         }
     }
@@ -99,29 +156,103 @@ fn models_the_machine_cannot_run_are_refused_clearly() {
     let d = xor_set();
     let mut target = SimTarget::new(MachineDesc::single(), ChipConfig::default());
     let mut m = Sequential::new(2);
-    m.add(Dense::new(3, Activation::Softmax)).add(Dense::new(1, Activation::Sigmoid));
-    m.compile(Loss::MeanSquaredError, Sgd { learning_rate: 0.1, batch_size: 1 });
-    let e = machine::train(&mut target, &mut m, &d, &d, 1, None, &MachineOptions::default(), &mut |_| {}).unwrap_err();
-    assert!(e.to_string().contains("softmax is only supported on the last layer"), "{e}");
+    m.add(Dense::new(3, Activation::Softmax))
+        .add(Dense::new(1, Activation::Sigmoid));
+    m.compile(
+        Loss::MeanSquaredError,
+        Sgd {
+            learning_rate: 0.1,
+            batch_size: 1,
+        },
+    );
+    let e = machine::train(
+        &mut target,
+        &mut m,
+        &d,
+        &d,
+        1,
+        None,
+        &MachineOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("softmax is only supported on the last layer"),
+        "{e}"
+    );
 
     let mut wide = Sequential::new(2);
-    wide.add(Dense::new(40, Activation::Relu)).add(Dense::new(1, Activation::Sigmoid));
-    wide.compile(Loss::MeanSquaredError, Sgd { learning_rate: 0.1, batch_size: 1 });
-    let opts = MachineOptions { units_per_core: 1, ..MachineOptions::default() };
-    let e = machine::train(&mut target, &mut wide, &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
+    wide.add(Dense::new(40, Activation::Relu))
+        .add(Dense::new(1, Activation::Sigmoid));
+    wide.compile(
+        Loss::MeanSquaredError,
+        Sgd {
+            learning_rate: 0.1,
+            batch_size: 1,
+        },
+    );
+    let opts = MachineOptions {
+        units_per_core: 1,
+        ..MachineOptions::default()
+    };
+    let e =
+        machine::train(&mut target, &mut wide, &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("layer 0 would need 40 cores"), "{e}");
     let mut fits = Sequential::new(2);
-    fits.add(Dense::new(40, Activation::Relu)).add(Dense::new(1, Activation::Sigmoid));
-    fits.compile(Loss::MeanSquaredError, Sgd { learning_rate: 0.1, batch_size: 1 });
-    let opts = MachineOptions { units_per_core: 2, ..MachineOptions::default() };
-    let e = machine::train(&mut target, &mut fits, &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
-    assert!(e.to_string().contains("the machine has 17 application cores"), "{e}");
+    fits.add(Dense::new(40, Activation::Relu))
+        .add(Dense::new(1, Activation::Sigmoid));
+    fits.compile(
+        Loss::MeanSquaredError,
+        Sgd {
+            learning_rate: 0.1,
+            batch_size: 1,
+        },
+    );
+    let opts = MachineOptions {
+        units_per_core: 2,
+        ..MachineOptions::default()
+    };
+    let e =
+        machine::train(&mut target, &mut fits, &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the machine has 17 application cores"),
+        "{e}"
+    );
 
-    let opts = MachineOptions { firmware: "/nonexistent/nn.elf".into(), ..MachineOptions::default() };
-    let e = machine::train(&mut target, &mut xor_model(), &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
+    let opts = MachineOptions {
+        firmware: "/nonexistent/nn.elf".into(),
+        ..MachineOptions::default()
+    };
+    let e = machine::train(
+        &mut target,
+        &mut xor_model(),
+        &d,
+        &d,
+        1,
+        None,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/nn.elf"), "{e}");
 
-    let bad = Dataset { x: vec![vec![1.0; 3]], y: vec![vec![1.0]], class_names: vec![] };
-    let e = machine::train(&mut target, &mut xor_model(), &bad, &d, 1, None, &MachineOptions::default(), &mut |_| {}).unwrap_err();
+    let bad = Dataset {
+        x: vec![vec![1.0; 3]],
+        y: vec![vec![1.0]],
+        class_names: vec![],
+    };
+    let e = machine::train(
+        &mut target,
+        &mut xor_model(),
+        &bad,
+        &d,
+        1,
+        None,
+        &MachineOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("3 features"), "{e}");
 }

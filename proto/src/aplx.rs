@@ -87,9 +87,21 @@ impl AplxEntry {
     pub fn from_bytes(b: &[u8; ENTRY_LEN]) -> AplxEntry {
         let w = |i: usize| u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
         match w(0) {
-            APLX_ACOPY => AplxEntry::Acopy { dest: w(1), src: w(2), len: w(3) },
-            APLX_RCOPY => AplxEntry::Rcopy { dest: w(1), src: w(2), len: w(3) },
-            APLX_FILL => AplxEntry::Fill { dest: w(1), len: w(2), word: w(3) },
+            APLX_ACOPY => AplxEntry::Acopy {
+                dest: w(1),
+                src: w(2),
+                len: w(3),
+            },
+            APLX_RCOPY => AplxEntry::Rcopy {
+                dest: w(1),
+                src: w(2),
+                len: w(3),
+            },
+            APLX_FILL => AplxEntry::Fill {
+                dest: w(1),
+                len: w(2),
+                word: w(3),
+            },
             APLX_EXEC => AplxEntry::Exec { pc: w(1) },
             _ => AplxEntry::End,
         }
@@ -138,12 +150,22 @@ pub fn build(segments: &[(u32, &[u8], u32)], entry: u32) -> Result<Vec<u8>, Prot
             return Err(ProtoError::AplxUnalignedSegment { addr });
         }
         if (mem as usize) < data.len() {
-            return Err(ProtoError::AplxBadSegment { addr, reason: "memory size is smaller than its bytes" });
+            return Err(ProtoError::AplxBadSegment {
+                addr,
+                reason: "memory size is smaller than its bytes",
+            });
         }
         if u64::from(addr) + u64::from(mem) > 1 << 32 {
-            return Err(ProtoError::AplxBadSegment { addr, reason: "wraps past the top of the address space" });
+            return Err(ProtoError::AplxBadSegment {
+                addr,
+                reason: "wraps past the top of the address space",
+            });
         }
-        let copied = if data.is_empty() { 0 } else { round_chunk(data.len() as u32) };
+        let copied = if data.is_empty() {
+            0
+        } else {
+            round_chunk(data.len() as u32)
+        };
         n_entries += usize::from(!data.is_empty()) + usize::from(u64::from(mem) > copied);
     }
     let mut table = Vec::with_capacity(n_entries * ENTRY_LEN);
@@ -154,7 +176,14 @@ pub fn build(segments: &[(u32, &[u8], u32)], entry: u32) -> Result<Vec<u8>, Prot
         if !data.is_empty() {
             let src_off = header_len + blob.len();
             let rel = (src_off as u32).wrapping_sub(table.len() as u32);
-            table.extend_from_slice(&AplxEntry::Rcopy { dest: addr, src: rel, len: data.len() as u32 }.to_bytes());
+            table.extend_from_slice(
+                &AplxEntry::Rcopy {
+                    dest: addr,
+                    src: rel,
+                    len: data.len() as u32,
+                }
+                .to_bytes(),
+            );
             blob.extend_from_slice(data);
             copied = round_chunk(data.len() as u32);
             blob.resize(blob.len() + (copied as usize - data.len()), 0);
@@ -199,7 +228,9 @@ pub fn interpret(bytes: &[u8], max_entries: usize) -> Result<AplxImage, ProtoErr
                 image.exec = Some(pc);
                 return Ok(image);
             }
-            AplxEntry::Acopy { src, .. } => return Err(ProtoError::AplxAcopyUnsupported { offset, src }),
+            AplxEntry::Acopy { src, .. } => {
+                return Err(ProtoError::AplxAcopyUnsupported { offset, src })
+            }
             AplxEntry::Rcopy { dest, src, len } => {
                 let start = ((offset as u32).wrapping_add(src) & !3) as usize;
                 let outside = ProtoError::AplxSourceOutside { offset, src };
@@ -214,19 +245,37 @@ pub fn interpret(bytes: &[u8], max_entries: usize) -> Result<AplxImage, ProtoErr
         let dest = dest & !3;
         let n = round_chunk(len);
         if u64::from(dest) + n > 1 << 32 {
-            return Err(ProtoError::AplxWraps { offset, addr: dest, len: n });
+            return Err(ProtoError::AplxWraps {
+                offset,
+                addr: dest,
+                len: n,
+            });
         }
         total += n;
         if total > MAX_IMAGE_BYTES {
-            return Err(ProtoError::AplxTooLarge { max: MAX_IMAGE_BYTES });
+            return Err(ProtoError::AplxTooLarge {
+                max: MAX_IMAGE_BYTES,
+            });
         }
         let data = match (contents, entry) {
             (Some(start), _) => {
-                let mut d = bytes.get(start..).unwrap_or_default().iter().take(n as usize).copied().collect::<Vec<u8>>();
+                let mut d = bytes
+                    .get(start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take(n as usize)
+                    .copied()
+                    .collect::<Vec<u8>>();
                 d.resize(n as usize, 0);
                 d
             }
-            (None, AplxEntry::Fill { word, .. }) => word.to_le_bytes().iter().copied().cycle().take(n as usize).collect(),
+            (None, AplxEntry::Fill { word, .. }) => word
+                .to_le_bytes()
+                .iter()
+                .copied()
+                .cycle()
+                .take(n as usize)
+                .collect(),
             (None, _) => Vec::new(),
         };
         image.writes.push((dest, data));
@@ -254,9 +303,30 @@ mod tests {
         let img = build(&[(0x0040_0000, &rw, 0x40), (0, &code, 100)], 0x11).unwrap();
         let entries = parse(&img).unwrap();
         assert_eq!(entries.len(), 5);
-        assert!(matches!(entries[0], AplxEntry::Rcopy { dest: 0, src: 80, len: 100 }));
-        assert!(matches!(entries[1], AplxEntry::Rcopy { dest: 0x0040_0000, len: 8, .. }));
-        assert!(matches!(entries[2], AplxEntry::Fill { dest: 0x0040_0020, len: 0x20, word: 0 }));
+        assert!(matches!(
+            entries[0],
+            AplxEntry::Rcopy {
+                dest: 0,
+                src: 80,
+                len: 100
+            }
+        ));
+        assert!(matches!(
+            entries[1],
+            AplxEntry::Rcopy {
+                dest: 0x0040_0000,
+                len: 8,
+                ..
+            }
+        ));
+        assert!(matches!(
+            entries[2],
+            AplxEntry::Fill {
+                dest: 0x0040_0020,
+                len: 0x20,
+                word: 0
+            }
+        ));
         assert_eq!(entries[3], AplxEntry::Exec { pc: 0x11 });
         assert_eq!(entries[4], AplxEntry::End);
         let out = interpret(&img, 16).unwrap();
@@ -271,7 +341,10 @@ mod tests {
             assert_eq!(mem[&(0x0040_0000 + i)], if i < 8 { 9 } else { 0 });
         }
         // Every write is a multiple of the loader's granule.
-        assert!(out.writes.iter().all(|(a, d)| a % 4 == 0 && d.len() % 32 == 0));
+        assert!(out
+            .writes
+            .iter()
+            .all(|(a, d)| a % 4 == 0 && d.len() % 32 == 0));
     }
 
     #[test]
@@ -279,17 +352,38 @@ mod tests {
         let img = build(&[(0x0040_0000, &[], 0x10)], 0).unwrap();
         let out = interpret(&img, 8).unwrap();
         assert_eq!(out.writes, vec![(0x0040_0000, vec![0; 32])]);
-        assert_eq!(build(&[(2, &[1], 1)], 0), Err(ProtoError::AplxUnalignedSegment { addr: 2 }));
-        assert!(matches!(build(&[(0, &[1, 2], 1)], 0), Err(ProtoError::AplxBadSegment { .. })));
-        assert!(matches!(build(&[(0xFFFF_FFF0, &[], 0x20)], 0), Err(ProtoError::AplxBadSegment { .. })));
+        assert_eq!(
+            build(&[(2, &[1], 1)], 0),
+            Err(ProtoError::AplxUnalignedSegment { addr: 2 })
+        );
+        assert!(matches!(
+            build(&[(0, &[1, 2], 1)], 0),
+            Err(ProtoError::AplxBadSegment { .. })
+        ));
+        assert!(matches!(
+            build(&[(0xFFFF_FFF0, &[], 0x20)], 0),
+            Err(ProtoError::AplxBadSegment { .. })
+        ));
     }
 
     #[test]
     fn entry_round_trip() {
         for e in [
-            AplxEntry::Acopy { dest: 1, src: 2, len: 3 },
-            AplxEntry::Rcopy { dest: 4, src: 0xFFFF_FFF0, len: 6 },
-            AplxEntry::Fill { dest: 7, len: 8, word: 9 },
+            AplxEntry::Acopy {
+                dest: 1,
+                src: 2,
+                len: 3,
+            },
+            AplxEntry::Rcopy {
+                dest: 4,
+                src: 0xFFFF_FFF0,
+                len: 6,
+            },
+            AplxEntry::Fill {
+                dest: 7,
+                len: 8,
+                word: 9,
+            },
             AplxEntry::Exec { pc: 10 },
             AplxEntry::End,
         ] {
@@ -302,8 +396,22 @@ mod tests {
     #[test]
     fn loader_rounding_and_alignment() {
         let mut t = Vec::new();
-        t.extend_from_slice(&AplxEntry::Fill { dest: 0x1003, len: 0, word: 0xAABB_CCDD }.to_bytes());
-        t.extend_from_slice(&AplxEntry::Fill { dest: 0x2000, len: 33, word: 1 }.to_bytes());
+        t.extend_from_slice(
+            &AplxEntry::Fill {
+                dest: 0x1003,
+                len: 0,
+                word: 0xAABB_CCDD,
+            }
+            .to_bytes(),
+        );
+        t.extend_from_slice(
+            &AplxEntry::Fill {
+                dest: 0x2000,
+                len: 33,
+                word: 1,
+            }
+            .to_bytes(),
+        );
         t.extend_from_slice(&AplxEntry::End.to_bytes());
         let out = interpret(&t, 8).unwrap();
         assert_eq!(out.writes[0].0, 0x1000);
@@ -314,7 +422,14 @@ mod tests {
         // A relative copy may refer back into the table itself (negative offset).
         let mut t = Vec::new();
         t.extend_from_slice(&AplxEntry::End.to_bytes());
-        t.extend_from_slice(&AplxEntry::Rcopy { dest: 0, src: 0xFFFF_FFF0, len: 16 }.to_bytes());
+        t.extend_from_slice(
+            &AplxEntry::Rcopy {
+                dest: 0,
+                src: 0xFFFF_FFF0,
+                len: 16,
+            }
+            .to_bytes(),
+        );
         t.extend_from_slice(&AplxEntry::End.to_bytes());
         let out = interpret(&t[16..], 4);
         assert!(matches!(out, Err(ProtoError::AplxSourceOutside { .. })));
@@ -323,25 +438,92 @@ mod tests {
     #[test]
     fn malformations() {
         assert_eq!(parse(&[]), Err(ProtoError::AplxTruncated { offset: 0 }));
-        let mut t = AplxEntry::Fill { dest: 0, len: 4, word: 0 }.to_bytes().to_vec();
+        let mut t = AplxEntry::Fill {
+            dest: 0,
+            len: 4,
+            word: 0,
+        }
+        .to_bytes()
+        .to_vec();
         t.extend_from_slice(&[0xFF, 0, 0]);
         assert_eq!(parse(&t), Err(ProtoError::AplxTruncated { offset: 16 }));
-        assert_eq!(interpret(&[1, 0, 0, 0, 0, 0], 4), Err(ProtoError::AplxTruncated { offset: 0 }));
-        let acopy = AplxEntry::Acopy { dest: 0, src: 0x6000_0000, len: 4 }.to_bytes();
-        assert_eq!(interpret(&acopy, 4), Err(ProtoError::AplxAcopyUnsupported { offset: 0, src: 0x6000_0000 }));
+        assert_eq!(
+            interpret(&[1, 0, 0, 0, 0, 0], 4),
+            Err(ProtoError::AplxTruncated { offset: 0 })
+        );
+        let acopy = AplxEntry::Acopy {
+            dest: 0,
+            src: 0x6000_0000,
+            len: 4,
+        }
+        .to_bytes();
+        assert_eq!(
+            interpret(&acopy, 4),
+            Err(ProtoError::AplxAcopyUnsupported {
+                offset: 0,
+                src: 0x6000_0000
+            })
+        );
         let mut fills = Vec::new();
         for _ in 0..5 {
-            fills.extend_from_slice(&AplxEntry::Fill { dest: 0, len: 4, word: 0 }.to_bytes());
+            fills.extend_from_slice(
+                &AplxEntry::Fill {
+                    dest: 0,
+                    len: 4,
+                    word: 0,
+                }
+                .to_bytes(),
+            );
         }
-        assert_eq!(interpret(&fills, 4), Err(ProtoError::AplxTooManyEntries { max: 4 }));
-        assert_eq!(interpret(&fills, 10), Err(ProtoError::AplxTruncated { offset: 80 }));
-        let wrap = AplxEntry::Fill { dest: 0xFFFF_FFE4, len: 4, word: 0 }.to_bytes();
-        assert!(matches!(interpret(&wrap, 4), Err(ProtoError::AplxWraps { .. })));
-        let big = AplxEntry::Fill { dest: 0x6000_0000, len: 0x0800_0001, word: 0 }.to_bytes();
-        assert_eq!(interpret(&big, 4), Err(ProtoError::AplxTooLarge { max: MAX_IMAGE_BYTES }));
-        let far = AplxEntry::Rcopy { dest: 0, src: 0x1000, len: 4 }.to_bytes();
-        assert!(matches!(interpret(&far, 4), Err(ProtoError::AplxSourceOutside { .. })));
-        let long = AplxEntry::Rcopy { dest: 0, src: 0, len: 0xFFFF_FFFF }.to_bytes();
-        assert!(matches!(interpret(&long, 4), Err(ProtoError::AplxSourceOutside { .. })));
+        assert_eq!(
+            interpret(&fills, 4),
+            Err(ProtoError::AplxTooManyEntries { max: 4 })
+        );
+        assert_eq!(
+            interpret(&fills, 10),
+            Err(ProtoError::AplxTruncated { offset: 80 })
+        );
+        let wrap = AplxEntry::Fill {
+            dest: 0xFFFF_FFE4,
+            len: 4,
+            word: 0,
+        }
+        .to_bytes();
+        assert!(matches!(
+            interpret(&wrap, 4),
+            Err(ProtoError::AplxWraps { .. })
+        ));
+        let big = AplxEntry::Fill {
+            dest: 0x6000_0000,
+            len: 0x0800_0001,
+            word: 0,
+        }
+        .to_bytes();
+        assert_eq!(
+            interpret(&big, 4),
+            Err(ProtoError::AplxTooLarge {
+                max: MAX_IMAGE_BYTES
+            })
+        );
+        let far = AplxEntry::Rcopy {
+            dest: 0,
+            src: 0x1000,
+            len: 4,
+        }
+        .to_bytes();
+        assert!(matches!(
+            interpret(&far, 4),
+            Err(ProtoError::AplxSourceOutside { .. })
+        ));
+        let long = AplxEntry::Rcopy {
+            dest: 0,
+            src: 0,
+            len: 0xFFFF_FFFF,
+        }
+        .to_bytes();
+        assert!(matches!(
+            interpret(&long, 4),
+            Err(ProtoError::AplxSourceOutside { .. })
+        ));
     }
 }

@@ -209,11 +209,13 @@ pub const NN_CMD_FFE: u32 = 15;
 pub const APP_FLAG_WAIT: u32 = 1 << 18;
 
 fn word(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at.checked_add(4)?).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    b.get(at..at.checked_add(4)?)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
 }
 
 fn half(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at.checked_add(2)?).map(|w| u16::from_le_bytes([w[0], w[1]]))
+    b.get(at..at.checked_add(2)?)
+        .map(|w| u16::from_le_bytes([w[0], w[1]]))
 }
 
 /// An SCP request.
@@ -232,22 +234,38 @@ pub struct ScpRequest {
 impl ScpRequest {
     /// A request with no payload.
     pub fn new(cmd: u16, seq: u16, args: [u32; 3]) -> ScpRequest {
-        ScpRequest { cmd, seq, args, data: Vec::new() }
+        ScpRequest {
+            cmd,
+            seq,
+            args,
+            data: Vec::new(),
+        }
     }
 
     /// Parses SDP data. SC&MP answers data shorter than the 16-byte header with
     /// [`RC_LEN`] ([`ProtoError::ScpRequestTooShort`]); payloads over 256 bytes never reach it.
     pub fn parse(sdp_data: &[u8]) -> Result<ScpRequest, ProtoError> {
-        let (Some(cmd), Some(seq), Some(a1), Some(a2), Some(a3)) =
-            (half(sdp_data, 0), half(sdp_data, 2), word(sdp_data, 4), word(sdp_data, 8), word(sdp_data, 12))
-        else {
-            return Err(ProtoError::ScpRequestTooShort { len: sdp_data.len() });
+        let (Some(cmd), Some(seq), Some(a1), Some(a2), Some(a3)) = (
+            half(sdp_data, 0),
+            half(sdp_data, 2),
+            word(sdp_data, 4),
+            word(sdp_data, 8),
+            word(sdp_data, 12),
+        ) else {
+            return Err(ProtoError::ScpRequestTooShort {
+                len: sdp_data.len(),
+            });
         };
         let data = sdp_data.get(REQUEST_HEADER_LEN..).unwrap_or_default();
         if data.len() > MAX_DATA {
             return Err(ProtoError::ScpDataTooLong { len: data.len() });
         }
-        Ok(ScpRequest { cmd, seq, args: [a1, a2, a3], data: data.to_vec() })
+        Ok(ScpRequest {
+            cmd,
+            seq,
+            args: [a1, a2, a3],
+            data: data.to_vec(),
+        })
     }
 
     /// The SDP data: cmd_rc, seq, the three arguments, the payload.
@@ -277,7 +295,11 @@ pub struct ScpReply {
 impl ScpReply {
     /// A reply with return code `rc` and no body.
     pub fn status(rc: u16, seq: u16) -> ScpReply {
-        ScpReply { rc, seq, body: Vec::new() }
+        ScpReply {
+            rc,
+            seq,
+            body: Vec::new(),
+        }
     }
 
     /// An [`RC_OK`] reply whose body is `args` (little-endian words) followed by `data`.
@@ -287,15 +309,28 @@ impl ScpReply {
             body.extend_from_slice(&a.to_le_bytes());
         }
         body.extend_from_slice(data);
-        ScpReply { rc: RC_OK, seq, body }
+        ScpReply {
+            rc: RC_OK,
+            seq,
+            body,
+        }
     }
 
     /// Parses SDP data: at least cmd_rc and seq; the body may be empty and is not length-limited.
     pub fn parse(sdp_data: &[u8]) -> Result<ScpReply, ProtoError> {
         let (Some(rc), Some(seq)) = (half(sdp_data, 0), half(sdp_data, 2)) else {
-            return Err(ProtoError::ScpReplyTooShort { len: sdp_data.len() });
+            return Err(ProtoError::ScpReplyTooShort {
+                len: sdp_data.len(),
+            });
         };
-        Ok(ScpReply { rc, seq, body: sdp_data.get(REPLY_HEADER_LEN..).unwrap_or_default().to_vec() })
+        Ok(ScpReply {
+            rc,
+            seq,
+            body: sdp_data
+                .get(REPLY_HEADER_LEN..)
+                .unwrap_or_default()
+                .to_vec(),
+        })
     }
 
     /// The SDP data: cmd_rc, seq, body.
@@ -314,7 +349,10 @@ impl ScpReply {
 
     /// The body after the first `n_args` argument words (empty if the body is shorter).
     pub fn data_after(&self, n_args: usize) -> &[u8] {
-        n_args.checked_mul(4).and_then(|n| self.body.get(n..)).unwrap_or_default()
+        n_args
+            .checked_mul(4)
+            .and_then(|n| self.body.get(n..))
+            .unwrap_or_default()
     }
 }
 
@@ -324,21 +362,35 @@ mod tests {
 
     #[test]
     fn request_round_trip() {
-        let r = ScpRequest { cmd: CMD_WRITE, seq: 0xBEEF, args: [0x6024_0000, 4, TYPE_WORD], data: vec![1, 2, 3, 4] };
+        let r = ScpRequest {
+            cmd: CMD_WRITE,
+            seq: 0xBEEF,
+            args: [0x6024_0000, 4, TYPE_WORD],
+            data: vec![1, 2, 3, 4],
+        };
         let d = r.to_sdp_data();
         assert_eq!(&d[..4], &[3, 0, 0xEF, 0xBE]);
         assert_eq!(&d[4..8], &[0, 0, 0x24, 0x60]);
         assert_eq!(ScpRequest::parse(&d).unwrap(), r);
-        let full = ScpRequest { data: vec![7; 256], ..ScpRequest::new(CMD_WRITE, 1, [0; 3]) };
+        let full = ScpRequest {
+            data: vec![7; 256],
+            ..ScpRequest::new(CMD_WRITE, 1, [0; 3])
+        };
         assert_eq!(ScpRequest::parse(&full.to_sdp_data()).unwrap(), full);
     }
 
     #[test]
     fn request_malformations() {
         for n in 0..16 {
-            assert_eq!(ScpRequest::parse(&vec![0; n]), Err(ProtoError::ScpRequestTooShort { len: n }));
+            assert_eq!(
+                ScpRequest::parse(&vec![0; n]),
+                Err(ProtoError::ScpRequestTooShort { len: n })
+            );
         }
-        assert_eq!(ScpRequest::parse(&[0; 16 + 257]), Err(ProtoError::ScpDataTooLong { len: 257 }));
+        assert_eq!(
+            ScpRequest::parse(&[0; 16 + 257]),
+            Err(ProtoError::ScpDataTooLong { len: 257 })
+        );
         assert!(ScpRequest::parse(&[0; 16]).unwrap().data.is_empty());
     }
 
@@ -363,7 +415,10 @@ mod tests {
     #[test]
     fn reply_malformations() {
         for n in 0..4 {
-            assert_eq!(ScpReply::parse(&vec![0; n]), Err(ProtoError::ScpReplyTooShort { len: n }));
+            assert_eq!(
+                ScpReply::parse(&vec![0; n]),
+                Err(ProtoError::ScpReplyTooShort { len: n })
+            );
         }
     }
 }

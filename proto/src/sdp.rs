@@ -167,13 +167,22 @@ impl SdpMessage {
     /// Parses a UDP datagram: 2 padding bytes (their values are ignored, as SC&MP ignores them),
     /// the header, then at most [`MAX_DATA_LEN`] bytes of data.
     pub fn from_udp(bytes: &[u8]) -> Result<SdpMessage, ProtoError> {
-        let Some((hdr, data)) = bytes.get(UDP_PAD..).and_then(|b| b.split_first_chunk::<HEADER_LEN>()) else {
+        let Some((hdr, data)) = bytes
+            .get(UDP_PAD..)
+            .and_then(|b| b.split_first_chunk::<HEADER_LEN>())
+        else {
             return Err(ProtoError::UdpTooShort { len: bytes.len() });
         };
         if data.len() > MAX_DATA_LEN {
-            return Err(ProtoError::SdpDataTooLong { len: data.len(), max: MAX_DATA_LEN });
+            return Err(ProtoError::SdpDataTooLong {
+                len: data.len(),
+                max: MAX_DATA_LEN,
+            });
         }
-        Ok(SdpMessage { header: SdpHeader::from_bytes(hdr), data: data.to_vec() })
+        Ok(SdpMessage {
+            header: SdpHeader::from_bytes(hdr),
+            data: data.to_vec(),
+        })
     }
 
     /// The UDP datagram: 2 zero padding bytes, header, data (not length-checked: a message
@@ -206,36 +215,57 @@ mod tests {
         let b = h.to_bytes();
         assert_eq!(b, [0x87, 0xFF, 0x23, 0xFF, 5, 2, 9, 7]);
         assert_eq!(SdpHeader::from_bytes(&b), h);
-        assert_eq!((h.dest_cpu(), h.dest_port(), h.src_cpu(), h.src_port()), (3, 1, 31, 7));
+        assert_eq!(
+            (h.dest_cpu(), h.dest_port(), h.src_cpu(), h.src_port()),
+            (3, 1, 31, 7)
+        );
         assert!(h.reply_expected());
         assert_eq!(h.dest_addr(), 0x0205);
         assert_eq!(h.src_addr(), 0x0709);
         let r = h.reply();
-        assert_eq!((r.flags, r.dest_x, r.dest_y, r.src_x, r.src_y), (0x07, 7, 9, 2, 5));
+        assert_eq!(
+            (r.flags, r.dest_x, r.dest_y, r.src_x, r.src_y),
+            (0x07, 7, 9, 2, 5)
+        );
         assert_eq!((r.dest_port_cpu, r.src_port_cpu), (0xFF, 0x23));
         let c = SdpHeader::to_core(1, 2, 3, 0, false);
-        assert_eq!((c.flags, c.tag, c.dest_port_cpu, c.src_port_cpu), (0x07, 0xFF, 3, 0xFF));
+        assert_eq!(
+            (c.flags, c.tag, c.dest_port_cpu, c.src_port_cpu),
+            (0x07, 0xFF, 3, 0xFF)
+        );
     }
 
     #[test]
     fn udp_round_trip() {
-        let m = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 0, true), data: (0..=255u8).chain(0..16).collect() };
+        let m = SdpMessage {
+            header: SdpHeader::to_core(0, 0, 0, 0, true),
+            data: (0..=255u8).chain(0..16).collect(),
+        };
         let u = m.to_udp();
         assert_eq!(&u[..2], &[0, 0]);
         assert_eq!(u.len(), 10 + 272);
         assert_eq!(SdpMessage::from_udp(&u).unwrap(), m);
-        let empty = SdpMessage { header: SdpHeader::default(), data: vec![] };
+        let empty = SdpMessage {
+            header: SdpHeader::default(),
+            data: vec![],
+        };
         assert_eq!(SdpMessage::from_udp(&empty.to_udp()).unwrap(), empty);
     }
 
     #[test]
     fn udp_malformations() {
         for n in 0..10 {
-            assert_eq!(SdpMessage::from_udp(&vec![0; n]), Err(ProtoError::UdpTooShort { len: n }));
+            assert_eq!(
+                SdpMessage::from_udp(&vec![0; n]),
+                Err(ProtoError::UdpTooShort { len: n })
+            );
         }
         assert_eq!(
             SdpMessage::from_udp(&[0u8; 10 + 273]),
-            Err(ProtoError::SdpDataTooLong { len: 273, max: MAX_DATA_LEN })
+            Err(ProtoError::SdpDataTooLong {
+                len: 273,
+                max: MAX_DATA_LEN
+            })
         );
         // Padding values are ignored, as SC&MP ignores them.
         let mut u = SdpMessage::default().to_udp();

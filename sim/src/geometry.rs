@@ -230,7 +230,11 @@ impl From<MachineDesc> for FileDesc {
         let cores: Vec<(u8, u8, u8)> = m
             .dead_cores
             .iter()
-            .flat_map(|(&(x, y), &mask)| (0..32u8).filter(move |p| mask & (1 << p) != 0).map(move |p| (x, y, p)))
+            .flat_map(|(&(x, y), &mask)| {
+                (0..32u8)
+                    .filter(move |p| mask & (1 << p) != 0)
+                    .map(move |p| (x, y, p))
+            })
             .collect();
         let links: Vec<(u8, u8, u8)> = m.dead_links.iter().copied().collect();
         FileDesc {
@@ -298,7 +302,13 @@ impl TryFrom<FileDesc> for MachineDesc {
 
 impl MachineDesc {
     /// A machine with the given chips and Ethernet chips, nothing dead (inputs already valid).
-    fn build(width: u8, height: u8, wrap: bool, chips: BTreeSet<(u8, u8)>, mut ethernet: Vec<(u8, u8)>) -> Self {
+    fn build(
+        width: u8,
+        height: u8,
+        wrap: bool,
+        chips: BTreeSet<(u8, u8)>,
+        mut ethernet: Vec<(u8, u8)>,
+    ) -> Self {
         ethernet.sort_unstable();
         ethernet.dedup();
         let mut m = MachineDesc {
@@ -329,7 +339,9 @@ impl MachineDesc {
             )));
         }
         let set: BTreeSet<(u8, u8)> = match chips {
-            None => (0..width).flat_map(|x| (0..height).map(move |y| (x, y))).collect(),
+            None => (0..width)
+                .flat_map(|x| (0..height).map(move |y| (x, y)))
+                .collect(),
             Some(list) => {
                 let mut set = BTreeSet::new();
                 for (x, y) in list {
@@ -388,7 +400,13 @@ impl MachineDesc {
 
     /// The 48-chip SpiNN-5 board of §9.1: 8x8, no wrap.
     pub fn spinn5() -> Self {
-        Self::build(8, 8, false, spinn5_local_chips().into_iter().collect(), vec![(0, 0)])
+        Self::build(
+            8,
+            8,
+            false,
+            spinn5_local_chips().into_iter().collect(),
+            vec![(0, 0)],
+        )
     }
 
     /// A `width` x `height` torus, every chip present, wrapping both ways (panics if a size is 0).
@@ -399,7 +417,9 @@ impl MachineDesc {
             width > 0 && height > 0,
             "torus size must be at least 1x1, not {width}x{height}"
         );
-        let chips = (0..width).flat_map(|x| (0..height).map(move |y| (x, y))).collect();
+        let chips = (0..width)
+            .flat_map(|x| (0..height).map(move |y| (x, y)))
+            .collect();
         Self::build(width, height, true, chips, vec![(0, 0)])
     }
 
@@ -477,8 +497,13 @@ impl MachineDesc {
                     x %= u32::from(width);
                     y %= u32::from(height);
                 }
-                if x >= u32::from(width) || y >= u32::from(height) || !chips.insert((x as u8, y as u8)) {
-                    return Err(bad("boards overlap or leave the machine (internal error)".into()));
+                if x >= u32::from(width)
+                    || y >= u32::from(height)
+                    || !chips.insert((x as u8, y as u8))
+                {
+                    return Err(bad(
+                        "boards overlap or leave the machine (internal error)".into()
+                    ));
                 }
             }
         }
@@ -491,7 +516,8 @@ impl MachineDesc {
         if s.is_empty() {
             return Err(GeometryError::BadSpec {
                 spec: spec.into(),
-                reason: "empty; use single, spinn3, spinn5, WxH, boards:N or a JSON file path".into(),
+                reason: "empty; use single, spinn3, spinn5, WxH, boards:N or a JSON file path"
+                    .into(),
             });
         }
         if let Some(r) = Self::builtin(s) {
@@ -516,7 +542,10 @@ impl MachineDesc {
             "spinn5" => return Some(Ok(Self::spinn5())),
             _ => {}
         }
-        let bad = |reason: String| GeometryError::BadSpec { spec: s.into(), reason };
+        let bad = |reason: String| GeometryError::BadSpec {
+            spec: s.into(),
+            reason,
+        };
         if let Some(n) = s.strip_prefix("boards:") {
             return Some(match n.trim().parse::<u32>() {
                 Ok(n) => Self::boards(n),
@@ -730,7 +759,8 @@ impl MachineDesc {
 
     /// Table index of (x, y), None outside the machine.
     fn index(&self, x: u8, y: u8) -> Option<usize> {
-        (x < self.width && y < self.height).then(|| usize::from(x) * usize::from(self.height) + usize::from(y))
+        (x < self.width && y < self.height)
+            .then(|| usize::from(x) * usize::from(self.height) + usize::from(y))
     }
 
     /// Table cell of (x, y), None outside the machine.
@@ -751,8 +781,12 @@ impl MachineDesc {
                 if self.dead_links.contains(&(x, y, l)) {
                     continue;
                 }
-                let Some((nx, ny)) = self.step(x, y, l) else { continue };
-                if self.chips.contains(&(nx, ny)) && !self.dead_links.contains(&(nx, ny, opposite(l))) {
+                let Some((nx, ny)) = self.step(x, y, l) else {
+                    continue;
+                };
+                if self.chips.contains(&(nx, ny))
+                    && !self.dead_links.contains(&(nx, ny, opposite(l)))
+                {
                     cell.nbr[usize::from(l)] = Some((nx, ny));
                     cell.links |= 1 << l;
                 }
@@ -785,7 +819,11 @@ mod tests {
         for (x, y) in m.chips() {
             for l in 0..6 {
                 if let Some((nx, ny)) = m.neighbour(x, y, l) {
-                    assert_eq!(m.neighbour(nx, ny, opposite(l)), Some((x, y)), "({x},{y}) link {l}");
+                    assert_eq!(
+                        m.neighbour(nx, ny, opposite(l)),
+                        Some((x, y)),
+                        "({x},{y}) link {l}"
+                    );
                     assert!(m.live_links(x, y) & (1 << l) != 0);
                 } else {
                     assert!(m.live_links(x, y) & (1 << l) == 0);
@@ -970,7 +1008,10 @@ mod tests {
         );
 
         let twelve = MachineDesc::boards(12).unwrap();
-        assert_eq!((twelve.width(), twelve.height(), twelve.wraps()), (24, 24, true));
+        assert_eq!(
+            (twelve.width(), twelve.height(), twelve.wraps()),
+            (24, 24, true)
+        );
         assert_eq!(twelve.chips().len(), 576);
         for (x, y) in twelve.chips() {
             assert_eq!(twelve.live_links(x, y), 0b111111);
@@ -980,13 +1021,19 @@ mod tests {
         }
 
         let seven = MachineDesc::boards(7).unwrap();
-        assert_eq!((seven.width(), seven.height(), seven.wraps()), (28, 28, false));
+        assert_eq!(
+            (seven.width(), seven.height(), seven.wraps()),
+            (28, 28, false)
+        );
         assert_eq!(seven.chips().len(), 7 * 48);
 
         // The largest wrapped and unwrapped machines fit in u8 coordinates.
         assert_eq!(MachineDesc::boards(3 * 21 * 21).unwrap().width(), 252);
         assert_eq!(MachineDesc::boards(3 * 400 - 1).unwrap().width(), 244);
-        assert!(matches!(MachineDesc::boards(0), Err(GeometryError::BadSpec { .. })));
+        assert!(matches!(
+            MachineDesc::boards(0),
+            Err(GeometryError::BadSpec { .. })
+        ));
         assert!(matches!(
             MachineDesc::boards(3 * 23),
             Err(GeometryError::BadSpec { .. })
@@ -1082,7 +1129,8 @@ mod tests {
 
         let full = MachineDesc::from_json(r#"{"width": 12, "height": 12, "wrap": true}"#).unwrap();
         assert_eq!(full, MachineDesc::torus(12, 12));
-        let none = MachineDesc::from_json(r#"{"width": 3, "height": 3, "chips": [[1, 1]]}"#).unwrap();
+        let none =
+            MachineDesc::from_json(r#"{"width": 3, "height": 3, "chips": [[1, 1]]}"#).unwrap();
         assert_eq!(none.ethernet_chips(), Vec::<(u8, u8)>::new());
     }
 
@@ -1104,7 +1152,8 @@ mod tests {
         for d in descs {
             let text = d.to_json();
             assert_eq!(MachineDesc::from_json(&text).unwrap(), d, "{text}");
-            let via_serde: MachineDesc = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+            let via_serde: MachineDesc =
+                serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
             assert_eq!(via_serde, d);
         }
     }
@@ -1113,18 +1162,27 @@ mod tests {
     fn parse_specs() {
         assert_eq!(MachineDesc::parse("single").unwrap(), MachineDesc::single());
         assert_eq!(MachineDesc::parse("spinn3").unwrap(), MachineDesc::spinn3());
-        assert_eq!(MachineDesc::parse(" spinn5 ").unwrap(), MachineDesc::spinn5());
+        assert_eq!(
+            MachineDesc::parse(" spinn5 ").unwrap(),
+            MachineDesc::spinn5()
+        );
         assert_eq!(MachineDesc::parse("8x8").unwrap(), MachineDesc::torus(8, 8));
         assert_eq!(MachineDesc::parse("255x1").unwrap().chips().len(), 255);
-        assert_eq!(MachineDesc::parse("boards:3").unwrap(), MachineDesc::boards(3).unwrap());
+        assert_eq!(
+            MachineDesc::parse("boards:3").unwrap(),
+            MachineDesc::boards(3).unwrap()
+        );
 
-        let path = std::env::temp_dir().join(format!("spinn-geometry-test-{}.json", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("spinn-geometry-test-{}.json", std::process::id()));
         std::fs::write(&path, r#"{"base": "spinn3", "dead_cores": [[1, 1, 4]]}"#).unwrap();
         let m = MachineDesc::parse(path.to_str().unwrap()).unwrap();
         assert_eq!(m.dead_cores(1, 1), 1 << 4);
         std::fs::write(&path, r#"{"base": "spinn3", "dead_cores": [[1, 1, 0]]}"#).unwrap();
         let e = MachineDesc::parse(path.to_str().unwrap()).unwrap_err();
-        assert!(matches!(&e, GeometryError::InFile { error, .. } if matches!(**error, GeometryError::BadCore { .. })));
+        assert!(
+            matches!(&e, GeometryError::InFile { error, .. } if matches!(**error, GeometryError::BadCore { .. }))
+        );
         assert!(
             e.to_string().contains("spinn-geometry-test") && e.to_string().contains("monitor"),
             "{e}"
@@ -1133,7 +1191,10 @@ mod tests {
 
         let e = MachineDesc::parse("/nonexistent/dir/machine.json").unwrap_err();
         assert!(matches!(e, GeometryError::Unreadable { .. }));
-        assert!(e.to_string().contains("/nonexistent/dir/machine.json"), "{e}");
+        assert!(
+            e.to_string().contains("/nonexistent/dir/machine.json"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1181,8 +1242,12 @@ mod tests {
             ("[]", |e| matches!(e, G::BadDescription(_))),
             (r#"["spinn5"]"#, |e| matches!(e, G::BadDescription(_))),
             ("null", |e| matches!(e, G::BadDescription(_))),
-            (r#"{"base": "spinn5", "colour": "red"}"#, |e| matches!(e, G::Json(_))),
-            (r#"{"width": 300, "height": 2}"#, |e| matches!(e, G::Json(_))),
+            (r#"{"base": "spinn5", "colour": "red"}"#, |e| {
+                matches!(e, G::Json(_))
+            }),
+            (r#"{"width": 300, "height": 2}"#, |e| {
+                matches!(e, G::Json(_))
+            }),
             (r#"{"base": "spinn5", "dead_chips": [[1, 2, 3]]}"#, |e| {
                 matches!(e, G::Json(_))
             }),
@@ -1194,16 +1259,23 @@ mod tests {
             (r#"{"base": "spinn5", "wrap": true}"#, |e| {
                 matches!(e, G::BadDescription(_))
             }),
-            (r#"{"width": 0, "height": 3}"#, |e| matches!(e, G::BadDescription(_))),
+            (r#"{"width": 0, "height": 3}"#, |e| {
+                matches!(e, G::BadDescription(_))
+            }),
             (r#"{"base": "spinn7"}"#, |e| matches!(e, G::BadSpec { .. })),
-            (r#"{"base": "/etc/passwd"}"#, |e| matches!(e, G::BadSpec { .. })),
-            (r#"{"base": "boards:0"}"#, |e| matches!(e, G::BadSpec { .. })),
+            (r#"{"base": "/etc/passwd"}"#, |e| {
+                matches!(e, G::BadSpec { .. })
+            }),
+            (r#"{"base": "boards:0"}"#, |e| {
+                matches!(e, G::BadSpec { .. })
+            }),
             (r#"{"width": 2, "height": 2, "chips": [[2, 0]]}"#, |e| {
                 matches!(e, G::OutOfRange { .. })
             }),
-            (r#"{"width": 2, "height": 2, "chips": [[1, 0], [1, 0]]}"#, |e| {
-                matches!(e, G::DuplicateChip { x: 1, y: 0 })
-            }),
+            (
+                r#"{"width": 2, "height": 2, "chips": [[1, 0], [1, 0]]}"#,
+                |e| matches!(e, G::DuplicateChip { x: 1, y: 0 }),
+            ),
             (
                 r#"{"width": 2, "height": 2, "chips": [[1, 0]], "ethernet_chips": [[0, 0]]}"#,
                 |e| matches!(e, G::NoSuchChip { .. }),
@@ -1236,6 +1308,9 @@ mod tests {
             assert!(!e.to_string().contains('\n'), "{text}: {e}");
         }
         // The same refusals through serde.
-        assert!(serde_json::from_str::<MachineDesc>(r#"{"base": "spinn5", "dead_cores": [[0, 0, 0]]}"#).is_err());
+        assert!(serde_json::from_str::<MachineDesc>(
+            r#"{"base": "spinn5", "dead_cores": [[0, 0, 0]]}"#
+        )
+        .is_err());
     }
 }

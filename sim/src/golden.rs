@@ -47,9 +47,18 @@ pub fn chip_lines(chip: &Chip) -> Vec<String> {
     for r in chip.reports() {
         let id = format!("core {x},{y},{}", r.p);
         let core = chip.core(r.p).expect("reported cores are loaded");
-        out.push(format!("{id}: state {} rt_code {} cycles {} instructions {}", r.state, r.rt_code, r.cycles, r.instructions));
-        out.push(format!("{id} user: {:#x} {:#x} {:#x} {:#x}", r.user[0], r.user[1], r.user[2], r.user[3]));
-        let regs: Vec<String> = REGS.iter().map(|(reg, name)| format!("{name}={:#x}", core.reg(*reg))).collect();
+        out.push(format!(
+            "{id}: state {} rt_code {} cycles {} instructions {}",
+            r.state, r.rt_code, r.cycles, r.instructions
+        ));
+        out.push(format!(
+            "{id} user: {:#x} {:#x} {:#x} {:#x}",
+            r.user[0], r.user[1], r.user[2], r.user[3]
+        ));
+        let regs: Vec<String> = REGS
+            .iter()
+            .map(|(reg, name)| format!("{name}={:#x}", core.reg(*reg)))
+            .collect();
         out.push(format!("{id} regs: {}", regs.join(" ")));
         out.push(format!("{id} itcm: {:016x}", core.state().itcm.digest()));
         out.push(format!("{id} dtcm: {:016x}", core.state().dtcm.digest()));
@@ -61,7 +70,11 @@ pub fn chip_lines(chip: &Chip) -> Vec<String> {
     for b in 0..sh.sdram.len() / SDRAM_BLOCK {
         sh.sdram.read(b * SDRAM_BLOCK, &mut block);
         if block.iter().any(|&v| v != 0) {
-            out.push(format!("chip {x},{y} sdram {:#010x}: {:016x}", SDRAM_BASE as usize + b * SDRAM_BLOCK, digest(&block)));
+            out.push(format!(
+                "chip {x},{y} sdram {:#010x}: {:016x}",
+                SDRAM_BASE as usize + b * SDRAM_BLOCK,
+                digest(&block)
+            ));
         }
     }
     drop(sh);
@@ -82,7 +95,9 @@ pub fn chip_lines(chip: &Chip) -> Vec<String> {
 
 /// 64-bit FNV-1a over bytes.
 pub fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Where two fingerprints first part.
@@ -128,7 +143,9 @@ pub fn to_text(lines: &[String]) -> String {
 pub fn first_difference(golden: &str, lines: &[String]) -> Result<Option<Difference>, String> {
     let mut it = golden.lines();
     if it.next() != Some(HEADER) {
-        return Err(format!("not a spinn golden file (its first line is not `{HEADER}`)"));
+        return Err(format!(
+            "not a spinn golden file (its first line is not `{HEADER}`)"
+        ));
     }
     let actual: BTreeMap<&str, &str> = lines.iter().map(|l| split(l)).collect();
     let mut seen = std::collections::BTreeSet::new();
@@ -137,14 +154,24 @@ pub fn first_difference(golden: &str, lines: &[String]) -> Result<Option<Differe
         seen.insert(key);
         match actual.get(key) {
             Some(&a) if a == expected => {}
-            a => return Ok(Some(Difference { key: key.to_string(), expected: Some(expected.to_string()), actual: a.map(|s| s.to_string()) })),
+            a => {
+                return Ok(Some(Difference {
+                    key: key.to_string(),
+                    expected: Some(expected.to_string()),
+                    actual: a.map(|s| s.to_string()),
+                }))
+            }
         }
     }
-    Ok(lines.iter().map(|l| split(l)).find(|(k, _)| !seen.contains(k)).map(|(k, v)| Difference {
-        key: k.to_string(),
-        expected: None,
-        actual: Some(v.to_string()),
-    }))
+    Ok(lines
+        .iter()
+        .map(|l| split(l))
+        .find(|(k, _)| !seen.contains(k))
+        .map(|(k, v)| Difference {
+            key: k.to_string(),
+            expected: None,
+            actual: Some(v.to_string()),
+        }))
 }
 
 #[cfg(test)]
@@ -164,11 +191,17 @@ mod tests {
     #[test]
     fn names_the_first_differing_fact() {
         let golden = to_text(&lines(&["a: 1", "b: 2", "c: 3"]));
-        let d = first_difference(&golden, &lines(&["a: 1", "b: 5", "c: 4"])).unwrap().unwrap();
+        let d = first_difference(&golden, &lines(&["a: 1", "b: 5", "c: 4"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(d.to_string(), "b: expected 2, got 5");
-        let d = first_difference(&golden, &lines(&["a: 1", "c: 3"])).unwrap().unwrap();
+        let d = first_difference(&golden, &lines(&["a: 1", "c: 3"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(d.to_string(), "b: expected 2, missing from this run");
-        let d = first_difference(&golden, &lines(&["a: 1", "b: 2", "c: 3", "d: 9"])).unwrap().unwrap();
+        let d = first_difference(&golden, &lines(&["a: 1", "b: 2", "c: 3", "d: 9"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(d.to_string(), "d: not in the golden file, this run has 9");
         assert!(first_difference("garbage\n", &[]).is_err());
     }

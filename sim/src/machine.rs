@@ -103,12 +103,21 @@ pub struct Machine {
 }
 
 /// What to do next, decided alike by every thread from the machine-wide state.
-pub(crate) fn plan(now: Cycle, next: Option<Cycle>, running: bool, last: Cycle, limit: Cycle, window: Cycle) -> Result<Cycle, (StopReason, Cycle)> {
+pub(crate) fn plan(
+    now: Cycle,
+    next: Option<Cycle>,
+    running: bool,
+    last: Cycle,
+    limit: Cycle,
+    window: Cycle,
+) -> Result<Cycle, (StopReason, Cycle)> {
     if !running {
         // Time stops where the last core finished (windows may have run on past it).
         return Err((StopReason::AllFinished, last));
     }
-    let Some(next) = next else { return Err((StopReason::Deadlock, now)) };
+    let Some(next) = next else {
+        return Err((StopReason::Deadlock, now));
+    };
     let start = now.max(next);
     if start >= limit {
         return Err((StopReason::TimeLimit, now.max(limit)));
@@ -123,7 +132,11 @@ impl Machine {
     }
 
     /// Boots the chips of `desc` for which `mine` holds (the share of one host thread).
-    pub(crate) fn part(desc: MachineDesc, config: ChipConfig, mine: impl Fn(usize) -> bool) -> Machine {
+    pub(crate) fn part(
+        desc: MachineDesc,
+        config: ChipConfig,
+        mine: impl Fn(usize) -> bool,
+    ) -> Machine {
         let mut chips = Vec::new();
         let mut index = BTreeMap::new();
         let mut global = Vec::new();
@@ -132,7 +145,14 @@ impl Machine {
             if !mine(g) {
                 continue;
             }
-            let mut chip = Chip::with_dead_cores(x, y, desc.width(), desc.height(), desc.dead_cores(x, y), config.clone());
+            let mut chip = Chip::with_dead_cores(
+                x,
+                y,
+                desc.width(),
+                desc.height(),
+                desc.dead_cores(x, y),
+                config.clone(),
+            );
             chip.set_live_links(desc.live_links(x, y));
             index.insert((x, y), chips.len());
             global.push(g as u32);
@@ -150,8 +170,20 @@ impl Machine {
         }
         // Without links nothing crosses between chips, so chips need no common windows.
         let linked = all.iter().any(|&(x, y)| desc.live_links(x, y) != 0);
-        let window = if linked { min_link_latency() } else { Cycle::MAX / 4 };
-        Machine { desc, chips, index, global, in_flight: Vec::new(), window, now: 0 }
+        let window = if linked {
+            min_link_latency()
+        } else {
+            Cycle::MAX / 4
+        };
+        Machine {
+            desc,
+            chips,
+            index,
+            global,
+            in_flight: Vec::new(),
+            window,
+            now: 0,
+        }
     }
 
     /// The machine's description.
@@ -194,9 +226,17 @@ impl Machine {
     }
 
     /// Loads `program` onto virtual core `p` of chip (x, y).
-    pub fn load(&mut self, x: u8, y: u8, p: u32, program: &Program, app_id: u8) -> Result<(), MachineError> {
+    pub fn load(
+        &mut self,
+        x: u8,
+        y: u8,
+        p: u32,
+        program: &Program,
+        app_id: u8,
+    ) -> Result<(), MachineError> {
         let chip = self.chip_mut(x, y).ok_or(MachineError::NoChip(x, y))?;
-        chip.load(p, program, app_id, 0).map_err(|e| MachineError::Chip(x, y, e))
+        chip.load(p, program, app_id, 0)
+            .map_err(|e| MachineError::Chip(x, y, e))
     }
 
     /// Writes multicast entries into the routers, from entry 1 on (entry 0 belongs to SC&MP),
@@ -259,7 +299,9 @@ impl Machine {
     /// window ago, so every chip has run up to their sending time), then every chip with
     /// something to do runs to `end`. Returns the packets that left on links meanwhile.
     pub(crate) fn run_window(&mut self, end: Cycle) -> Vec<Flight> {
-        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight).into_iter().partition(|f| f.arrival < end);
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
+            .into_iter()
+            .partition(|f| f.arrival < end);
         self.in_flight = later;
         // One fixed order, whoever sent them and on whichever thread.
         due.sort_by_key(|f| (f.arrival, f.src, f.seq));
@@ -278,8 +320,17 @@ impl Machine {
             let (x, y) = (chip.x, chip.y);
             for (seq, p) in chip.take_outgoing().into_iter().enumerate() {
                 // Links are only live towards live chips, so the neighbour exists.
-                let Some(dst) = self.desc.neighbour(x, y, p.link) else { continue };
-                out.push(Flight { arrival: p.arrival, src: self.global[i], seq: seq as u32, dst, link: opposite(p.link), packet: p.packet });
+                let Some(dst) = self.desc.neighbour(x, y, p.link) else {
+                    continue;
+                };
+                out.push(Flight {
+                    arrival: p.arrival,
+                    src: self.global[i],
+                    seq: seq as u32,
+                    dst,
+                    link: opposite(p.link),
+                    packet: p.packet,
+                });
             }
         }
         out
@@ -313,7 +364,12 @@ impl Machine {
     pub fn router_reports(&self) -> Vec<RouterReport> {
         self.chips
             .iter()
-            .map(|c| RouterReport { x: c.x, y: c.y, counters: c.router_counters(), link_packets: c.link_packets() })
+            .map(|c| RouterReport {
+                x: c.x,
+                y: c.y,
+                counters: c.router_counters(),
+                link_packets: c.link_packets(),
+            })
             .collect()
     }
 

@@ -109,10 +109,17 @@ impl Setup {
                 m.load(l.x, l.y, l.p, &l.program, l.app_id)?;
             }
         }
-        let routes: Vec<RouteEntry> = self.routes.iter().copied().filter(|e| m.chip(e.x, e.y).is_some() || !self.desc.has_chip(e.x, e.y)).collect();
+        let routes: Vec<RouteEntry> = self
+            .routes
+            .iter()
+            .copied()
+            .filter(|e| m.chip(e.x, e.y).is_some() || !self.desc.has_chip(e.x, e.y))
+            .collect();
         m.load_routes(&routes)?;
         for p in &self.pokes {
-            let Some(chip) = m.chip(p.x, p.y) else { continue };
+            let Some(chip) = m.chip(p.x, p.y) else {
+                continue;
+            };
             if !chip.shared().write_system(p.addr, &p.data) {
                 return Err(MachineError::BadPoke(p.x, p.y, p.addr));
             }
@@ -133,7 +140,14 @@ struct Part {
 }
 
 fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
-    let fingerprint = if fingerprint { m.chips().iter().map(|c| ((c.x, c.y), golden::chip_lines(c))).collect() } else { Vec::new() };
+    let fingerprint = if fingerprint {
+        m.chips()
+            .iter()
+            .map(|c| ((c.x, c.y), golden::chip_lines(c)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let digests = m
         .chips()
         .iter()
@@ -141,13 +155,23 @@ fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
             let mut d = c.shared().sysram.digest();
             for v in 1..c.num_cores() as u8 {
                 if let Some(core) = c.core(v) {
-                    d = d.rotate_left(7) ^ core.state().itcm.digest() ^ core.state().dtcm.digest().rotate_left(13);
+                    d = d.rotate_left(7)
+                        ^ core.state().itcm.digest()
+                        ^ core.state().dtcm.digest().rotate_left(13);
                 }
             }
             ((c.x, c.y), d)
         })
         .collect();
-    Part { stop, now: m.now(), cores: m.reports(), routers: m.router_reports(), packets_sent: m.packets_sent(), digests, fingerprint }
+    Part {
+        stop,
+        now: m.now(),
+        cores: m.reports(),
+        routers: m.router_reports(),
+        packets_sent: m.packets_sent(),
+        digests,
+        fingerprint,
+    }
 }
 
 /// A barrier that spins briefly, then yields: rounds are frequent and short.
@@ -159,7 +183,11 @@ struct SpinBarrier {
 
 impl SpinBarrier {
     fn new(n: usize) -> SpinBarrier {
-        SpinBarrier { n, count: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+        SpinBarrier {
+            n,
+            count: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
     }
 
     fn wait(&self) {
@@ -209,16 +237,25 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
     let owner = |g: usize| g * threads / n_chips;
     let barrier = SpinBarrier::new(threads);
     let slots: Vec<[Slot; 2]> = (0..threads)
-        .map(|_| std::array::from_fn(|_| Slot { next: AtomicU64::new(u64::MAX), running: AtomicBool::new(false), last: AtomicU64::new(0) }))
+        .map(|_| {
+            std::array::from_fn(|_| Slot {
+                next: AtomicU64::new(u64::MAX),
+                running: AtomicBool::new(false),
+                last: AtomicU64::new(0),
+            })
+        })
         .collect();
     let failed = AtomicBool::new(false);
-    let (senders, receivers): (Vec<Sender<Flight>>, Vec<Receiver<Flight>>) = (0..threads).map(|_| unbounded()).unzip();
+    let (senders, receivers): (Vec<Sender<Flight>>, Vec<Receiver<Flight>>) =
+        (0..threads).map(|_| unbounded()).unzip();
     let (trace_tx, trace_rx) = unbounded::<TraceBatch>();
     let mut trace_out = match &setup.trace {
         Some((path, _)) => {
-            let file = std::fs::File::create(path).map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
+            let file = std::fs::File::create(path)
+                .map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
             let mut w = std::io::BufWriter::new(file);
-            crate::trace::write_header(&mut w).map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
+            crate::trace::write_header(&mut w)
+                .map_err(|e| MachineError::Trace(path.display().to_string(), e.to_string()))?;
             Some(w)
         }
         None => None,
@@ -229,7 +266,14 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
     let parts = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|w| {
-                let (barrier, slots, failed, senders, receiver, owner_of) = (&barrier, &slots, &failed, &senders, &receivers[w], &owner_of);
+                let (barrier, slots, failed, senders, receiver, owner_of) = (
+                    &barrier,
+                    &slots,
+                    &failed,
+                    &senders,
+                    &receivers[w],
+                    &owner_of,
+                );
                 let trace_tx = trace_tx.clone();
                 s.spawn(move || -> Result<Part, MachineError> {
                     let built = setup.build(|g| owner(g) == w);
@@ -245,7 +289,11 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     let window = m.window();
                     let mut parity = 0;
                     let mut window_index = 0u64;
-                    let mut batch = TraceBatch { worker: w, covered: None, chunks: Vec::new() };
+                    let mut batch = TraceBatch {
+                        worker: w,
+                        covered: None,
+                        chunks: Vec::new(),
+                    };
                     let mut batch_bytes = 0;
                     let stop = loop {
                         let (next, running, last) = m.local_state();
@@ -278,15 +326,26 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                                     }
                                     batch.covered = Some(window_index);
                                     // Batches keep channel traffic low; their size bounds memory.
-                                    if batch_bytes >= TRACE_BATCH_BYTES || window_index % TRACE_BATCH_WINDOWS == TRACE_BATCH_WINDOWS - 1 {
+                                    if batch_bytes >= TRACE_BATCH_BYTES
+                                        || window_index % TRACE_BATCH_WINDOWS
+                                            == TRACE_BATCH_WINDOWS - 1
+                                    {
                                         let covered = batch.covered;
-                                        let full = std::mem::replace(&mut batch, TraceBatch { worker: w, covered, chunks: Vec::new() });
+                                        let full = std::mem::replace(
+                                            &mut batch,
+                                            TraceBatch {
+                                                worker: w,
+                                                covered,
+                                                chunks: Vec::new(),
+                                            },
+                                        );
                                         let _ = trace_tx.send(full);
                                         batch_bytes = 0;
                                     }
                                     window_index += 1;
                                 }
-                                let (mine, theirs): (Vec<Flight>, Vec<Flight>) = out.into_iter().partition(|f| m.owns(f.dst));
+                                let (mine, theirs): (Vec<Flight>, Vec<Flight>) =
+                                    out.into_iter().partition(|f| m.owns(f.dst));
                                 m.accept(mine);
                                 for f in theirs {
                                     // The receiver lives until the scope ends: sending cannot fail.
@@ -311,7 +370,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         drop(trace_tx);
         // Stream the trace while the workers run, in (window, worker) order whatever the timing:
         // a window is written once every worker has reported past it.
-        let mut queues: Vec<std::collections::VecDeque<(u64, Vec<u8>)>> = vec![Default::default(); threads];
+        let mut queues: Vec<std::collections::VecDeque<(u64, Vec<u8>)>> =
+            vec![Default::default(); threads];
         let mut covered: Vec<Option<u64>> = vec![None; threads];
         let mut write_error = None;
         let mut write = |bytes: &[u8], write_error: &mut Option<String>| {
@@ -321,7 +381,9 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                 }
             }
         };
-        let mut drain = |queues: &mut Vec<std::collections::VecDeque<(u64, Vec<u8>)>>, upto: Option<u64>, write_error: &mut Option<String>| {
+        let mut drain = |queues: &mut Vec<std::collections::VecDeque<(u64, Vec<u8>)>>,
+                         upto: Option<u64>,
+                         write_error: &mut Option<String>| {
             while let Some((w, _)) = queues
                 .iter()
                 .enumerate()
@@ -341,7 +403,10 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         }
         // Workers that failed never said they were done: write what arrived, in order.
         drain(&mut queues, Some(u64::MAX), &mut write_error);
-        let parts: Vec<Result<Part, MachineError>> = handles.into_iter().map(|h| h.join().expect("simulation thread panicked")).collect();
+        let parts: Vec<Result<Part, MachineError>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("simulation thread panicked"))
+            .collect();
         (parts, write_error)
     });
     let (parts, write_error) = parts;
@@ -360,16 +425,30 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
     routers.sort_by_key(|r| (r.x, r.y));
     let mut digests: Vec<((u8, u8), u64)> = parts.iter().flat_map(|p| p.digests.clone()).collect();
     digests.sort();
-    let memory_digest = digests.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, d)| (h ^ d).wrapping_mul(0x0000_0100_0000_01b3));
+    let memory_digest = digests.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, d)| {
+        (h ^ d).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     let packets_sent = parts.iter().map(|p| p.packets_sent).sum();
-    let mut chip_lines: Vec<((u8, u8), Vec<String>)> = parts.into_iter().flat_map(|p| p.fingerprint).collect();
+    let mut chip_lines: Vec<((u8, u8), Vec<String>)> =
+        parts.into_iter().flat_map(|p| p.fingerprint).collect();
     chip_lines.sort_by_key(|(c, _)| *c);
     let mut fingerprint = Vec::new();
     if setup.fingerprint {
-        fingerprint.push(format!("run: stop {stop:?} time_ns {} packets_sent {packets_sent}", now * crate::NS_PER_CYCLE));
+        fingerprint.push(format!(
+            "run: stop {stop:?} time_ns {} packets_sent {packets_sent}",
+            now * crate::NS_PER_CYCLE
+        ));
         fingerprint.extend(chip_lines.into_iter().flat_map(|(_, l)| l));
     }
-    Ok(Outcome { stop, now, cores, routers, packets_sent, memory_digest, fingerprint })
+    Ok(Outcome {
+        stop,
+        now,
+        cores,
+        routers,
+        packets_sent,
+        memory_digest,
+        fingerprint,
+    })
 }
 
 /// The first real error if any worker failed (not the "another thread failed" echoes).
@@ -391,5 +470,7 @@ fn parts_in_order(parts: Vec<Result<Part, MachineError>>) -> Result<Vec<Part>, M
 
 /// The host's number of hardware threads (the default thread count).
 pub fn host_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

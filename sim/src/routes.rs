@@ -42,14 +42,21 @@ pub fn number(s: &str) -> Option<u64> {
 pub fn parse(file: &str, text: &str) -> Result<Vec<RouteEntry>, RoutesError> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
-        let err = |reason: String| RoutesError { file: file.to_string(), line: i + 1, reason };
+        let err = |reason: String| RoutesError {
+            file: file.to_string(),
+            line: i + 1,
+            reason,
+        };
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(err(format!("expected `x y key mask route`, found {} fields", fields.len())));
+            return Err(err(format!(
+                "expected `x y key mask route`, found {} fields",
+                fields.len()
+            )));
         }
         let mut v = [0u64; 5];
         for (slot, f) in v.iter_mut().zip(&fields) {
@@ -62,9 +69,18 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RouteEntry>, RoutesError> {
             return Err(err("key and mask are 32-bit".into()));
         }
         if v[4] >= 1 << 24 {
-            return Err(err(format!("route {:#x} has bits above 23 (links 0..5, cores 6..23)", v[4])));
+            return Err(err(format!(
+                "route {:#x} has bits above 23 (links 0..5, cores 6..23)",
+                v[4]
+            )));
         }
-        out.push(RouteEntry { x: v[0] as u8, y: v[1] as u8, key: v[2] as u32, mask: v[3] as u32, route: v[4] as u32 });
+        out.push(RouteEntry {
+            x: v[0] as u8,
+            y: v[1] as u8,
+            key: v[2] as u32,
+            mask: v[3] as u32,
+            route: v[4] as u32,
+        });
     }
     Ok(out)
 }
@@ -94,7 +110,10 @@ pub fn next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
     let mut out = BTreeMap::new();
     for (&c, &d) in &dist {
         if c != dst {
-            let l = (0..6u8).find(|&l| desc.neighbour(c.0, c.1, l).is_some_and(|n| dist.get(&n) == Some(&(d - 1))));
+            let l = (0..6u8).find(|&l| {
+                desc.neighbour(c.0, c.1, l)
+                    .is_some_and(|n| dist.get(&n) == Some(&(d - 1)))
+            });
             out.insert(c, l.expect("a chip at distance d has a neighbour at d - 1"));
         }
     }
@@ -118,7 +137,13 @@ pub fn to_every_chip(desc: &MachineDesc, core: u8) -> Vec<RouteEntry> {
                     None => continue,
                 }
             };
-            entries.push(RouteEntry { x: c.0, y: c.1, key: chip_key(dst.0, dst.1), mask: 0xFFFF_0000, route });
+            entries.push(RouteEntry {
+                x: c.0,
+                y: c.1,
+                key: chip_key(dst.0, dst.1),
+                mask: 0xFFFF_0000,
+                route,
+            });
         }
     }
     entries
@@ -133,18 +158,37 @@ mod tests {
         let desc = MachineDesc::spinn3();
         let t = to_every_chip(&desc, 1);
         assert_eq!(t.len(), 16);
-        let own = t.iter().find(|e| (e.x, e.y) == (1, 1) && e.key == chip_key(1, 1)).unwrap();
+        let own = t
+            .iter()
+            .find(|e| (e.x, e.y) == (1, 1) && e.key == chip_key(1, 1))
+            .unwrap();
         assert_eq!(own.route, 1 << 7);
         // (0,0) reaches (1,0) over link 0 (east).
-        let east = t.iter().find(|e| (e.x, e.y) == (0, 0) && e.key == chip_key(1, 0)).unwrap();
+        let east = t
+            .iter()
+            .find(|e| (e.x, e.y) == (0, 0) && e.key == chip_key(1, 0))
+            .unwrap();
         assert_eq!(east.route, 1);
     }
 
     #[test]
     fn reads_entries_and_comments() {
-        let r = parse("t", "# c\n0 0 0x10000 0xFFFF0000 0x81\n\n1 2 5 7 3 # tail\n").unwrap();
+        let r = parse(
+            "t",
+            "# c\n0 0 0x10000 0xFFFF0000 0x81\n\n1 2 5 7 3 # tail\n",
+        )
+        .unwrap();
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0], RouteEntry { x: 0, y: 0, key: 0x10000, mask: 0xFFFF_0000, route: 0x81 });
+        assert_eq!(
+            r[0],
+            RouteEntry {
+                x: 0,
+                y: 0,
+                key: 0x10000,
+                mask: 0xFFFF_0000,
+                route: 0x81
+            }
+        );
         assert_eq!((r[1].x, r[1].y, r[1].route), (1, 2, 3));
     }
 

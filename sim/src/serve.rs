@@ -85,7 +85,14 @@ impl Board {
         };
         let mut machine = Machine::new(desc, config);
         let scamp = Scamp::new(&mut machine, ip);
-        Ok(Board { machine, scamp, socket, learn_ip, idle: true, datagrams: 0 })
+        Ok(Board {
+            machine,
+            scamp,
+            socket,
+            learn_ip,
+            idle: true,
+            datagrams: 0,
+        })
     }
 
     /// The simulated machine.
@@ -128,13 +135,21 @@ impl Board {
         let mut n = 0;
         if let Some(t) = wait {
             self.socket.set_nonblocking(false)?;
-            self.socket.set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
+            self.socket
+                .set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
             match self.socket.recv_from(&mut buf) {
                 Ok((len, from)) => {
                     self.handle(&buf[..len], from)?;
                     n += 1;
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(0),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(0)
+                }
                 // An ICMP "port unreachable" from an earlier reply shows up here on some hosts.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(0),
                 Err(e) => return Err(e),
@@ -163,7 +178,11 @@ impl Board {
         }
         let now = self.machine.now();
         // Run no further than the next message due at a core's mailbox, so it is posted on time.
-        let limit = self.scamp.next_delivery().filter(|&t| t > now).map_or(now + SLICE_CYCLES, |t| t.min(now + SLICE_CYCLES));
+        let limit = self
+            .scamp
+            .next_delivery()
+            .filter(|&t| t > now)
+            .map_or(now + SLICE_CYCLES, |t| t.min(now + SLICE_CYCLES));
         let stop = self.machine.run(limit);
         // SDP the cores posted to their monitors, and SDP due at cores' mailboxes: what leaves
         // through IP tags goes from the board's socket.
@@ -229,13 +248,23 @@ impl Drop for Spawned {
 
 /// Starts a board of shape `desc` on `addr` (a loopback address; port 0 picks a free port) on
 /// a thread of its own, and returns once it listens.
-pub fn spawn(desc: MachineDesc, config: ChipConfig, addr: SocketAddr) -> Result<Spawned, ServeError> {
+pub fn spawn(
+    desc: MachineDesc,
+    config: ChipConfig,
+    addr: SocketAddr,
+) -> Result<Spawned, ServeError> {
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let started = bind(addr, false).and_then(|socket| Board::new(desc, config, socket).map_err(|e| ServeError::Io(addr, e)));
-        let mut board = match started.and_then(|b| b.local_addr().map(|a| (b, a)).map_err(|e| ServeError::Io(addr, e))) {
+        let started = bind(addr, false).and_then(|socket| {
+            Board::new(desc, config, socket).map_err(|e| ServeError::Io(addr, e))
+        });
+        let mut board = match started.and_then(|b| {
+            b.local_addr()
+                .map(|a| (b, a))
+                .map_err(|e| ServeError::Io(addr, e))
+        }) {
             Ok((board, local)) => {
                 let _ = tx.send(Ok(local));
                 board
@@ -247,8 +276,14 @@ pub fn spawn(desc: MachineDesc, config: ChipConfig, addr: SocketAddr) -> Result<
         };
         board.serve(&flag)
     });
-    let addr = rx.recv().map_err(|_| ServeError::Io(addr, io::Error::other("the board thread ended")))??;
-    Ok(Spawned { addr, stop, thread: Some(thread) })
+    let addr = rx
+        .recv()
+        .map_err(|_| ServeError::Io(addr, io::Error::other("the board thread ended")))??;
+    Ok(Spawned {
+        addr,
+        stop,
+        thread: Some(thread),
+    })
 }
 
 #[cfg(test)]

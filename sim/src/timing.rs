@@ -37,7 +37,11 @@ pub fn min_link_latency() -> Cycle {
 pub fn router_waits(control: u32) -> (Cycle, Cycle) {
     let decode = |v: u32| -> u64 {
         let (m, e) = ((v & 0xF) as u64, (v >> 4) as u64);
-        let router_cycles = if e <= 4 { (m + 16 - (1 << (4 - e))) << e } else { (m + 16) << e };
+        let router_cycles = if e <= 4 {
+            (m + 16 - (1 << (4 - e))) << e
+        } else {
+            (m + 16) << e
+        };
         router_cycles * 3 / 2
     };
     (decode((control >> 16) & 0xFF), decode(control >> 24))

@@ -42,9 +42,19 @@ pub enum Event {
     /// A core committed a DMA transfer of `bytes` (`write`: TCM to system).
     DmaStart { p: u8, bytes: u32, write: bool },
     /// A core launched a packet.
-    Send { p: u8, key: u32, payload: Option<u32>, control: u8 },
+    Send {
+        p: u8,
+        key: u32,
+        payload: Option<u32>,
+        control: u8,
+    },
     /// A router handled a packet: where it came from, the links and cores it went to.
-    Hop { from: From, key: u32, links: u8, cores: u32 },
+    Hop {
+        from: From,
+        key: u32,
+        links: u8,
+        cores: u32,
+    },
     /// A packet left on a link after waiting `queued` cycles for it.
     LinkOut { link: u8, key: u32, queued: u32 },
     /// A packet went round a blocked link by `link` (emergency routing).
@@ -110,9 +120,20 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in stream order.
     pub const ALL: [Kind; 14] = [
-        Kind::State, Kind::Interrupt, Kind::InterruptDone, Kind::Sleep, Kind::Wake, Kind::DmaStart,
-        Kind::Send, Kind::Hop, Kind::LinkOut, Kind::Emergency, Kind::Deliver, Kind::Drop,
-        Kind::Callback, Kind::DmaDone,
+        Kind::State,
+        Kind::Interrupt,
+        Kind::InterruptDone,
+        Kind::Sleep,
+        Kind::Wake,
+        Kind::DmaStart,
+        Kind::Send,
+        Kind::Hop,
+        Kind::LinkOut,
+        Kind::Emergency,
+        Kind::Deliver,
+        Kind::Drop,
+        Kind::Callback,
+        Kind::DmaDone,
     ];
 
     /// The name used on the command line (`--trace-kinds send,drop`).
@@ -216,8 +237,13 @@ impl Filter {
         (self.chips.is_empty() || self.chips.contains(&(r.x, r.y)))
             && (self.kinds.is_empty() || self.kinds.contains(&r.event.kind()))
             && (self.cores.is_empty() || r.event.core().is_none_or(|p| self.cores.contains(&p)))
-            && (self.keys.is_empty() || r.event.key().is_none_or(|k| self.keys.iter().any(|&(a, b)| a <= k && k <= b)))
-            && self.window.is_none_or(|(a, b)| a <= r.cycle && r.cycle <= b)
+            && (self.keys.is_empty()
+                || r.event
+                    .key()
+                    .is_none_or(|k| self.keys.iter().any(|&(a, b)| a <= k && k <= b)))
+            && self
+                .window
+                .is_none_or(|(a, b)| a <= r.cycle && r.cycle <= b)
     }
 }
 
@@ -232,20 +258,33 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
     match r.event {
         Event::State { p, state } => out.extend_from_slice(&[p, state]),
         Event::Interrupt { p, fiq, source } => out.extend_from_slice(&[p, fiq as u8, source]),
-        Event::InterruptDone { p } | Event::Sleep { p } | Event::Wake { p } | Event::DmaDone { p } => out.push(p),
+        Event::InterruptDone { p }
+        | Event::Sleep { p }
+        | Event::Wake { p }
+        | Event::DmaDone { p } => out.push(p),
         Event::DmaStart { p, bytes, write } => {
             out.push(p);
             out.extend_from_slice(&bytes.to_le_bytes());
             out.push(write as u8);
         }
-        Event::Send { p, key, payload, control } => {
+        Event::Send {
+            p,
+            key,
+            payload,
+            control,
+        } => {
             out.extend_from_slice(&[p, control]);
             out.extend_from_slice(&key.to_le_bytes());
             if let Some(v) = payload {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        Event::Hop { from, key, links, cores } => {
+        Event::Hop {
+            from,
+            key,
+            links,
+            cores,
+        } => {
             let (tag, n) = match from {
                 From::Core(p) => (0, p),
                 From::Link(l) => (1, l),
@@ -302,27 +341,70 @@ fn decode(kind: u8, b: &[u8]) -> Option<Record> {
     let f = &b[10..];
     let need = |n: usize| (f.len() >= n).then_some(());
     let event = match kind {
-        1 => need(2).map(|_| Event::State { p: f[0], state: f[1] })?,
-        2 => need(3).map(|_| Event::Interrupt { p: f[0], fiq: f[1] != 0, source: f[2] })?,
+        1 => need(2).map(|_| Event::State {
+            p: f[0],
+            state: f[1],
+        })?,
+        2 => need(3).map(|_| Event::Interrupt {
+            p: f[0],
+            fiq: f[1] != 0,
+            source: f[2],
+        })?,
         3 => need(1).map(|_| Event::InterruptDone { p: f[0] })?,
         4 => need(1).map(|_| Event::Sleep { p: f[0] })?,
         5 => need(1).map(|_| Event::Wake { p: f[0] })?,
-        6 => need(6).map(|_| Event::DmaStart { p: f[0], bytes: u32_at(f, 1), write: f[5] != 0 })?,
+        6 => need(6).map(|_| Event::DmaStart {
+            p: f[0],
+            bytes: u32_at(f, 1),
+            write: f[5] != 0,
+        })?,
         7 => {
             need(6)?;
             let payload = (f.len() >= 10).then(|| u32_at(f, 6));
-            Event::Send { p: f[0], control: f[1], key: u32_at(f, 2), payload }
+            Event::Send {
+                p: f[0],
+                control: f[1],
+                key: u32_at(f, 2),
+                payload,
+            }
         }
         8 => {
             need(11)?;
-            let from = if f[0] == 0 { From::Core(f[1]) } else { From::Link(f[1]) };
-            Event::Hop { from, links: f[2], key: u32_at(f, 3), cores: u32_at(f, 7) }
+            let from = if f[0] == 0 {
+                From::Core(f[1])
+            } else {
+                From::Link(f[1])
+            };
+            Event::Hop {
+                from,
+                links: f[2],
+                key: u32_at(f, 3),
+                cores: u32_at(f, 7),
+            }
         }
-        9 => need(9).map(|_| Event::LinkOut { link: f[0], key: u32_at(f, 1), queued: u32_at(f, 5) })?,
-        10 => need(5).map(|_| Event::Emergency { link: f[0], key: u32_at(f, 1) })?,
-        11 => need(5).map(|_| Event::Deliver { p: f[0], key: u32_at(f, 1) })?,
-        12 => need(9).map(|_| Event::Drop { links: f[0], key: u32_at(f, 1), cores: u32_at(f, 5) })?,
-        13 => need(3).map(|_| Event::Callback { p: f[0], event: f[1], enter: f[2] != 0 })?,
+        9 => need(9).map(|_| Event::LinkOut {
+            link: f[0],
+            key: u32_at(f, 1),
+            queued: u32_at(f, 5),
+        })?,
+        10 => need(5).map(|_| Event::Emergency {
+            link: f[0],
+            key: u32_at(f, 1),
+        })?,
+        11 => need(5).map(|_| Event::Deliver {
+            p: f[0],
+            key: u32_at(f, 1),
+        })?,
+        12 => need(9).map(|_| Event::Drop {
+            links: f[0],
+            key: u32_at(f, 1),
+            cores: u32_at(f, 5),
+        })?,
+        13 => need(3).map(|_| Event::Callback {
+            p: f[0],
+            event: f[1],
+            enter: f[2] != 0,
+        })?,
         14 => need(1).map(|_| Event::DmaDone { p: f[0] })?,
         _ => return None,
     };
@@ -347,7 +429,9 @@ pub fn read_all(mut input: impl Read) -> Result<Vec<Record>, TraceError> {
             return Err(TraceError::Format(format!("truncated record at byte {i}")));
         }
         let (kind, len) = (bytes[i], bytes[i + 1] as usize);
-        let body = bytes.get(i + 2..i + 2 + len).ok_or_else(|| TraceError::Format(format!("truncated record at byte {i}")))?;
+        let body = bytes
+            .get(i + 2..i + 2 + len)
+            .ok_or_else(|| TraceError::Format(format!("truncated record at byte {i}")))?;
         if let Some(r) = decode(kind, body) {
             out.push(r);
         }
@@ -369,23 +453,71 @@ mod tests {
     fn all_events() -> Vec<Record> {
         let evs = [
             Event::State { p: 1, state: 7 },
-            Event::Interrupt { p: 2, fiq: true, source: 4 },
+            Event::Interrupt {
+                p: 2,
+                fiq: true,
+                source: 4,
+            },
             Event::InterruptDone { p: 2 },
             Event::Sleep { p: 3 },
             Event::Wake { p: 3 },
-            Event::DmaStart { p: 4, bytes: 1024, write: true },
-            Event::Send { p: 5, key: 0xDEAD_BEEF, payload: Some(7), control: 2 },
-            Event::Send { p: 5, key: 1, payload: None, control: 0 },
-            Event::Hop { from: From::Link(3), key: 9, links: 0x21, cores: 1 << 7 },
-            Event::Hop { from: From::Core(1), key: 9, links: 0, cores: 0 },
-            Event::LinkOut { link: 4, key: 9, queued: 33 },
+            Event::DmaStart {
+                p: 4,
+                bytes: 1024,
+                write: true,
+            },
+            Event::Send {
+                p: 5,
+                key: 0xDEAD_BEEF,
+                payload: Some(7),
+                control: 2,
+            },
+            Event::Send {
+                p: 5,
+                key: 1,
+                payload: None,
+                control: 0,
+            },
+            Event::Hop {
+                from: From::Link(3),
+                key: 9,
+                links: 0x21,
+                cores: 1 << 7,
+            },
+            Event::Hop {
+                from: From::Core(1),
+                key: 9,
+                links: 0,
+                cores: 0,
+            },
+            Event::LinkOut {
+                link: 4,
+                key: 9,
+                queued: 33,
+            },
             Event::Emergency { link: 1, key: 9 },
             Event::Deliver { p: 6, key: 10 },
-            Event::Drop { key: 11, links: 1, cores: 0 },
-            Event::Callback { p: 7, event: 2, enter: true },
+            Event::Drop {
+                key: 11,
+                links: 1,
+                cores: 0,
+            },
+            Event::Callback {
+                p: 7,
+                event: 2,
+                enter: true,
+            },
             Event::DmaDone { p: 4 },
         ];
-        evs.iter().enumerate().map(|(i, &event)| Record { cycle: 1000 + i as u64, x: 1, y: 2, event }).collect()
+        evs.iter()
+            .enumerate()
+            .map(|(i, &event)| Record {
+                cycle: 1000 + i as u64,
+                x: 1,
+                y: 2,
+                event,
+            })
+            .collect()
     }
 
     #[test]
@@ -414,12 +546,27 @@ mod tests {
     #[test]
     fn filters_select_chips_cores_keys_kinds_and_time() {
         let recs = all_events();
-        let f = Filter { kinds: vec![Kind::Send, Kind::Drop], keys: vec![(0, 100)], ..Filter::default() };
-        let kept: Vec<_> = recs.iter().filter(|r| f.keeps(r)).map(|r| r.event.kind()).collect();
+        let f = Filter {
+            kinds: vec![Kind::Send, Kind::Drop],
+            keys: vec![(0, 100)],
+            ..Filter::default()
+        };
+        let kept: Vec<_> = recs
+            .iter()
+            .filter(|r| f.keeps(r))
+            .map(|r| r.event.kind())
+            .collect();
         assert_eq!(kept, vec![Kind::Send, Kind::Drop]);
-        let f = Filter { cores: vec![3], window: Some((1003, 1004)), ..Filter::default() };
+        let f = Filter {
+            cores: vec![3],
+            window: Some((1003, 1004)),
+            ..Filter::default()
+        };
         assert_eq!(recs.iter().filter(|r| f.keeps(r)).count(), 2);
-        let f = Filter { chips: vec![(0, 0)], ..Filter::default() };
+        let f = Filter {
+            chips: vec![(0, 0)],
+            ..Filter::default()
+        };
         assert_eq!(recs.iter().filter(|r| f.keeps(r)).count(), 0);
     }
 }

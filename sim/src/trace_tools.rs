@@ -79,7 +79,17 @@ pub fn state_name(state: u8) -> &'static str {
 /// watchdog, exited): time spent there is neither busy nor asleep.
 /// The spin1 event a runtime callback serves (8: a callback queued by spin1_schedule_callback).
 pub fn callback_name(event: u8) -> &'static str {
-    const NAMES: [&str; 9] = ["MC_PACKET_RECEIVED", "DMA_TRANSFER_DONE", "TIMER_TICK", "SDP_PACKET_RX", "USER_EVENT", "MCPL_PACKET_RECEIVED", "FR_PACKET_RECEIVED", "FRPL_PACKET_RECEIVED", "SCHEDULED"];
+    const NAMES: [&str; 9] = [
+        "MC_PACKET_RECEIVED",
+        "DMA_TRANSFER_DONE",
+        "TIMER_TICK",
+        "SDP_PACKET_RX",
+        "USER_EVENT",
+        "MCPL_PACKET_RECEIVED",
+        "FR_PACKET_RECEIVED",
+        "FRPL_PACKET_RECEIVED",
+        "SCHEDULED",
+    ];
     NAMES.get(event as usize).copied().unwrap_or("UNKNOWN")
 }
 
@@ -89,7 +99,11 @@ fn halts(state: u8) -> bool {
 
 /// `cycle` as microseconds, exactly to the nanosecond ("6.170").
 fn fmt_us(cycle: Cycle) -> String {
-    format!("{}.{:03}", cycle / CPU_CLK_MHZ, (cycle % CPU_CLK_MHZ) * NS_PER_CYCLE)
+    format!(
+        "{}.{:03}",
+        cycle / CPU_CLK_MHZ,
+        (cycle % CPU_CLK_MHZ) * NS_PER_CYCLE
+    )
 }
 
 /// `cycle` as Perfetto microseconds. The nanosecond count is exact in an f64, so the division
@@ -105,7 +119,10 @@ fn hex(key: u32) -> String {
 
 /// Names of the links set in `links` ("E", "N", ...).
 fn link_list(links: u8) -> Vec<&'static str> {
-    (0..6).filter(|l| links & (1 << l) != 0).map(link_name).collect()
+    (0..6)
+        .filter(|l| links & (1 << l) != 0)
+        .map(link_name)
+        .collect()
 }
 
 /// Numbers of the cores set in `cores`.
@@ -140,38 +157,84 @@ pub fn describe(r: &Record) -> String {
         Event::Sleep { p } => format!("core {p}: sleeps"),
         Event::Wake { p } => format!("core {p}: wakes"),
         Event::DmaStart { p, bytes, write } => {
-            let dir = if write { "write (TCM to system)" } else { "read (system to TCM)" };
+            let dir = if write {
+                "write (TCM to system)"
+            } else {
+                "read (system to TCM)"
+            };
             format!("core {p}: DMA {dir} of {bytes} bytes")
         }
-        Event::Send { p, key, payload, control } => {
-            let payload = payload.map(|v| format!(" payload {v:#010x}")).unwrap_or_default();
-            format!("core {p}: sends {} key {}{payload} (control {control:#04x})", packet_type(control), hex(key))
+        Event::Send {
+            p,
+            key,
+            payload,
+            control,
+        } => {
+            let payload = payload
+                .map(|v| format!(" payload {v:#010x}"))
+                .unwrap_or_default();
+            format!(
+                "core {p}: sends {} key {}{payload} (control {control:#04x})",
+                packet_type(control),
+                hex(key)
+            )
         }
-        Event::Hop { from, key, links, cores } => {
+        Event::Hop {
+            from,
+            key,
+            links,
+            cores,
+        } => {
             let from = match from {
                 TraceFrom::Core(p) => format!("core {p}"),
                 TraceFrom::Link(l) => format!("link {l} ({})", link_name(l)),
             };
-            let to = if links == 0 && cores == 0 { "nowhere".to_string() } else { lists(links, cores) };
+            let to = if links == 0 && cores == 0 {
+                "nowhere".to_string()
+            } else {
+                lists(links, cores)
+            };
             format!("router: key {} from {from} to {to}", hex(key))
         }
         Event::LinkOut { link, key, queued } => {
-            format!("link {link} ({}): key {} leaves after {queued} cycles queued", link_name(link), hex(key))
+            format!(
+                "link {link} ({}): key {} leaves after {queued} cycles queued",
+                link_name(link),
+                hex(key)
+            )
         }
         Event::Emergency { link, key } => {
-            format!("router: key {} detoured by link {link} ({})", hex(key), link_name(link))
+            format!(
+                "router: key {} detoured by link {link} ({})",
+                hex(key),
+                link_name(link)
+            )
         }
         Event::Deliver { p, key } => format!("core {p}: receives key {}", hex(key)),
         Event::Drop { key, links, cores } => {
-            let why = if links == 0 && cores == 0 { "no route".to_string() } else { format!("failed {}", lists(links, cores)) };
+            let why = if links == 0 && cores == 0 {
+                "no route".to_string()
+            } else {
+                format!("failed {}", lists(links, cores))
+            };
             format!("router: drops key {} ({why})", hex(key))
         }
         Event::Callback { p, event, enter } => {
-            format!("core {p}: {} {} callback", if enter { "enters" } else { "leaves" }, callback_name(event))
+            format!(
+                "core {p}: {} {} callback",
+                if enter { "enters" } else { "leaves" },
+                callback_name(event)
+            )
         }
         Event::DmaDone { p } => format!("core {p}: DMA transfer done"),
     };
-    format!("cycle {:>10} ({:>12} µs) chip {},{} {what}", r.cycle, fmt_us(r.cycle), r.x, r.y)
+    format!(
+        "cycle {:>10} ({:>12} µs) chip {},{} {what}",
+        r.cycle,
+        fmt_us(r.cycle),
+        r.x,
+        r.y
+    )
 }
 
 /// The records in cycle order; equal cycles keep their file order.
@@ -224,7 +287,14 @@ impl CoreMachine {
         if mode == Mode::Running {
             out.push(Seg::RunStart { at: start });
         }
-        CoreMachine { mode, since: start, irqs: Vec::new(), busy: 0, asleep: 0, halted: 0 }
+        CoreMachine {
+            mode,
+            since: start,
+            irqs: Vec::new(),
+            busy: 0,
+            asleep: 0,
+            halted: 0,
+        }
     }
 
     fn close_irqs(&mut self, at: Cycle, out: &mut Vec<Seg>) {
@@ -302,7 +372,11 @@ fn initial_modes(sorted: &[&Record]) -> HashMap<CoreId, Mode> {
         let Some(p) = r.event.core() else { continue };
         let mode = match r.event {
             Event::Wake { .. } => Mode::Asleep,
-            Event::Sleep { .. } | Event::Interrupt { .. } | Event::InterruptDone { .. } | Event::DmaStart { .. } | Event::Send { .. } => Mode::Running,
+            Event::Sleep { .. }
+            | Event::Interrupt { .. }
+            | Event::InterruptDone { .. }
+            | Event::DmaStart { .. }
+            | Event::Send { .. } => Mode::Running,
             _ => continue,
         };
         modes.entry((r.x, r.y, p)).or_insert(mode);
@@ -338,7 +412,10 @@ struct Matcher {
 impl Matcher {
     fn send(&mut self, key: u32, cycle: Cycle) -> u64 {
         self.next_id += 1;
-        self.sends.entry(key).or_default().push(Instance { id: self.next_id, sent: cycle });
+        self.sends.entry(key).or_default().push(Instance {
+            id: self.next_id,
+            sent: cycle,
+        });
         self.next_id
     }
 
@@ -377,20 +454,29 @@ impl Timeline {
     }
 
     fn instant(&mut self, cycle: Cycle, track: Track, name: &str, args: Value) {
-        self.push(cycle, track, json!({"ph": "i", "s": "t", "name": name, "args": args}));
+        self.push(
+            cycle,
+            track,
+            json!({"ph": "i", "s": "t", "name": name, "args": args}),
+        );
     }
 
     /// A zero-length slice for a flow event to bind to: flows attach to slices, not instants,
     /// in the legacy Chrome viewer, and Perfetto binds a flow to the topmost open slice of its
     /// track, which is this one when the flow event follows it at the same time.
     fn anchor(&mut self, cycle: Cycle, track: Track, name: &str, args: Value) {
-        self.push(cycle, track, json!({"ph": "X", "dur": 0.0, "name": name, "cat": "packet", "args": args}));
+        self.push(
+            cycle,
+            track,
+            json!({"ph": "X", "dur": 0.0, "name": name, "cat": "packet", "args": args}),
+        );
     }
 
     /// A flow event: `ph` "s", "t" or "f". Perfetto identifies a v1 flow by (id, cat, name), so
     /// all events of one packet share the name.
     fn flow(&mut self, ph: &str, cycle: Cycle, track: Track, id: u64, key: u32) {
-        let mut ev = json!({"ph": ph, "id": id, "cat": "packet", "name": format!("packet {}", hex(key))});
+        let mut ev =
+            json!({"ph": ph, "id": id, "cat": "packet", "name": format!("packet {}", hex(key))});
         if ph == "f" {
             // Bind to the enclosing slice (the delivery), not to the next slice of the track.
             ev["bp"] = json!("e");
@@ -404,7 +490,11 @@ impl Timeline {
             match seg {
                 Seg::RunStart { at } => {
                     self.running.insert((x, y, p), (self.events.len(), at));
-                    self.push(at, track, json!({"ph": "X", "name": "running", "cat": "core", "dur": 0.0}));
+                    self.push(
+                        at,
+                        track,
+                        json!({"ph": "X", "name": "running", "cat": "core", "dur": 0.0}),
+                    );
                 }
                 Seg::RunEnd { at } => {
                     if let Some((i, start)) = self.running.remove(&(x, y, p)) {
@@ -412,7 +502,11 @@ impl Timeline {
                     }
                 }
                 Seg::IrqBegin { at, source, fiq } | Seg::IrqEnd { at, source, fiq } => {
-                    let ph = if matches!(seg, Seg::IrqBegin { .. }) { "B" } else { "E" };
+                    let ph = if matches!(seg, Seg::IrqBegin { .. }) {
+                        "B"
+                    } else {
+                        "E"
+                    };
                     self.push(at, track, json!({"ph": ph, "name": irq_name(source, fiq), "cat": "irq",
                         "args": {"source": source, "source_name": vic_source_name(source), "fiq": fiq}}));
                 }
@@ -455,7 +549,10 @@ pub fn perfetto(records: &[Record]) -> Value {
     let sorted = by_cycle(records);
     let (start, end) = bounds(records);
     let initial = initial_modes(&sorted);
-    let mut tl = Timeline { events: Vec::new(), running: HashMap::new() };
+    let mut tl = Timeline {
+        events: Vec::new(),
+        running: HashMap::new(),
+    };
     let mut cores: BTreeMap<CoreId, CoreMachine> = BTreeMap::new();
     let mut chips: BTreeSet<(u8, u8)> = BTreeSet::new();
     let mut matcher = Matcher::default();
@@ -475,18 +572,38 @@ pub fn perfetto(records: &[Record]) -> Value {
             tl.segs(id, &mut segs);
         }
         match r.event {
-            Event::State { p, state } => tl.instant(c, (x, y, p as u32), state_name(state), json!({"state": state})),
+            Event::State { p, state } => tl.instant(
+                c,
+                (x, y, p as u32),
+                state_name(state),
+                json!({"state": state}),
+            ),
             Event::DmaStart { p, bytes, write } => {
                 let name = if write { "dma write" } else { "dma read" };
-                tl.instant(c, (x, y, p as u32), name, json!({"bytes": bytes, "write": write}));
+                tl.instant(
+                    c,
+                    (x, y, p as u32),
+                    name,
+                    json!({"bytes": bytes, "write": write}),
+                );
             }
-            Event::Send { p, key, payload, control } => {
+            Event::Send {
+                p,
+                key,
+                payload,
+                control,
+            } => {
                 let args = json!({"key": hex(key), "payload": payload.map(hex), "control": control, "type": packet_type(control)});
                 tl.anchor(c, (x, y, p as u32), &format!("send {}", hex(key)), args);
                 let id = matcher.send(key, c);
                 tl.flow("s", c, (x, y, p as u32), id, key);
             }
-            Event::Hop { from, key, links, cores: to } => {
+            Event::Hop {
+                from,
+                key,
+                links,
+                cores: to,
+            } => {
                 let from = match from {
                     TraceFrom::Core(p) => format!("core {p}"),
                     TraceFrom::Link(l) => format!("link {l} ({})", link_name(l)),
@@ -499,23 +616,47 @@ pub fn perfetto(records: &[Record]) -> Value {
             }
             Event::LinkOut { link, key, queued } => {
                 let track = (x, y, LINK_TID + link as u32);
-                tl.anchor(c, track, &format!("out {}", hex(key)), json!({"key": hex(key), "queued_cycles": queued}));
+                tl.anchor(
+                    c,
+                    track,
+                    &format!("out {}", hex(key)),
+                    json!({"key": hex(key), "queued_cycles": queued}),
+                );
                 if let Some(inst) = matcher.arrive(key, Place::Link(x, y, link)) {
                     tl.flow("t", c, track, inst.id, key);
                 }
             }
             Event::Deliver { p, key } => {
-                tl.anchor(c, (x, y, p as u32), &format!("receive {}", hex(key)), json!({"key": hex(key)}));
+                tl.anchor(
+                    c,
+                    (x, y, p as u32),
+                    &format!("receive {}", hex(key)),
+                    json!({"key": hex(key)}),
+                );
                 if let Some(inst) = matcher.arrive(key, Place::Core(x, y, p)) {
                     tl.flow("f", c, (x, y, p as u32), inst.id, key);
                 }
             }
-            Event::Drop { key, links, cores: failed } => {
-                tl.instant(c, (x, y, ROUTER_TID), "drop", json!({"key": hex(key), "links": link_list(links), "cores": core_list(failed)}));
+            Event::Drop {
+                key,
+                links,
+                cores: failed,
+            } => {
+                tl.instant(
+                    c,
+                    (x, y, ROUTER_TID),
+                    "drop",
+                    json!({"key": hex(key), "links": link_list(links), "cores": core_list(failed)}),
+                );
             }
             Event::Emergency { link, key } => {
                 // The same args as a drop, so that one query covers both: the detour link.
-                tl.instant(c, (x, y, ROUTER_TID), "emergency", json!({"key": hex(key), "links": [link_name(link)], "cores": []}));
+                tl.instant(
+                    c,
+                    (x, y, ROUTER_TID),
+                    "emergency",
+                    json!({"key": hex(key), "links": [link_name(link)], "cores": []}),
+                );
             }
             Event::Callback { p, event, enter } => {
                 let open = callbacks_open.entry((x, y, p)).or_default();
@@ -527,7 +668,10 @@ pub fn perfetto(records: &[Record]) -> Value {
                 }
             }
             Event::DmaDone { p } => tl.instant(c, (x, y, p as u32), "dma done", json!({})),
-            Event::Interrupt { .. } | Event::InterruptDone { .. } | Event::Sleep { .. } | Event::Wake { .. } => {}
+            Event::Interrupt { .. }
+            | Event::InterruptDone { .. }
+            | Event::Sleep { .. }
+            | Event::Wake { .. } => {}
         }
     }
     for (&id, m) in cores.iter_mut() {
@@ -538,14 +682,38 @@ pub fn perfetto(records: &[Record]) -> Value {
 
     let mut out = Vec::new();
     for &(x, y) in &chips {
-        out.push(metadata("process_name", x, y, 0, json!({"name": format!("chip {x},{y}")})));
-        out.push(metadata("process_sort_index", x, y, 0, json!({"sort_index": pid(x, y)})));
-        let mut threads: Vec<(u32, String)> = cores.keys().filter(|k| (k.0, k.1) == (x, y)).map(|k| (k.2 as u32, format!("core {}", k.2))).collect();
+        out.push(metadata(
+            "process_name",
+            x,
+            y,
+            0,
+            json!({"name": format!("chip {x},{y}")}),
+        ));
+        out.push(metadata(
+            "process_sort_index",
+            x,
+            y,
+            0,
+            json!({"sort_index": pid(x, y)}),
+        ));
+        let mut threads: Vec<(u32, String)> = cores
+            .keys()
+            .filter(|k| (k.0, k.1) == (x, y))
+            .map(|k| (k.2 as u32, format!("core {}", k.2)))
+            .collect();
         threads.push((ROUTER_TID, "router".into()));
-        threads.extend((0..6u8).map(|l| (LINK_TID + l as u32, format!("link {l} ({})", link_name(l)))));
+        threads.extend(
+            (0..6u8).map(|l| (LINK_TID + l as u32, format!("link {l} ({})", link_name(l)))),
+        );
         for (tid, name) in threads {
             out.push(metadata("thread_name", x, y, tid, json!({"name": name})));
-            out.push(metadata("thread_sort_index", x, y, tid, json!({"sort_index": tid})));
+            out.push(metadata(
+                "thread_sort_index",
+                x,
+                y,
+                tid,
+                json!({"sort_index": tid}),
+            ));
         }
     }
     out.extend(tl.events.into_iter().map(|(_, v)| v));
@@ -786,9 +954,21 @@ fn bucket_of(latency: u64) -> (u32, u64, u64) {
     (k, from, from.saturating_mul(2))
 }
 
-fn link_entry(links: &mut BTreeMap<(u8, u8, u8), LinkStats>, x: u8, y: u8, l: u8) -> &mut LinkStats {
+fn link_entry(
+    links: &mut BTreeMap<(u8, u8, u8), LinkStats>,
+    x: u8,
+    y: u8,
+    l: u8,
+) -> &mut LinkStats {
     links.entry((x, y, l)).or_insert_with(|| LinkStats {
-        x, y, link: l, name: link_name(l), packets: 0, queued_cycles: 0, max_queued: 0, emergencies: 0,
+        x,
+        y,
+        link: l,
+        name: link_name(l),
+        packets: 0,
+        queued_cycles: 0,
+        max_queued: 0,
+        emergencies: 0,
     })
 }
 
@@ -802,7 +982,10 @@ fn latency_of(mut samples: Vec<u64>) -> Latency {
         let (k, from, to) = bucket_of(s);
         counts.entry(k).or_insert((from, to, 0)).2 += 1;
     }
-    let (lo, hi) = (*counts.first_key_value().expect("non-empty").0, *counts.last_key_value().expect("non-empty").0);
+    let (lo, hi) = (
+        *counts.first_key_value().expect("non-empty").0,
+        *counts.last_key_value().expect("non-empty").0,
+    );
     // Empty buckets between the extremes stay, so that the histogram's shape reads right.
     let buckets = (lo..=hi)
         .map(|k| {
@@ -864,7 +1047,9 @@ pub fn stats(records: &[Record]) -> Stats {
             segs.clear();
             match r.event {
                 Event::State { state, .. } => acc.last_state = Some(state),
-                Event::Interrupt { source, fiq, .. } => *acc.irqs.entry((fiq, source)).or_default() += 1,
+                Event::Interrupt { source, fiq, .. } => {
+                    *acc.irqs.entry((fiq, source)).or_default() += 1
+                }
                 Event::DmaStart { bytes, .. } => {
                     acc.dma_transfers += 1;
                     acc.dma_bytes += bytes as u64;
@@ -887,7 +1072,9 @@ pub fn stats(records: &[Record]) -> Stats {
                 }
             }
             Event::Hop { .. } => packets.hops += 1,
-            Event::LinkOut { link: l, queued, .. } => {
+            Event::LinkOut {
+                link: l, queued, ..
+            } => {
                 packets.link_outs += 1;
                 let s = link_entry(&mut links, x, y, l);
                 s.packets += 1;
@@ -898,14 +1085,25 @@ pub fn stats(records: &[Record]) -> Stats {
                 packets.emergency_routed += 1;
                 link_entry(&mut links, x, y, l).emergencies += 1;
             }
-            Event::Drop { links: failed_links, cores: failed_cores, .. } => {
+            Event::Drop {
+                links: failed_links,
+                cores: failed_cores,
+                ..
+            } => {
                 packets.dropped += 1;
-                let d = chip_drops.entry((x, y)).or_insert_with(|| ChipDrops { x, y, ..ChipDrops::default() });
+                let d = chip_drops.entry((x, y)).or_insert_with(|| ChipDrops {
+                    x,
+                    y,
+                    ..ChipDrops::default()
+                });
                 d.drops += 1;
                 d.links += (failed_links != 0) as u64;
                 d.cores += (failed_cores != 0) as u64;
                 d.unrouted += (failed_links == 0 && failed_cores == 0) as u64;
-                let mut outputs: Vec<DropOutput> = (0..6u8).filter(|l| failed_links & (1 << l) != 0).map(DropOutput::Link).collect();
+                let mut outputs: Vec<DropOutput> = (0..6u8)
+                    .filter(|l| failed_links & (1 << l) != 0)
+                    .map(DropOutput::Link)
+                    .collect();
                 outputs.extend(core_list(failed_cores).into_iter().map(DropOutput::Core));
                 if outputs.is_empty() {
                     outputs.push(DropOutput::NoRoute);
@@ -918,7 +1116,13 @@ pub fn stats(records: &[Record]) -> Stats {
         }
     }
 
-    let share = |c: u64| if span == 0 { 0.0 } else { c as f64 / span as f64 };
+    let share = |c: u64| {
+        if span == 0 {
+            0.0
+        } else {
+            c as f64 / span as f64
+        }
+    };
     let cores = machines
         .into_iter()
         .map(|((x, y, p), (mut m, acc))| {
@@ -928,10 +1132,17 @@ pub fn stats(records: &[Record]) -> Stats {
             let interrupts = acc
                 .irqs
                 .iter()
-                .map(|(&(fiq, source), &count)| IrqCount { source, name: vic_source_name(source), fiq, count })
+                .map(|(&(fiq, source), &count)| IrqCount {
+                    source,
+                    name: vic_source_name(source),
+                    fiq,
+                    count,
+                })
                 .collect();
             CoreStats {
-                x, y, p,
+                x,
+                y,
+                p,
                 busy_cycles: m.busy,
                 asleep_cycles: m.asleep,
                 halted_cycles: m.halted,
@@ -949,9 +1160,21 @@ pub fn stats(records: &[Record]) -> Stats {
 
     let mut busiest: Vec<LinkStats> = links.into_values().filter(|l| l.packets > 0).collect();
     // Stable on the (x, y, link) order for ties, so the report is deterministic.
-    busiest.sort_by(|a, b| b.packets.cmp(&a.packets).then(b.queued_cycles.cmp(&a.queued_cycles)));
+    busiest.sort_by(|a, b| {
+        b.packets
+            .cmp(&a.packets)
+            .then(b.queued_cycles.cmp(&a.queued_cycles))
+    });
     busiest.truncate(TOP);
-    let mut drop_places: Vec<DropPlace> = places.into_iter().map(|((x, y, output), count)| DropPlace { x, y, output, count }).collect();
+    let mut drop_places: Vec<DropPlace> = places
+        .into_iter()
+        .map(|((x, y, output), count)| DropPlace {
+            x,
+            y,
+            output,
+            count,
+        })
+        .collect();
     drop_places.sort_by_key(|d| std::cmp::Reverse(d.count));
     drop_places.truncate(TOP);
     packets.drops_by_chip = chip_drops.into_values().collect();
@@ -968,7 +1191,15 @@ pub fn stats(records: &[Record]) -> Stats {
         drop_places,
         callbacks: callbacks
             .into_iter()
-            .map(|((x, y, p, event), (count, cycles))| CallbackStats { x, y, p, event, name: callback_name(event), count, cycles })
+            .map(|((x, y, p, event), (count, cycles))| CallbackStats {
+                x,
+                y,
+                p,
+                event,
+                name: callback_name(event),
+                count,
+                cycles,
+            })
             .collect(),
     }
 }
@@ -982,14 +1213,28 @@ impl fmt::Display for Stats {
         writeln!(
             f,
             "trace: {} records, cycles {}..{} ({} cycles, {} µs)",
-            self.records, self.first_cycle, self.last_cycle, self.span_cycles, fmt_us(self.span_cycles)
+            self.records,
+            self.first_cycle,
+            self.last_cycle,
+            self.span_cycles,
+            fmt_us(self.span_cycles)
         )?;
         writeln!(f)?;
         writeln!(f, "cores ({}):", self.cores.len())?;
         if !self.cores.is_empty() {
-            writeln!(f, "  {:<16} {:>6} {:>6} {:>6} {:>7} {:>6} {:>10} {:>7} {:>7}  state", "core", "busy", "asleep", "halted", "irqs", "dma", "dma bytes", "sent", "recv")?;
+            writeln!(
+                f,
+                "  {:<16} {:>6} {:>6} {:>6} {:>7} {:>6} {:>10} {:>7} {:>7}  state",
+                "core", "busy", "asleep", "halted", "irqs", "dma", "dma bytes", "sent", "recv"
+            )?;
         }
-        let share = |c: u64| if self.span_cycles == 0 { 0.0 } else { c as f64 / self.span_cycles as f64 };
+        let share = |c: u64| {
+            if self.span_cycles == 0 {
+                0.0
+            } else {
+                c as f64 / self.span_cycles as f64
+            }
+        };
         for c in &self.cores {
             let irqs: u64 = c.interrupts.iter().map(|i| i.count).sum();
             let state = c.last_state.map(state_name).unwrap_or("-");
@@ -997,14 +1242,28 @@ impl fmt::Display for Stats {
                 f,
                 "  {:<16} {} {} {} {:>7} {:>6} {:>10} {:>7} {:>7}  {state}",
                 format!("chip {},{} core {}", c.x, c.y, c.p),
-                pct(c.busy_share), pct(share(c.asleep_cycles)), pct(share(c.halted_cycles)),
-                irqs, c.dma_transfers, c.dma_bytes, c.sent, c.delivered
+                pct(c.busy_share),
+                pct(share(c.asleep_cycles)),
+                pct(share(c.halted_cycles)),
+                irqs,
+                c.dma_transfers,
+                c.dma_bytes,
+                c.sent,
+                c.delivered
             )?;
             if !c.interrupts.is_empty() {
                 let list: Vec<String> = c
                     .interrupts
                     .iter()
-                    .map(|i| format!("{}{} ({}) ×{}", if i.fiq { "FIQ " } else { "" }, i.name, i.source, i.count))
+                    .map(|i| {
+                        format!(
+                            "{}{} ({}) ×{}",
+                            if i.fiq { "FIQ " } else { "" },
+                            i.name,
+                            i.source,
+                            i.count
+                        )
+                    })
                     .collect();
                 writeln!(f, "      interrupts: {}", list.join(", "))?;
             }
@@ -1017,7 +1276,11 @@ impl fmt::Display for Stats {
             p.sent, p.delivered, p.unmatched_deliveries, p.dropped, p.emergency_routed, p.hops, p.link_outs
         )?;
         for d in &p.drops_by_chip {
-            writeln!(f, "  chip {},{}: {} dropped (links {}, cores {}, no route {})", d.x, d.y, d.drops, d.links, d.cores, d.unrouted)?;
+            writeln!(
+                f,
+                "  chip {},{}: {} dropped (links {}, cores {}, no route {})",
+                d.x, d.y, d.drops, d.links, d.cores, d.unrouted
+            )?;
         }
         writeln!(f)?;
         let l = &self.latency;
@@ -1050,7 +1313,11 @@ impl fmt::Display for Stats {
             writeln!(f, "  none")?;
         }
         for d in &self.drop_places {
-            writeln!(f, "  chip {},{} {}: {} dropped", d.x, d.y, d.output, d.count)?;
+            writeln!(
+                f,
+                "  chip {},{} {}: {} dropped",
+                d.x, d.y, d.output, d.count
+            )?;
         }
         writeln!(f)?;
         writeln!(f, "callbacks (cycles per call):")?;
@@ -1059,7 +1326,11 @@ impl fmt::Display for Stats {
         }
         for c in &self.callbacks {
             let per = c.cycles.checked_div(c.count).unwrap_or(0);
-            writeln!(f, "  chip {},{} core {} {:<22} {:>7} calls {:>9} cycles  {:>7} per call", c.x, c.y, c.p, c.name, c.count, c.cycles, per)?;
+            writeln!(
+                f,
+                "  chip {},{} core {} {:<22} {:>7} calls {:>9} cycles  {:>7} per call",
+                c.x, c.y, c.p, c.name, c.count, c.cycles, per
+            )?;
         }
         Ok(())
     }
@@ -1097,7 +1368,11 @@ pub fn first_divergence(a: &[Record], b: &[Record]) -> Option<Divergence> {
 
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let side = |r: &Option<Record>| r.as_ref().map(describe).unwrap_or_else(|| "end of trace".into());
+        let side = |r: &Option<Record>| {
+            r.as_ref()
+                .map(describe)
+                .unwrap_or_else(|| "end of trace".into())
+        };
         writeln!(f, "first difference at record {}:", self.index)?;
         writeln!(f, "  a: {}", side(&self.a))?;
         writeln!(f, "  b: {}", side(&self.b))?;
@@ -1147,28 +1422,99 @@ mod tests {
             rec(100, 0, 0, Event::Sleep { p: 1 }),
             rec(100, 1, 0, Event::Sleep { p: 2 }),
             rec(200, 0, 0, Event::Wake { p: 1 }),
-            rec(200, 0, 0, Event::Interrupt { p: 1, fiq: false, source: 4 }),
-            rec(210, 0, 0, Event::DmaStart { p: 1, bytes: 256, write: false }),
-            rec(220, 0, 0, Event::Send { p: 1, key: 0x10, payload: None, control: 0 }),
-            rec(220, 0, 0, Event::Hop { from: TraceFrom::Core(1), key: 0x10, links: 1, cores: 0 }),
-            rec(230, 0, 0, Event::LinkOut { link: 0, key: 0x10, queued: 0 }),
+            rec(
+                200,
+                0,
+                0,
+                Event::Interrupt {
+                    p: 1,
+                    fiq: false,
+                    source: 4,
+                },
+            ),
+            rec(
+                210,
+                0,
+                0,
+                Event::DmaStart {
+                    p: 1,
+                    bytes: 256,
+                    write: false,
+                },
+            ),
+            rec(
+                220,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: 0x10,
+                    payload: None,
+                    control: 0,
+                },
+            ),
+            rec(
+                220,
+                0,
+                0,
+                Event::Hop {
+                    from: TraceFrom::Core(1),
+                    key: 0x10,
+                    links: 1,
+                    cores: 0,
+                },
+            ),
+            rec(
+                230,
+                0,
+                0,
+                Event::LinkOut {
+                    link: 0,
+                    key: 0x10,
+                    queued: 0,
+                },
+            ),
             rec(240, 0, 0, Event::InterruptDone { p: 1 }),
             rec(250, 0, 0, Event::Sleep { p: 1 }),
-            rec(300, 1, 0, Event::Hop { from: TraceFrom::Link(3), key: 0x10, links: 0, cores: 1 << 2 }),
+            rec(
+                300,
+                1,
+                0,
+                Event::Hop {
+                    from: TraceFrom::Link(3),
+                    key: 0x10,
+                    links: 0,
+                    cores: 1 << 2,
+                },
+            ),
             rec(310, 1, 0, Event::Deliver { p: 2, key: 0x10 }),
             rec(310, 1, 0, Event::Wake { p: 2 }),
-            rec(310, 1, 0, Event::Interrupt { p: 2, fiq: true, source: 24 }),
+            rec(
+                310,
+                1,
+                0,
+                Event::Interrupt {
+                    p: 2,
+                    fiq: true,
+                    source: 24,
+                },
+            ),
             rec(320, 1, 0, Event::InterruptDone { p: 2 }),
             rec(400, 1, 0, Event::Sleep { p: 2 }),
         ]
     }
 
     fn events(v: &Value) -> &Vec<Value> {
-        v["traceEvents"].as_array().expect("traceEvents is an array")
+        v["traceEvents"]
+            .as_array()
+            .expect("traceEvents is an array")
     }
 
     fn on_track(v: &Value, pid: u32, tid: u32) -> Vec<&Value> {
-        events(v).iter().filter(|e| e["pid"] == pid && e["tid"] == tid && e["ph"] != "M").collect()
+        events(v)
+            .iter()
+            .filter(|e| e["pid"] == pid && e["tid"] == tid && e["ph"] != "M")
+            .collect()
     }
 
     /// Checks the required fields, the time order and the balance and nesting of B/E pairs.
@@ -1188,14 +1534,20 @@ mod tests {
                 continue;
             }
             seen_timed = true;
-            let ts = e["ts"].as_f64().unwrap_or_else(|| panic!("ts missing in {e}"));
+            let ts = e["ts"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("ts missing in {e}"));
             assert!(ts >= last_ts, "sorted by ts: {e}");
             last_ts = ts;
             let track = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
             let name = e["name"].as_str().unwrap().to_string();
             match e["ph"].as_str().unwrap() {
                 "B" => stacks.entry(track).or_default().push(name),
-                "E" => assert_eq!(stacks.entry(track).or_default().pop(), Some(name), "E matches the innermost B: {e}"),
+                "E" => assert_eq!(
+                    stacks.entry(track).or_default().pop(),
+                    Some(name),
+                    "E matches the innermost B: {e}"
+                ),
                 "X" => assert!(e["dur"].as_f64().unwrap() >= 0.0, "{e}"),
                 "s" | "t" | "f" => {
                     assert_eq!(e["cat"], "packet");
@@ -1205,7 +1557,10 @@ mod tests {
                 other => panic!("unexpected phase {other}"),
             }
         }
-        assert!(stacks.values().all(Vec::is_empty), "unbalanced B/E: {stacks:?}");
+        assert!(
+            stacks.values().all(Vec::is_empty),
+            "unbalanced B/E: {stacks:?}"
+        );
     }
 
     #[test]
@@ -1217,7 +1572,10 @@ mod tests {
         assert_eq!(send["ts"].as_f64().unwrap(), 1.1);
         assert_eq!(send["pid"], 0);
         assert_eq!(send["tid"], 1);
-        let hop = events(&v).iter().find(|e| e["name"] == "hop 0x00000010" && e["pid"] == 256).unwrap();
+        let hop = events(&v)
+            .iter()
+            .find(|e| e["name"] == "hop 0x00000010" && e["pid"] == 256)
+            .unwrap();
         assert_eq!(hop["ts"].as_f64().unwrap(), 1.5);
         assert_eq!(hop["tid"], ROUTER_TID);
     }
@@ -1238,7 +1596,10 @@ mod tests {
         assert_eq!(meta("thread_name", 0, 2), None, "no core 2 on chip 0,0");
         assert_eq!(meta("thread_name", 0, 99).as_deref(), Some("router"));
         assert_eq!(meta("thread_name", 0, 100).as_deref(), Some("link 0 (E)"));
-        assert_eq!(meta("thread_name", 256, 101).as_deref(), Some("link 1 (NE)"));
+        assert_eq!(
+            meta("thread_name", 256, 101).as_deref(),
+            Some("link 1 (NE)")
+        );
         assert_eq!(meta("thread_name", 256, 105).as_deref(), Some("link 5 (S)"));
     }
 
@@ -1269,38 +1630,98 @@ mod tests {
         let mut t = story();
         // Nested: an FIQ inside an IRQ, neither acknowledged before the trace ends.
         t.push(rec(500, 0, 0, Event::Wake { p: 1 }));
-        t.push(rec(510, 0, 0, Event::Interrupt { p: 1, fiq: false, source: 5 }));
-        t.push(rec(520, 0, 0, Event::Interrupt { p: 1, fiq: true, source: 12 }));
+        t.push(rec(
+            510,
+            0,
+            0,
+            Event::Interrupt {
+                p: 1,
+                fiq: false,
+                source: 5,
+            },
+        ));
+        t.push(rec(
+            520,
+            0,
+            0,
+            Event::Interrupt {
+                p: 1,
+                fiq: true,
+                source: 12,
+            },
+        ));
         t.push(rec(600, 1, 0, Event::State { p: 2, state: 11 }));
         let v = perfetto(&t);
         check_well_formed(&v);
         let core1 = on_track(&v, 0, 1);
-        let b: Vec<&str> = core1.iter().filter(|e| e["ph"] == "B").map(|e| e["name"].as_str().unwrap()).collect();
-        assert_eq!(b, vec!["irq 4 TIMER1", "irq 5 TIMER2", "irq 12 DMA_DONE (fiq)"]);
-        let e: Vec<(&str, f64)> = core1.iter().filter(|e| e["ph"] == "E").map(|e| (e["name"].as_str().unwrap(), e["ts"].as_f64().unwrap())).collect();
-        assert_eq!(e, vec![("irq 4 TIMER1", 1.2), ("irq 12 DMA_DONE (fiq)", 3.0), ("irq 5 TIMER2", 3.0)]);
+        let b: Vec<&str> = core1
+            .iter()
+            .filter(|e| e["ph"] == "B")
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            b,
+            vec!["irq 4 TIMER1", "irq 5 TIMER2", "irq 12 DMA_DONE (fiq)"]
+        );
+        let e: Vec<(&str, f64)> = core1
+            .iter()
+            .filter(|e| e["ph"] == "E")
+            .map(|e| (e["name"].as_str().unwrap(), e["ts"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                ("irq 4 TIMER1", 1.2),
+                ("irq 12 DMA_DONE (fiq)", 3.0),
+                ("irq 5 TIMER2", 3.0)
+            ]
+        );
         // The last running span is closed at the last timestamp too.
         let last = core1.iter().rfind(|e| e["name"] == "running").unwrap();
-        assert_eq!((last["ts"].as_f64().unwrap(), last["dur"].as_f64().unwrap()), (2.5, 0.5));
+        assert_eq!(
+            (last["ts"].as_f64().unwrap(), last["dur"].as_f64().unwrap()),
+            (2.5, 0.5)
+        );
         // Core 2's FIQ is named as such; its state change is an instant.
-        assert!(on_track(&v, 256, 2).iter().any(|e| e["ph"] == "B" && e["name"] == "irq 24 CC_MC (fiq)"));
-        assert!(on_track(&v, 256, 2).iter().any(|e| e["ph"] == "i" && e["name"] == "EXIT" && e["args"]["state"] == 11));
+        assert!(on_track(&v, 256, 2)
+            .iter()
+            .any(|e| e["ph"] == "B" && e["name"] == "irq 24 CC_MC (fiq)"));
+        assert!(on_track(&v, 256, 2)
+            .iter()
+            .any(|e| e["ph"] == "i" && e["name"] == "EXIT" && e["args"]["state"] == 11));
     }
 
     #[test]
     fn perfetto_unacknowledged_interrupt_closes_at_sleep() {
         let t = vec![
-            rec(0, 0, 0, Event::Interrupt { p: 3, fiq: false, source: 18 }),
+            rec(
+                0,
+                0,
+                0,
+                Event::Interrupt {
+                    p: 3,
+                    fiq: false,
+                    source: 18,
+                },
+            ),
             rec(50, 0, 0, Event::Sleep { p: 3 }),
             rec(60, 0, 0, Event::InterruptDone { p: 3 }),
             rec(70, 0, 0, Event::Sleep { p: 3 }),
         ];
         let v = perfetto(&t);
         check_well_formed(&v);
-        let ends: Vec<f64> = on_track(&v, 0, 3).iter().filter(|e| e["ph"] == "E").map(|e| e["ts"].as_f64().unwrap()).collect();
+        let ends: Vec<f64> = on_track(&v, 0, 3)
+            .iter()
+            .filter(|e| e["ph"] == "E")
+            .map(|e| e["ts"].as_f64().unwrap())
+            .collect();
         assert_eq!(ends, vec![0.25]);
         // The stray acknowledgement at 60 means the core ran again: 60..70.
-        let running: Vec<f64> = on_track(&v, 0, 3).iter().filter(|e| e["name"] == "running").map(|e| e["ts"].as_f64().unwrap()).collect();
+        let running: Vec<f64> = on_track(&v, 0, 3)
+            .iter()
+            .filter(|e| e["name"] == "running")
+            .map(|e| e["ts"].as_f64().unwrap())
+            .collect();
         assert_eq!(running, vec![0.0, 0.3]);
     }
 
@@ -1309,7 +1730,13 @@ mod tests {
         events(v)
             .iter()
             .filter(|e| matches!(e["ph"].as_str(), Some("s" | "t" | "f")) && e["id"] == id)
-            .map(|e| (e["ph"].as_str().unwrap().to_string(), e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
+            .map(|e| {
+                (
+                    e["ph"].as_str().unwrap().to_string(),
+                    e["pid"].as_u64().unwrap(),
+                    e["tid"].as_u64().unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -1317,7 +1744,13 @@ mod tests {
     fn perfetto_packets_are_flows_from_send_to_delivery() {
         let v = perfetto(&story());
         let f = flow(&v, 1);
-        let expect = [("s", 0, 1), ("t", 0, 99), ("t", 0, 100), ("t", 256, 99), ("f", 256, 2)];
+        let expect = [
+            ("s", 0, 1),
+            ("t", 0, 99),
+            ("t", 0, 100),
+            ("t", 256, 99),
+            ("f", 256, 2),
+        ];
         assert_eq!(f, expect.map(|(p, a, b)| (p.to_string(), a, b)));
         // Every flow event shares the name (Perfetto's v1 flow identity) and follows a slice
         // of its track at the same time to bind to.
@@ -1325,7 +1758,15 @@ mod tests {
         for (i, e) in evs.iter().enumerate().filter(|(_, e)| e["id"] == 1) {
             assert_eq!(e["name"], "packet 0x00000010");
             let anchor = &evs[i - 1];
-            assert_eq!((anchor["ph"].as_str(), &anchor["pid"], &anchor["tid"], &anchor["ts"]), (Some("X"), &e["pid"], &e["tid"], &e["ts"]));
+            assert_eq!(
+                (
+                    anchor["ph"].as_str(),
+                    &anchor["pid"],
+                    &anchor["tid"],
+                    &anchor["ts"]
+                ),
+                (Some("X"), &e["pid"], &e["tid"], &e["ts"])
+            );
             assert_eq!(anchor["dur"].as_f64(), Some(0.0));
         }
         let end = evs.iter().find(|e| e["ph"] == "f").unwrap();
@@ -1336,10 +1777,50 @@ mod tests {
     fn perfetto_matches_packets_of_one_key_first_in_first_out() {
         let k = 0xABC;
         let t = vec![
-            rec(10, 0, 0, Event::Send { p: 1, key: k, payload: Some(1), control: 2 }),
-            rec(10, 0, 0, Event::Hop { from: TraceFrom::Core(1), key: k, links: 0, cores: (1 << 2) | (1 << 3) }),
-            rec(20, 0, 0, Event::Send { p: 1, key: k, payload: Some(2), control: 2 }),
-            rec(20, 0, 0, Event::Hop { from: TraceFrom::Core(1), key: k, links: 0, cores: (1 << 2) | (1 << 3) }),
+            rec(
+                10,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: k,
+                    payload: Some(1),
+                    control: 2,
+                },
+            ),
+            rec(
+                10,
+                0,
+                0,
+                Event::Hop {
+                    from: TraceFrom::Core(1),
+                    key: k,
+                    links: 0,
+                    cores: (1 << 2) | (1 << 3),
+                },
+            ),
+            rec(
+                20,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: k,
+                    payload: Some(2),
+                    control: 2,
+                },
+            ),
+            rec(
+                20,
+                0,
+                0,
+                Event::Hop {
+                    from: TraceFrom::Core(1),
+                    key: k,
+                    links: 0,
+                    cores: (1 << 2) | (1 << 3),
+                },
+            ),
             // Multicast: both deliveries of the first packet come before the second's.
             rec(25, 0, 0, Event::Deliver { p: 2, key: k }),
             rec(26, 0, 0, Event::Deliver { p: 3, key: k }),
@@ -1350,19 +1831,53 @@ mod tests {
         ];
         let v = perfetto(&t);
         check_well_formed(&v);
-        let s = |v: &[(&str, u64, u64)]| v.iter().map(|&(p, a, b)| (p.to_string(), a, b)).collect::<Vec<_>>();
-        assert_eq!(flow(&v, 1), s(&[("s", 0, 1), ("t", 0, 99), ("f", 0, 2), ("f", 0, 3)]));
-        assert_eq!(flow(&v, 2), s(&[("s", 0, 1), ("t", 0, 99), ("f", 0, 3), ("f", 0, 2)]));
+        let s = |v: &[(&str, u64, u64)]| {
+            v.iter()
+                .map(|&(p, a, b)| (p.to_string(), a, b))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            flow(&v, 1),
+            s(&[("s", 0, 1), ("t", 0, 99), ("f", 0, 2), ("f", 0, 3)])
+        );
+        assert_eq!(
+            flow(&v, 2),
+            s(&[("s", 0, 1), ("t", 0, 99), ("f", 0, 3), ("f", 0, 2)])
+        );
         assert_eq!(events(&v).iter().filter(|e| e["ph"] == "f").count(), 4);
-        assert_eq!(events(&v).iter().filter(|e| e["name"] == "receive 0x00000abc").count(), 5);
+        assert_eq!(
+            events(&v)
+                .iter()
+                .filter(|e| e["name"] == "receive 0x00000abc")
+                .count(),
+            5
+        );
     }
 
     #[test]
     fn perfetto_drops_and_emergencies_are_router_instants() {
         let t = vec![
             rec(5, 2, 3, Event::Emergency { link: 1, key: 7 }),
-            rec(6, 2, 3, Event::Drop { key: 7, links: 0b101, cores: 1 << 4 }),
-            rec(7, 2, 3, Event::DmaStart { p: 6, bytes: 64, write: true }),
+            rec(
+                6,
+                2,
+                3,
+                Event::Drop {
+                    key: 7,
+                    links: 0b101,
+                    cores: 1 << 4,
+                },
+            ),
+            rec(
+                7,
+                2,
+                3,
+                Event::DmaStart {
+                    p: 6,
+                    bytes: 64,
+                    write: true,
+                },
+            ),
         ];
         let v = perfetto(&t);
         check_well_formed(&v);
@@ -1370,11 +1885,19 @@ mod tests {
         assert_eq!(router.len(), 2);
         assert_eq!(router[0]["ph"], "i");
         assert_eq!(router[0]["name"], "emergency");
-        assert_eq!(router[0]["args"], json!({"key": "0x00000007", "links": ["NE"], "cores": []}));
+        assert_eq!(
+            router[0]["args"],
+            json!({"key": "0x00000007", "links": ["NE"], "cores": []})
+        );
         assert_eq!(router[1]["name"], "drop");
-        assert_eq!(router[1]["args"], json!({"key": "0x00000007", "links": ["E", "N"], "cores": [4]}));
+        assert_eq!(
+            router[1]["args"],
+            json!({"key": "0x00000007", "links": ["E", "N"], "cores": [4]})
+        );
         let dma = on_track(&v, 2 * 256 + 3, 6);
-        assert!(dma.iter().any(|e| e["ph"] == "i" && e["name"] == "dma write" && e["args"]["bytes"] == 64));
+        assert!(dma
+            .iter()
+            .any(|e| e["ph"] == "i" && e["name"] == "dma write" && e["args"]["bytes"] == 64));
     }
 
     #[test]
@@ -1385,26 +1908,57 @@ mod tests {
         assert_eq!(back, v);
         let empty = perfetto(&[]);
         assert_eq!(empty, json!({"traceEvents": [], "displayTimeUnit": "ns"}));
-        assert_eq!(serde_json::from_str::<Value>(&empty.to_string()).unwrap(), empty);
+        assert_eq!(
+            serde_json::from_str::<Value>(&empty.to_string()).unwrap(),
+            empty
+        );
     }
 
     #[test]
     fn stats_shares_interrupts_and_dma() {
         let s = stats(&story());
-        assert_eq!((s.records, s.first_cycle, s.last_cycle, s.span_cycles), (17, 0, 400, 400));
+        assert_eq!(
+            (s.records, s.first_cycle, s.last_cycle, s.span_cycles),
+            (17, 0, 400, 400)
+        );
         assert_eq!(s.cores.len(), 2);
         let c1 = &s.cores[0];
         assert_eq!((c1.x, c1.y, c1.p), (0, 0, 1));
         // Busy 0..100 and 200..250; asleep 100..200 and 250..400.
-        assert_eq!((c1.busy_cycles, c1.asleep_cycles, c1.halted_cycles), (150, 250, 0));
+        assert_eq!(
+            (c1.busy_cycles, c1.asleep_cycles, c1.halted_cycles),
+            (150, 250, 0)
+        );
         assert_eq!(c1.busy_share, 0.375);
         assert_eq!(c1.idle_share, 0.625);
-        assert_eq!(c1.interrupts, vec![IrqCount { source: 4, name: "TIMER1", fiq: false, count: 1 }]);
-        assert_eq!((c1.dma_transfers, c1.dma_bytes, c1.sent, c1.delivered), (1, 256, 1, 0));
+        assert_eq!(
+            c1.interrupts,
+            vec![IrqCount {
+                source: 4,
+                name: "TIMER1",
+                fiq: false,
+                count: 1
+            }]
+        );
+        assert_eq!(
+            (c1.dma_transfers, c1.dma_bytes, c1.sent, c1.delivered),
+            (1, 256, 1, 0)
+        );
         assert_eq!(c1.last_state, Some(7));
         let c2 = &s.cores[1];
-        assert_eq!((c2.x, c2.p, c2.busy_cycles, c2.asleep_cycles), (1, 2, 190, 210));
-        assert_eq!(c2.interrupts, vec![IrqCount { source: 24, name: "CC_MC", fiq: true, count: 1 }]);
+        assert_eq!(
+            (c2.x, c2.p, c2.busy_cycles, c2.asleep_cycles),
+            (1, 2, 190, 210)
+        );
+        assert_eq!(
+            c2.interrupts,
+            vec![IrqCount {
+                source: 24,
+                name: "CC_MC",
+                fiq: true,
+                count: 1
+            }]
+        );
         assert_eq!(c2.delivered, 1);
     }
 
@@ -1419,14 +1973,27 @@ mod tests {
         ];
         let s = stats(&t);
         let c1 = &s.cores[0];
-        assert_eq!((c1.busy_cycles, c1.asleep_cycles, c1.halted_cycles), (60, 0, 40));
+        assert_eq!(
+            (c1.busy_cycles, c1.asleep_cycles, c1.halted_cycles),
+            (60, 0, 40)
+        );
         assert_eq!(c1.busy_share, 0.6);
         assert_eq!(c1.last_state, Some(11));
         let c2 = &s.cores[1];
-        assert_eq!((c2.busy_cycles, c2.asleep_cycles, c2.halted_cycles), (60, 40, 0));
+        assert_eq!(
+            (c2.busy_cycles, c2.asleep_cycles, c2.halted_cycles),
+            (60, 40, 0)
+        );
         // A trace of one instant has no shares to speak of.
         let one = stats(&t[..1]);
-        assert_eq!((one.span_cycles, one.cores[0].busy_share, one.cores[0].idle_share), (0, 0.0, 0.0));
+        assert_eq!(
+            (
+                one.span_cycles,
+                one.cores[0].busy_share,
+                one.cores[0].idle_share
+            ),
+            (0, 0.0, 0.0)
+        );
     }
 
     #[test]
@@ -1435,18 +2002,60 @@ mod tests {
         // Latencies 0, 1, 5, 6, 7, 100 (key 1 each, FIFO), and 3 on key 2.
         for (i, lat) in [0u64, 1, 5, 6, 7, 100].into_iter().enumerate() {
             let sent = 1000 * i as u64;
-            t.push(rec(sent, 0, 0, Event::Send { p: 1, key: 1, payload: None, control: 0 }));
+            t.push(rec(
+                sent,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: 1,
+                    payload: None,
+                    control: 0,
+                },
+            ));
             t.push(rec(sent + lat, 0, 0, Event::Deliver { p: 2, key: 1 }));
         }
-        t.push(rec(7000, 0, 0, Event::Send { p: 1, key: 2, payload: None, control: 0 }));
+        t.push(rec(
+            7000,
+            0,
+            0,
+            Event::Send {
+                p: 1,
+                key: 2,
+                payload: None,
+                control: 0,
+            },
+        ));
         t.push(rec(7003, 0, 0, Event::Deliver { p: 2, key: 2 }));
         t.push(rec(7010, 0, 0, Event::Deliver { p: 3, key: 9 }));
         let s = stats(&t);
-        assert_eq!((s.packets.sent, s.packets.delivered, s.packets.unmatched_deliveries), (7, 8, 1));
+        assert_eq!(
+            (
+                s.packets.sent,
+                s.packets.delivered,
+                s.packets.unmatched_deliveries
+            ),
+            (7, 8, 1)
+        );
         let l = &s.latency;
-        assert_eq!((l.samples, l.min, l.median, l.max), (7, Some(0), Some(5), Some(100)));
+        assert_eq!(
+            (l.samples, l.min, l.median, l.max),
+            (7, Some(0), Some(5), Some(100))
+        );
         let b: Vec<(u64, u64, u64)> = l.buckets.iter().map(|b| (b.from, b.to, b.count)).collect();
-        assert_eq!(b, vec![(0, 1, 1), (1, 2, 1), (2, 4, 1), (4, 8, 3), (8, 16, 0), (16, 32, 0), (32, 64, 0), (64, 128, 1)]);
+        assert_eq!(
+            b,
+            vec![
+                (0, 1, 1),
+                (1, 2, 1),
+                (2, 4, 1),
+                (4, 8, 3),
+                (8, 16, 0),
+                (16, 32, 0),
+                (32, 64, 0),
+                (64, 128, 1)
+            ]
+        );
         assert_eq!(stats(&[]).latency, Latency::default());
     }
 
@@ -1454,25 +2063,93 @@ mod tests {
     fn stats_multicast_and_fifo_latency() {
         let k = 5;
         let t = vec![
-            rec(0, 0, 0, Event::Send { p: 1, key: k, payload: None, control: 0 }),
-            rec(10, 0, 0, Event::Send { p: 1, key: k, payload: None, control: 0 }),
+            rec(
+                0,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: k,
+                    payload: None,
+                    control: 0,
+                },
+            ),
+            rec(
+                10,
+                0,
+                0,
+                Event::Send {
+                    p: 1,
+                    key: k,
+                    payload: None,
+                    control: 0,
+                },
+            ),
             rec(20, 0, 0, Event::Deliver { p: 2, key: k }),
             rec(21, 1, 1, Event::Deliver { p: 2, key: k }),
             rec(30, 0, 0, Event::Deliver { p: 2, key: k }),
         ];
         let s = stats(&t);
         // (0,0) core 2 gets the first packet at 20 and the second at 30; (1,1) the first at 21.
-        assert_eq!((s.latency.min, s.latency.median, s.latency.max), (Some(20), Some(20), Some(21)));
+        assert_eq!(
+            (s.latency.min, s.latency.median, s.latency.max),
+            (Some(20), Some(20), Some(21))
+        );
     }
 
     #[test]
     fn stats_drops_by_chip_cause_and_place() {
         let t = vec![
-            rec(1, 0, 0, Event::Drop { key: 1, links: 1 << 3, cores: 0 }),
-            rec(2, 0, 0, Event::Drop { key: 1, links: 1 << 3, cores: 0 }),
-            rec(3, 0, 0, Event::Drop { key: 2, links: 0, cores: 0 }),
-            rec(4, 1, 2, Event::Drop { key: 3, links: 0, cores: 1 << 5 }),
-            rec(5, 1, 2, Event::Drop { key: 4, links: 1, cores: 1 << 5 }),
+            rec(
+                1,
+                0,
+                0,
+                Event::Drop {
+                    key: 1,
+                    links: 1 << 3,
+                    cores: 0,
+                },
+            ),
+            rec(
+                2,
+                0,
+                0,
+                Event::Drop {
+                    key: 1,
+                    links: 1 << 3,
+                    cores: 0,
+                },
+            ),
+            rec(
+                3,
+                0,
+                0,
+                Event::Drop {
+                    key: 2,
+                    links: 0,
+                    cores: 0,
+                },
+            ),
+            rec(
+                4,
+                1,
+                2,
+                Event::Drop {
+                    key: 3,
+                    links: 0,
+                    cores: 1 << 5,
+                },
+            ),
+            rec(
+                5,
+                1,
+                2,
+                Event::Drop {
+                    key: 4,
+                    links: 1,
+                    cores: 1 << 5,
+                },
+            ),
             rec(6, 1, 2, Event::Emergency { link: 2, key: 4 }),
         ];
         let s = stats(&t);
@@ -1480,11 +2157,29 @@ mod tests {
         assert_eq!(
             s.packets.drops_by_chip,
             vec![
-                ChipDrops { x: 0, y: 0, drops: 3, links: 2, cores: 0, unrouted: 1 },
-                ChipDrops { x: 1, y: 2, drops: 2, links: 1, cores: 2, unrouted: 0 },
+                ChipDrops {
+                    x: 0,
+                    y: 0,
+                    drops: 3,
+                    links: 2,
+                    cores: 0,
+                    unrouted: 1
+                },
+                ChipDrops {
+                    x: 1,
+                    y: 2,
+                    drops: 2,
+                    links: 1,
+                    cores: 2,
+                    unrouted: 0
+                },
             ]
         );
-        let places: Vec<(u8, u8, DropOutput, u64)> = s.drop_places.iter().map(|d| (d.x, d.y, d.output, d.count)).collect();
+        let places: Vec<(u8, u8, DropOutput, u64)> = s
+            .drop_places
+            .iter()
+            .map(|d| (d.x, d.y, d.output, d.count))
+            .collect();
         assert_eq!(
             places,
             vec![
@@ -1505,23 +2200,63 @@ mod tests {
         for x in 0..2u8 {
             for l in 0..6u8 {
                 for i in 0..(1 + x as u64 * 6 + l as u64) {
-                    t.push(rec(i, x, 0, Event::LinkOut { link: l, key: 0, queued: 10 }));
+                    t.push(rec(
+                        i,
+                        x,
+                        0,
+                        Event::LinkOut {
+                            link: l,
+                            key: 0,
+                            queued: 10,
+                        },
+                    ));
                 }
             }
         }
         // A tie broken by queueing: link 4 of (0,0) catches up with link 5's 6 packets, with a
         // long wait.
-        t.push(rec(50, 0, 0, Event::LinkOut { link: 4, key: 0, queued: 100 }));
+        t.push(rec(
+            50,
+            0,
+            0,
+            Event::LinkOut {
+                link: 4,
+                key: 0,
+                queued: 100,
+            },
+        ));
         t.push(rec(50, 0, 0, Event::Emergency { link: 5, key: 0 }));
         let s = stats(&t);
         assert_eq!(s.busiest_links.len(), TOP);
-        let order: Vec<(u8, u8, u64)> = s.busiest_links.iter().map(|l| (l.x, l.link, l.packets)).collect();
-        assert_eq!(order, vec![(1, 5, 12), (1, 4, 11), (1, 3, 10), (1, 2, 9), (1, 1, 8), (1, 0, 7), (0, 4, 6), (0, 5, 6), (0, 3, 4), (0, 2, 3)]);
+        let order: Vec<(u8, u8, u64)> = s
+            .busiest_links
+            .iter()
+            .map(|l| (l.x, l.link, l.packets))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (1, 5, 12),
+                (1, 4, 11),
+                (1, 3, 10),
+                (1, 2, 9),
+                (1, 1, 8),
+                (1, 0, 7),
+                (0, 4, 6),
+                (0, 5, 6),
+                (0, 3, 4),
+                (0, 2, 3)
+            ]
+        );
         assert_eq!(s.busiest_links[6].queued_cycles, 150);
         assert_eq!(s.busiest_links[0].queued_cycles, 120);
         assert_eq!(s.busiest_links[0].max_queued, 10);
         assert_eq!(s.busiest_links[0].name, "S");
-        let l05 = s.busiest_links.iter().find(|l| (l.x, l.link) == (0, 5)).unwrap();
+        let l05 = s
+            .busiest_links
+            .iter()
+            .find(|l| (l.x, l.link) == (0, 5))
+            .unwrap();
         assert_eq!(l05.emergencies, 1);
         assert_eq!(s.packets.link_outs, (1..=12).sum::<u64>() + 1);
     }
@@ -1529,7 +2264,16 @@ mod tests {
     #[test]
     fn stats_report_and_json() {
         let mut t = story();
-        t.push(rec(400, 1, 0, Event::Drop { key: 0x10, links: 0, cores: 0 }));
+        t.push(rec(
+            400,
+            1,
+            0,
+            Event::Drop {
+                key: 0x10,
+                links: 0,
+                cores: 0,
+            },
+        ));
         let s = stats(&t);
         let text = s.to_string();
         for needle in [
@@ -1554,7 +2298,9 @@ mod tests {
     }
 
     fn numbered(n: u64) -> Vec<Record> {
-        (0..n).map(|i| rec(i * 10, 0, 0, Event::Wake { p: i as u8 })).collect()
+        (0..n)
+            .map(|i| rec(i * 10, 0, 0, Event::Wake { p: i as u8 }))
+            .collect()
     }
 
     #[test]
@@ -1603,7 +2349,10 @@ mod tests {
         let text = d.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "first difference at record 7:");
-        assert!(lines[1].starts_with("  a: cycle         70 (       0.350 µs) chip 0,0 core 7: wakes"), "{text}");
+        assert!(
+            lines[1].starts_with("  a: cycle         70 (       0.350 µs) chip 0,0 core 7: wakes"),
+            "{text}"
+        );
         assert_eq!(lines[2], "  b: end of trace");
         assert_eq!(lines[3], "before it, in both:");
         assert_eq!(lines.len(), 4 + CONTEXT);
@@ -1618,12 +2367,32 @@ mod tests {
         b.remove(5); // the DMA start: everything after it shifts
         b.push(rec(999, 0, 0, Event::Sleep { p: 1 }));
         let s = summary(&a, &b);
-        let line = |kind: &str| s.lines().find(|l| l.split_whitespace().next() == Some(kind)).unwrap().to_string();
-        assert_eq!(line("dma").split_whitespace().collect::<Vec<_>>(), vec!["dma", "1", "0", "*"]);
-        assert_eq!(line("sleep").split_whitespace().collect::<Vec<_>>(), vec!["sleep", "4", "5", "*"]);
-        assert_eq!(line("hop").split_whitespace().collect::<Vec<_>>(), vec!["hop", "2", "2"]);
-        assert_eq!(line("total").split_whitespace().collect::<Vec<_>>(), vec!["total", "17", "17"]);
-        assert!(s.contains("records differing positionally: 12 of 17"), "{s}");
+        let line = |kind: &str| {
+            s.lines()
+                .find(|l| l.split_whitespace().next() == Some(kind))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            line("dma").split_whitespace().collect::<Vec<_>>(),
+            vec!["dma", "1", "0", "*"]
+        );
+        assert_eq!(
+            line("sleep").split_whitespace().collect::<Vec<_>>(),
+            vec!["sleep", "4", "5", "*"]
+        );
+        assert_eq!(
+            line("hop").split_whitespace().collect::<Vec<_>>(),
+            vec!["hop", "2", "2"]
+        );
+        assert_eq!(
+            line("total").split_whitespace().collect::<Vec<_>>(),
+            vec!["total", "17", "17"]
+        );
+        assert!(
+            s.contains("records differing positionally: 12 of 17"),
+            "{s}"
+        );
         assert!(summary(&a, &a).contains("records differing positionally: 0 of 17"));
     }
 
@@ -1632,25 +2401,108 @@ mod tests {
         let cases = [
             (Event::State { p: 1, state: 7 }, "core 1: state RUN (7)"),
             (Event::State { p: 1, state: 12 }, "core 1: state ? (12)"),
-            (Event::Interrupt { p: 2, fiq: true, source: 4 }, "core 2: FIQ TIMER1 (4)"),
-            (Event::Interrupt { p: 2, fiq: false, source: 24 }, "core 2: IRQ CC_MC (24)"),
+            (
+                Event::Interrupt {
+                    p: 2,
+                    fiq: true,
+                    source: 4,
+                },
+                "core 2: FIQ TIMER1 (4)",
+            ),
+            (
+                Event::Interrupt {
+                    p: 2,
+                    fiq: false,
+                    source: 24,
+                },
+                "core 2: IRQ CC_MC (24)",
+            ),
             (Event::InterruptDone { p: 2 }, "core 2: interrupt done"),
             (Event::Sleep { p: 3 }, "core 3: sleeps"),
             (Event::Wake { p: 3 }, "core 3: wakes"),
-            (Event::DmaStart { p: 4, bytes: 1024, write: true }, "core 4: DMA write (TCM to system) of 1024 bytes"),
-            (Event::Send { p: 5, key: 0xDEAD_BEEF, payload: Some(7), control: 2 }, "core 5: sends MC key 0xdeadbeef payload 0x00000007 (control 0x02)"),
-            (Event::Send { p: 5, key: 1, payload: None, control: 0x80 }, "core 5: sends NN key 0x00000001 (control 0x80)"),
-            (Event::Hop { from: TraceFrom::Link(3), key: 9, links: 0x21, cores: 1 << 7 }, "router: key 0x00000009 from link 3 (W) to links E,S cores 7"),
-            (Event::Hop { from: TraceFrom::Core(1), key: 9, links: 0, cores: 0 }, "router: key 0x00000009 from core 1 to nowhere"),
-            (Event::LinkOut { link: 4, key: 9, queued: 33 }, "link 4 (SW): key 0x00000009 leaves after 33 cycles queued"),
-            (Event::Emergency { link: 1, key: 9 }, "router: key 0x00000009 detoured by link 1 (NE)"),
-            (Event::Deliver { p: 6, key: 10 }, "core 6: receives key 0x0000000a"),
-            (Event::Drop { key: 11, links: 1, cores: 0 }, "router: drops key 0x0000000b (failed links E)"),
-            (Event::Drop { key: 11, links: 0, cores: 0 }, "router: drops key 0x0000000b (no route)"),
+            (
+                Event::DmaStart {
+                    p: 4,
+                    bytes: 1024,
+                    write: true,
+                },
+                "core 4: DMA write (TCM to system) of 1024 bytes",
+            ),
+            (
+                Event::Send {
+                    p: 5,
+                    key: 0xDEAD_BEEF,
+                    payload: Some(7),
+                    control: 2,
+                },
+                "core 5: sends MC key 0xdeadbeef payload 0x00000007 (control 0x02)",
+            ),
+            (
+                Event::Send {
+                    p: 5,
+                    key: 1,
+                    payload: None,
+                    control: 0x80,
+                },
+                "core 5: sends NN key 0x00000001 (control 0x80)",
+            ),
+            (
+                Event::Hop {
+                    from: TraceFrom::Link(3),
+                    key: 9,
+                    links: 0x21,
+                    cores: 1 << 7,
+                },
+                "router: key 0x00000009 from link 3 (W) to links E,S cores 7",
+            ),
+            (
+                Event::Hop {
+                    from: TraceFrom::Core(1),
+                    key: 9,
+                    links: 0,
+                    cores: 0,
+                },
+                "router: key 0x00000009 from core 1 to nowhere",
+            ),
+            (
+                Event::LinkOut {
+                    link: 4,
+                    key: 9,
+                    queued: 33,
+                },
+                "link 4 (SW): key 0x00000009 leaves after 33 cycles queued",
+            ),
+            (
+                Event::Emergency { link: 1, key: 9 },
+                "router: key 0x00000009 detoured by link 1 (NE)",
+            ),
+            (
+                Event::Deliver { p: 6, key: 10 },
+                "core 6: receives key 0x0000000a",
+            ),
+            (
+                Event::Drop {
+                    key: 11,
+                    links: 1,
+                    cores: 0,
+                },
+                "router: drops key 0x0000000b (failed links E)",
+            ),
+            (
+                Event::Drop {
+                    key: 11,
+                    links: 0,
+                    cores: 0,
+                },
+                "router: drops key 0x0000000b (no route)",
+            ),
         ];
         for (event, what) in cases {
             let line = describe(&rec(123_457, 1, 2, event));
-            assert_eq!(line, format!("cycle     123457 (     617.285 µs) chip 1,2 {what}"));
+            assert_eq!(
+                line,
+                format!("cycle     123457 (     617.285 µs) chip 1,2 {what}")
+            );
         }
     }
 }

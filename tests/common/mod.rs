@@ -13,8 +13,15 @@ use spinn_proto::sdp::{SdpHeader, SdpMessage};
 
 /// Runs `spinn` with `args`: exit status, stdout, stderr.
 pub fn spinn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spinn")).args(args).output().expect("spinn runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_spinn"))
+        .args(args)
+        .output()
+        .expect("spinn runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// SC&MP's UDP port.
@@ -59,7 +66,9 @@ pub fn free_loopback_address() -> Ipv4Addr {
     // Tests of one binary run on parallel threads: each call starts past the addresses handed
     // out before, so that two servers never race for one address.
     static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
-    let from = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).max(2);
+    let from = NEXT
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .max(2);
     (from..=254u8)
         .map(|n| Ipv4Addr::new(127, 0, 0, n))
         .find(|ip| UdpSocket::bind(SocketAddrV4::new(*ip, SCP_PORT)).is_ok())
@@ -71,13 +80,20 @@ pub fn answers_cmd_ver(addr: SocketAddrV4, wait: Duration) -> bool {
     let sock = UdpSocket::bind("0.0.0.0:0").expect("UDP socket");
     sock.set_read_timeout(Some(wait)).unwrap();
     let req = ScpRequest::new(CMD_VER, 1, [0; 3]);
-    let msg = SdpMessage { header: SdpHeader::to_core(0, 0, 0, 0, true), data: req.to_sdp_data() };
+    let msg = SdpMessage {
+        header: SdpHeader::to_core(0, 0, 0, 0, true),
+        data: req.to_sdp_data(),
+    };
     if sock.send_to(&msg.to_udp(), addr).is_err() {
         return false;
     }
     let mut buf = [0u8; 600];
-    let Ok((n, _)) = sock.recv_from(&mut buf) else { return false };
-    let reply = SdpMessage::from_udp(&buf[..n]).ok().and_then(|m| ScpReply::parse(&m.data).ok());
+    let Ok((n, _)) = sock.recv_from(&mut buf) else {
+        return false;
+    };
+    let reply = SdpMessage::from_udp(&buf[..n])
+        .ok()
+        .and_then(|m| ScpReply::parse(&m.data).ok());
     matches!(reply, Some(r) if r.rc == RC_OK && r.seq == 1)
 }
 
@@ -106,12 +122,19 @@ pub fn serve(machine: &str, scratch: &Scratch) -> (Killed, SocketAddrV4, PathBuf
     let start = Instant::now();
     loop {
         if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("spinn serve exited ({status}) before answering:\n{}", tail(&server_log));
+            panic!(
+                "spinn serve exited ({status}) before answering:\n{}",
+                tail(&server_log)
+            );
         }
         if answers_cmd_ver(addr, Duration::from_millis(500)) {
             break;
         }
-        assert!(start.elapsed() < SERVER_START, "spinn serve did not answer CMD_VER at {addr} within {SERVER_START:?}:\n{}", tail(&server_log));
+        assert!(
+            start.elapsed() < SERVER_START,
+            "spinn serve did not answer CMD_VER at {addr} within {SERVER_START:?}:\n{}",
+            tail(&server_log)
+        );
     }
     (server, addr, server_log)
 }

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
+use spinn_proto::aplx;
 use spinn_proto::scp::{self, ScpReply, ScpRequest};
 use spinn_proto::sdp::{SdpHeader, SdpMessage, SCP_PORT};
-use spinn_proto::aplx;
 use spinn_sim::chip::sysram::{self, vcpu, CpuState, SDRAM_SYS, SV_BASE, VCPU_BASE, VCPU_SIZE};
 use spinn_sim::chip::{CoreReport, StopReason};
 use spinn_sim::geometry::MachineDesc;
@@ -28,7 +28,13 @@ pub const WINDOW: usize = 8;
 /// Largest read or write of one SCP request.
 const CHUNK: usize = 256;
 /// Return codes worth another try (checksum, timeouts, P2P busy or lost).
-const RETRYABLE: [u16; 5] = [scp::RC_SUM, scp::RC_TIMEOUT, scp::RC_P2P_NOREPLY, scp::RC_P2P_BUSY, scp::RC_P2P_TIMEOUT];
+const RETRYABLE: [u16; 5] = [
+    scp::RC_SUM,
+    scp::RC_TIMEOUT,
+    scp::RC_P2P_NOREPLY,
+    scp::RC_P2P_BUSY,
+    scp::RC_P2P_TIMEOUT,
+];
 /// Where APLX images are staged in each chip's SDRAM before `CMD_AS` (SC&MP's `sdram_sys`).
 const APLX_BUFFER: u32 = SDRAM_SYS;
 /// Where routing tables are staged for `CMD_RTR`, clear of the APLX images cores may still read.
@@ -49,7 +55,10 @@ pub struct ScpTiming {
 
 impl Default for ScpTiming {
     fn default() -> Self {
-        ScpTiming { timeout: Duration::from_millis(500), attempts: 6 }
+        ScpTiming {
+            timeout: Duration::from_millis(500),
+            attempts: 6,
+        }
     }
 }
 
@@ -83,15 +92,25 @@ impl BoardTarget {
 
     /// As [`BoardTarget::connect`], with other timeouts.
     pub fn connect_with(host: &str, timing: ScpTiming) -> Result<BoardTarget, TargetError> {
-        let with_port = if host.contains(':') { host.to_string() } else { format!("{host}:{SCP_PORT}") };
+        let with_port = if host.contains(':') {
+            host.to_string()
+        } else {
+            format!("{host}:{SCP_PORT}")
+        };
         let peer = with_port
             .to_socket_addrs()
             .map_err(|e| TargetError::Board(format!("{host}: {e}")))?
             .next()
             .ok_or_else(|| TargetError::Board(format!("{host}: no address")))?;
-        let bind = if peer.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
-        let sock = UdpSocket::bind(bind).map_err(|e| TargetError::Board(format!("cannot open a UDP socket: {e}")))?;
-        sock.connect(peer).map_err(|e| TargetError::Board(format!("{host}: {e}")))?;
+        let bind = if peer.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let sock = UdpSocket::bind(bind)
+            .map_err(|e| TargetError::Board(format!("cannot open a UDP socket: {e}")))?;
+        sock.connect(peer)
+            .map_err(|e| TargetError::Board(format!("{host}: {e}")))?;
         let mut t = BoardTarget {
             sock,
             peer,
@@ -109,8 +128,15 @@ impl BoardTarget {
     /// As [`BoardTarget::connect`], but a board that does not answer is booted first with
     /// `image` (SC&MP's boot image, `scamp.boot`) for board version `board_version` (3 for a
     /// SpiNN-3, 5 for a SpiNN-5), and then waited for until SC&MP says it has finished booting.
-    pub fn connect_booting(host: &str, image: &[u8], board_version: u8) -> Result<BoardTarget, TargetError> {
-        let quick = ScpTiming { timeout: Duration::from_millis(300), attempts: 3 };
+    pub fn connect_booting(
+        host: &str,
+        image: &[u8],
+        board_version: u8,
+    ) -> Result<BoardTarget, TargetError> {
+        let quick = ScpTiming {
+            timeout: Duration::from_millis(300),
+            attempts: 3,
+        };
         match Self::connect_with(host, quick) {
             Err(TargetError::NoReply { .. }) => {}
             other => return other,
@@ -123,7 +149,9 @@ impl BoardTarget {
             match Self::connect_with(host, quick) {
                 Ok(t) => return Ok(t),
                 Err(e) if Instant::now() > deadline => {
-                    return Err(TargetError::Board(format!("booted {host}, but it did not come up within 30 s: {e}")))
+                    return Err(TargetError::Board(format!(
+                        "booted {host}, but it did not come up within 30 s: {e}"
+                    )))
                 }
                 Err(_) => {}
             }
@@ -188,7 +216,14 @@ impl BoardTarget {
             self.sock.set_read_timeout(Some(wait)).map_err(io_err)?;
             let len = match self.sock.recv(&mut buf) {
                 Ok(len) => len,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
                 // Nothing listens there (an ICMP "port unreachable" came back): like silence.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     std::thread::sleep(Duration::from_millis(20));
@@ -196,9 +231,15 @@ impl BoardTarget {
                 }
                 Err(e) => return Err(io_err(e)),
             };
-            let Ok(msg) = SdpMessage::from_udp(&buf[..len]) else { continue };
-            let Ok(reply) = ScpReply::parse(&msg.data) else { continue };
-            let Some(pos) = in_flight.iter().position(|&i| seqs[i] == reply.seq) else { continue };
+            let Ok(msg) = SdpMessage::from_udp(&buf[..len]) else {
+                continue;
+            };
+            let Ok(reply) = ScpReply::parse(&msg.data) else {
+                continue;
+            };
+            let Some(pos) = in_flight.iter().position(|&i| seqs[i] == reply.seq) else {
+                continue;
+            };
             let i = in_flight[pos];
             if RETRYABLE.contains(&reply.rc) && tries[i] < self.timing.attempts {
                 tries[i] += 1;
@@ -207,17 +248,26 @@ impl BoardTarget {
                 continue;
             }
             if reply.rc != scp::RC_OK {
-                return Err(TargetError::ScpFailed { what: describe(&reqs[i]), rc: reply.rc });
+                return Err(TargetError::ScpFailed {
+                    what: describe(&reqs[i]),
+                    rc: reply.rc,
+                });
             }
             in_flight.swap_remove(pos);
             replies[i] = Some(reply);
             done += 1;
         }
-        Ok(replies.into_iter().map(|r| r.expect("every reply arrived")).collect())
+        Ok(replies
+            .into_iter()
+            .map(|r| r.expect("every reply arrived"))
+            .collect())
     }
 
     fn send(&self, p: &Pending, seq: u16) -> Result<(), TargetError> {
-        let req = ScpRequest { seq, ..p.req.clone() };
+        let req = ScpRequest {
+            seq,
+            ..p.req.clone()
+        };
         let msg = SdpMessage {
             header: SdpHeader {
                 flags: 0x87,
@@ -235,14 +285,39 @@ impl BoardTarget {
         Ok(())
     }
 
-    fn one(&mut self, x: u8, y: u8, cmd: u16, args: [u32; 3], data: Vec<u8>) -> Result<ScpReply, TargetError> {
-        let mut r = self.batch(vec![Pending { x, y, req: ScpRequest { cmd, seq: 0, args, data } }])?;
+    fn one(
+        &mut self,
+        x: u8,
+        y: u8,
+        cmd: u16,
+        args: [u32; 3],
+        data: Vec<u8>,
+    ) -> Result<ScpReply, TargetError> {
+        let mut r = self.batch(vec![Pending {
+            x,
+            y,
+            req: ScpRequest {
+                cmd,
+                seq: 0,
+                args,
+                data,
+            },
+        }])?;
         Ok(r.remove(0))
     }
 
-    fn read_words(&mut self, x: u8, y: u8, addr: u32, words: usize) -> Result<Vec<u32>, TargetError> {
+    fn read_words(
+        &mut self,
+        x: u8,
+        y: u8,
+        addr: u32,
+        words: usize,
+    ) -> Result<Vec<u32>, TargetError> {
         let bytes = self.read_memory(x, y, addr, 4 * words)?;
-        Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 
     /// Version check and machine discovery, as SpiNNMan does it: the root chip's version
@@ -260,25 +335,36 @@ impl BoardTarget {
         let name = text.first().cloned().unwrap_or_default();
         let number = text.get(1).cloned().unwrap_or_default();
         if !name.starts_with("SC&MP") || !number.starts_with("4.") {
-            return Err(TargetError::WrongVersion(format!("{name} {number}").trim().to_string()));
+            return Err(TargetError::WrongVersion(
+                format!("{name} {number}").trim().to_string(),
+            ));
         }
         self.version = format!("{name} {number}");
         let p2p = ver.arg(0).unwrap_or(0) >> 16;
         if p2p == 0xFFFF {
-            return Err(TargetError::Board("the machine has not finished booting (P2P address 0xFFFF)".into()));
+            return Err(TargetError::Board(
+                "the machine has not finished booting (P2P address 0xFFFF)".into(),
+            ));
         }
         let root = ((p2p >> 8) as u8, p2p as u8);
         let dims = self.read_memory(root.0, root.1, SV_BASE + sysram::sv::P2P_DIMS, 2)?;
         let (w, h) = (dims[1], dims[0]);
         if w == 0 || h == 0 {
-            return Err(TargetError::Board(format!("the machine reports {w}x{h} chips")));
+            return Err(TargetError::Board(format!(
+                "the machine reports {w}x{h} chips"
+            )));
         }
         // The root's P2P table: 3 bits per chip address (x << 8 | y), 8 to a word; 6 = no route.
         let mut chips = Vec::new();
         for x in 0..w {
             let first = (u32::from(x) << 8) / 8;
             let last = ((u32::from(x) << 8) | u32::from(h - 1)) / 8;
-            let words = self.read_words(root.0, root.1, 0xE101_0000 + 4 * first, (last - first + 1) as usize)?;
+            let words = self.read_words(
+                root.0,
+                root.1,
+                0xE101_0000 + 4 * first,
+                (last - first + 1) as usize,
+            )?;
             for y in 0..h {
                 let a = (u32::from(x) << 8) | u32::from(y);
                 let word = words[(a / 8 - first) as usize];
@@ -292,9 +378,26 @@ impl BoardTarget {
             (8, 8, 48) => MachineDesc::spinn5(),
             (1, 1, 1) => MachineDesc::single(),
             _ if chips.len() == usize::from(w) * usize::from(h) => MachineDesc::torus(w, h),
-            _ => return Err(TargetError::Board(format!("a {w}x{h} machine of {} chips is not a shape spinn knows", chips.len()))),
+            _ => {
+                return Err(TargetError::Board(format!(
+                    "a {w}x{h} machine of {} chips is not a shape spinn knows",
+                    chips.len()
+                )))
+            }
         };
-        let reqs = chips.iter().map(|&(x, y)| Pending { x, y, req: ScpRequest { cmd: scp::CMD_INFO, seq: 0, args: [0; 3], data: vec![] } }).collect();
+        let reqs = chips
+            .iter()
+            .map(|&(x, y)| Pending {
+                x,
+                y,
+                req: ScpRequest {
+                    cmd: scp::CMD_INFO,
+                    seq: 0,
+                    args: [0; 3],
+                    data: vec![],
+                },
+            })
+            .collect();
         let infos = self.batch(reqs)?;
         let mut dead_cores = Vec::new();
         let mut dead_links = Vec::new();
@@ -311,15 +414,22 @@ impl BoardTarget {
                 }
             }
         }
-        let mut json: serde_json::Value = serde_json::from_str(&base.to_json()).expect("JSON of a description");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&base.to_json()).expect("JSON of a description");
         json["dead_cores"] = serde_json::json!(dead_cores);
         json["dead_links"] = serde_json::json!(dead_links);
-        self.desc = MachineDesc::from_json(&json.to_string()).map_err(|e| TargetError::Board(format!("discovered machine: {e}")))?;
+        self.desc = MachineDesc::from_json(&json.to_string())
+            .map_err(|e| TargetError::Board(format!("discovered machine: {e}")))?;
         Ok(())
     }
 
     fn report(&mut self, x: u8, y: u8, p: u8) -> Result<CoreReport, TargetError> {
-        let bytes = self.read_memory(x, y, VCPU_BASE + VCPU_SIZE * u32::from(p), VCPU_SIZE as usize)?;
+        let bytes = self.read_memory(
+            x,
+            y,
+            VCPU_BASE + VCPU_SIZE * u32::from(p),
+            VCPU_SIZE as usize,
+        )?;
         let v = sysram::Vcpu::parse(bytes.as_slice().try_into().expect("one vcpu block"));
         Ok(CoreReport {
             x,
@@ -341,7 +451,9 @@ impl BoardTarget {
 
     /// The text of the IOBUF chain starting at `block` of chip (x, y).
     fn iobuf(&mut self, x: u8, y: u8, block: u32) -> Result<String, TargetError> {
-        sysram::iobuf_text(block, |addr, len| self.read_memory(x, y, addr, len).map(Some))
+        sysram::iobuf_text(block, |addr, len| {
+            self.read_memory(x, y, addr, len).map(Some)
+        })
     }
 
     /// Sends `signal` (§6.4, e.g. 3 = SIG_START, 2 = SIG_STOP) to the cores running `app_id`,
@@ -355,27 +467,59 @@ impl BoardTarget {
 
     /// The root (Ethernet) chip the board answers from.
     fn root(&self) -> (u8, u8) {
-        self.desc.ethernet_chips().first().copied().or_else(|| self.desc.chips().first().copied()).unwrap_or((0, 0))
+        self.desc
+            .ethernet_chips()
+            .first()
+            .copied()
+            .or_else(|| self.desc.chips().first().copied())
+            .unwrap_or((0, 0))
     }
 
     /// How many cores of application `app_id` are in `state` (a vcpu state number, §6.5), over
     /// the whole board (CMD_COUNT).
     pub fn count_state(&mut self, app_id: u8, state: u8) -> Result<u32, TargetError> {
         let root = self.root();
-        let r = self.one(root.0, root.1, scp::CMD_COUNT, [u32::from(app_id), u32::from(state), 0], vec![])?;
-        r.arg(0).ok_or_else(|| TargetError::Board("CMD_COUNT reply without a count".into()))
+        let r = self.one(
+            root.0,
+            root.1,
+            scp::CMD_COUNT,
+            [u32::from(app_id), u32::from(state), 0],
+            vec![],
+        )?;
+        r.arg(0)
+            .ok_or_else(|| TargetError::Board("CMD_COUNT reply without a count".into()))
     }
 
     /// Fills `bytes` bytes (a multiple of 4) from `addr` of chip (x, y) with `word` (CMD_FILL).
-    pub fn fill(&mut self, x: u8, y: u8, addr: u32, word: u32, bytes: u32) -> Result<(), TargetError> {
+    pub fn fill(
+        &mut self,
+        x: u8,
+        y: u8,
+        addr: u32,
+        word: u32,
+        bytes: u32,
+    ) -> Result<(), TargetError> {
         self.one(x, y, scp::CMD_FILL, [addr, word, bytes], vec![])?;
         Ok(())
     }
 
     /// Allocates a tagged SDRAM block (CMD_ALLOC op 0 with a non-zero tag, so that the
     /// application can find it with `sark_tag_ptr(tag, app_id)`).
-    pub fn alloc_sdram_tagged(&mut self, x: u8, y: u8, bytes: u32, app_id: u8, tag: u8) -> Result<u32, TargetError> {
-        let reply = self.one(x, y, scp::CMD_ALLOC, [u32::from(app_id) << 8, bytes, u32::from(tag)], vec![])?;
+    pub fn alloc_sdram_tagged(
+        &mut self,
+        x: u8,
+        y: u8,
+        bytes: u32,
+        app_id: u8,
+        tag: u8,
+    ) -> Result<u32, TargetError> {
+        let reply = self.one(
+            x,
+            y,
+            scp::CMD_ALLOC,
+            [u32::from(app_id) << 8, bytes, u32::from(tag)],
+            vec![],
+        )?;
         match reply.arg(0) {
             Some(addr) if addr != 0 => Ok(addr),
             _ => Err(TargetError::OutOfSdram { x, y, bytes }),
@@ -385,16 +529,36 @@ impl BoardTarget {
     /// Points IP tag `tag` at `ip`:`port`, so that SDP a core sends with that tag reaches the
     /// host there (`strip`: without the SDP header). `ip` 0 means "the address this request
     /// came from".
-    pub fn set_iptag(&mut self, tag: u8, ip: [u8; 4], port: u16, strip: bool) -> Result<(), TargetError> {
+    pub fn set_iptag(
+        &mut self,
+        tag: u8,
+        ip: [u8; 4],
+        port: u16,
+        strip: bool,
+    ) -> Result<(), TargetError> {
         let root = self.root();
         let arg1 = (u32::from(strip) << 28) | (IPTAG_SET << 16) | u32::from(tag);
-        self.one(root.0, root.1, scp::CMD_IPTAG, [arg1, u32::from(port), u32::from_le_bytes(ip)], vec![])?;
+        self.one(
+            root.0,
+            root.1,
+            scp::CMD_IPTAG,
+            [arg1, u32::from(port), u32::from_le_bytes(ip)],
+            vec![],
+        )?;
         Ok(())
     }
 
     /// Makes UDP sent to the board's `port` arrive as SDP at core `p` of chip (x, y), port
     /// `sdp_port`, through reverse IP tag `tag`.
-    pub fn set_reverse_iptag(&mut self, tag: u8, port: u16, x: u8, y: u8, p: u8, sdp_port: u8) -> Result<(), TargetError> {
+    pub fn set_reverse_iptag(
+        &mut self,
+        tag: u8,
+        port: u16,
+        x: u8,
+        y: u8,
+        p: u8,
+        sdp_port: u8,
+    ) -> Result<(), TargetError> {
         let root = self.root();
         let dest_port = u32::from(((sdp_port & 7) << 5) | (p & 31));
         let arg1 = (1 << 29) | (1 << 28) | (IPTAG_SET << 16) | (dest_port << 8) | u32::from(tag);
@@ -406,7 +570,13 @@ impl BoardTarget {
     /// Frees IP tag `tag`.
     pub fn clear_iptag(&mut self, tag: u8) -> Result<(), TargetError> {
         let root = self.root();
-        self.one(root.0, root.1, scp::CMD_IPTAG, [(IPTAG_CLR << 16) | u32::from(tag), 0, 0], vec![])?;
+        self.one(
+            root.0,
+            root.1,
+            scp::CMD_IPTAG,
+            [(IPTAG_CLR << 16) | u32::from(tag), 0, 0],
+            vec![],
+        )?;
         Ok(())
     }
 
@@ -414,7 +584,13 @@ impl BoardTarget {
     /// flags, count, rx_port, dest_addr, dest_port, …}.
     pub fn iptag(&mut self, tag: u8) -> Result<Vec<u8>, TargetError> {
         let root = self.root();
-        let r = self.one(root.0, root.1, scp::CMD_IPTAG, [(IPTAG_GET << 16) | u32::from(tag), 1, 0], vec![])?;
+        let r = self.one(
+            root.0,
+            root.1,
+            scp::CMD_IPTAG,
+            [(IPTAG_GET << 16) | u32::from(tag), 1, 0],
+            vec![],
+        )?;
         Ok(r.body)
     }
 }
@@ -442,7 +618,10 @@ fn describe(p: &Pending) -> String {
         scp::CMD_COUNT => "CMD_COUNT",
         _ => "SCP command",
     };
-    format!("{name} ({}) to chip ({},{}) arg1 {:#x}", p.req.cmd, p.x, p.y, p.req.args[0])
+    format!(
+        "{name} ({}) to chip ({},{}) arg1 {:#x}",
+        p.req.cmd, p.x, p.y, p.req.args[0]
+    )
 }
 
 impl Target for BoardTarget {
@@ -450,12 +629,26 @@ impl Target for BoardTarget {
         &self.desc
     }
 
-    fn load(&mut self, x: u8, y: u8, p: u32, program: &Program, app_id: u8) -> Result<(), TargetError> {
+    fn load(
+        &mut self,
+        x: u8,
+        y: u8,
+        p: u32,
+        program: &Program,
+        app_id: u8,
+    ) -> Result<(), TargetError> {
         if !self.desc.has_chip(x, y) || p == 0 || p >= 18 {
-            return Err(TargetError::Board(format!("no application core ({x},{y},{p}) on this machine")));
+            return Err(TargetError::Board(format!(
+                "no application core ({x},{y},{p}) on this machine"
+            )));
         }
-        let segments: Vec<(u32, &[u8], u32)> = program.segments.iter().map(|s| (s.addr, s.data.as_slice(), s.mem_size)).collect();
-        let image = aplx::build(&segments, program.entry).map_err(|e| TargetError::Board(format!("{}: {e}", program.name)))?;
+        let segments: Vec<(u32, &[u8], u32)> = program
+            .segments
+            .iter()
+            .map(|s| (s.addr, s.data.as_slice(), s.mem_size))
+            .collect();
+        let image = aplx::build(&segments, program.entry)
+            .map_err(|e| TargetError::Board(format!("{}: {e}", program.name)))?;
         self.write_memory(x, y, APLX_BUFFER, &image)?;
         // WAIT flag (bit 18): the core holds until SIG_START, once the host has laid out its data.
         let id_op_mask = (u32::from(app_id) << 24) | (1 << 18) | (1 << p);
@@ -473,10 +666,18 @@ impl Target for BoardTarget {
             let app_id = self.loaded.values().next().copied().unwrap_or(0);
             // Router entries from SC&MP's allocator, then the table through SDRAM.
             let count = list.len() as u32;
-            let alloc = self.one(x, y, scp::CMD_ALLOC, [(u32::from(app_id) << 8) | 3, count, 0], vec![])?;
+            let alloc = self.one(
+                x,
+                y,
+                scp::CMD_ALLOC,
+                [(u32::from(app_id) << 8) | 3, count, 0],
+                vec![],
+            )?;
             let base = alloc.arg(0).unwrap_or(0);
             if base == 0 {
-                return Err(TargetError::Board(format!("chip ({x},{y}): no room for {count} router entries")));
+                return Err(TargetError::Board(format!(
+                    "chip ({x},{y}): no room for {count} router entries"
+                )));
             }
             let mut table = Vec::with_capacity(16 * list.len());
             // rtr_entry_t {u16 next (the entry's offset from the allocated base), u16 free,
@@ -489,14 +690,30 @@ impl Target for BoardTarget {
                 table.extend_from_slice(&e.mask.to_le_bytes());
             }
             self.write_memory(x, y, TABLE_BUFFER, &table)?;
-            self.one(x, y, scp::CMD_RTR, [(count << 16) | (u32::from(app_id) << 8) | 2, TABLE_BUFFER, base], vec![])?;
+            self.one(
+                x,
+                y,
+                scp::CMD_RTR,
+                [
+                    (count << 16) | (u32::from(app_id) << 8) | 2,
+                    TABLE_BUFFER,
+                    base,
+                ],
+                vec![],
+            )?;
         }
         Ok(())
     }
 
     fn alloc_sdram(&mut self, x: u8, y: u8, bytes: u32, app_id: u8) -> Result<u32, TargetError> {
         // CMD_ALLOC op 0: a block of SC&MP's SDRAM heap, owned by the app, untagged.
-        let reply = self.one(x, y, scp::CMD_ALLOC, [u32::from(app_id) << 8, bytes, 0], vec![])?;
+        let reply = self.one(
+            x,
+            y,
+            scp::CMD_ALLOC,
+            [u32::from(app_id) << 8, bytes, 0],
+            vec![],
+        )?;
         match reply.arg(0) {
             Some(addr) if addr != 0 => Ok(addr),
             _ => Err(TargetError::OutOfSdram { x, y, bytes }),
@@ -509,8 +726,21 @@ impl Target for BoardTarget {
             .enumerate()
             .map(|(i, c)| {
                 let a = addr + (i * CHUNK) as u32;
-                let ty = if a.is_multiple_of(4) && c.len().is_multiple_of(4) { 2 } else { 0 };
-                Pending { x, y, req: ScpRequest { cmd: scp::CMD_WRITE, seq: 0, args: [a, c.len() as u32, ty], data: c.to_vec() } }
+                let ty = if a.is_multiple_of(4) && c.len().is_multiple_of(4) {
+                    2
+                } else {
+                    0
+                };
+                Pending {
+                    x,
+                    y,
+                    req: ScpRequest {
+                        cmd: scp::CMD_WRITE,
+                        seq: 0,
+                        args: [a, c.len() as u32, ty],
+                        data: c.to_vec(),
+                    },
+                }
             })
             .collect();
         self.batch(reqs)?;
@@ -523,8 +753,21 @@ impl Target for BoardTarget {
         while off < len {
             let n = CHUNK.min(len - off);
             let a = addr + off as u32;
-            let ty = if a.is_multiple_of(4) && n.is_multiple_of(4) { 2 } else { 0 };
-            reqs.push(Pending { x, y, req: ScpRequest { cmd: scp::CMD_READ, seq: 0, args: [a, n as u32, ty], data: vec![] } });
+            let ty = if a.is_multiple_of(4) && n.is_multiple_of(4) {
+                2
+            } else {
+                0
+            };
+            reqs.push(Pending {
+                x,
+                y,
+                req: ScpRequest {
+                    cmd: scp::CMD_READ,
+                    seq: 0,
+                    args: [a, n as u32, ty],
+                    data: vec![],
+                },
+            });
             off += n;
         }
         let replies = self.batch(reqs)?;
@@ -533,7 +776,10 @@ impl Target for BoardTarget {
             out.extend_from_slice(&r.body);
         }
         if out.len() != len {
-            return Err(TargetError::Board(format!("chip ({x},{y}): read of {len} bytes at {addr:#010x} returned {}", out.len())));
+            return Err(TargetError::Board(format!(
+                "chip ({x},{y}): read of {len} bytes at {addr:#010x} returned {}",
+                out.len()
+            )));
         }
         Ok(out)
     }
@@ -551,19 +797,33 @@ impl Target for BoardTarget {
             let mut finished = true;
             let cores: Vec<(u8, u8, u8)> = self.loaded.keys().copied().collect();
             for (x, y, p) in cores {
-                let state = self.read_memory(x, y, VCPU_BASE + VCPU_SIZE * u32::from(p) + vcpu::CPU_STATE, 1)?[0];
+                let state = self.read_memory(
+                    x,
+                    y,
+                    VCPU_BASE + VCPU_SIZE * u32::from(p) + vcpu::CPU_STATE,
+                    1,
+                )?[0];
                 let s = CpuState::from_u8(state);
-                if !matches!(s, CpuState::Exit | CpuState::RunTimeException | CpuState::Watchdog) {
+                if !matches!(
+                    s,
+                    CpuState::Exit | CpuState::RunTimeException | CpuState::Watchdog
+                ) {
                     finished = false;
                     break;
                 }
             }
             let now = start.elapsed().as_nanos() as u64;
             if finished {
-                return Ok(RunEnd { stop: StopReason::AllFinished, time_ns: now });
+                return Ok(RunEnd {
+                    stop: StopReason::AllFinished,
+                    time_ns: now,
+                });
             }
             if now >= limit_ns {
-                return Ok(RunEnd { stop: StopReason::TimeLimit, time_ns: now });
+                return Ok(RunEnd {
+                    stop: StopReason::TimeLimit,
+                    time_ns: now,
+                });
             }
             std::thread::sleep(Duration::from_nanos((limit_ns - now).min(5_000_000)));
         }
@@ -571,7 +831,10 @@ impl Target for BoardTarget {
 
     fn cores(&mut self) -> Result<Vec<CoreReport>, TargetError> {
         let cores: Vec<(u8, u8, u8)> = self.loaded.keys().copied().collect();
-        cores.into_iter().map(|(x, y, p)| self.report(x, y, p)).collect()
+        cores
+            .into_iter()
+            .map(|(x, y, p)| self.report(x, y, p))
+            .collect()
     }
 
     fn packet_counts(&mut self) -> Result<PacketCounts, TargetError> {
@@ -595,18 +858,31 @@ mod tests {
         // A bound socket that never answers.
         let quiet = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = quiet.local_addr().unwrap().to_string();
-        let timing = ScpTiming { timeout: Duration::from_millis(30), attempts: 3 };
-        let e = BoardTarget::connect_with(&addr, timing).err().expect("no board there");
+        let timing = ScpTiming {
+            timeout: Duration::from_millis(30),
+            attempts: 3,
+        };
+        let e = BoardTarget::connect_with(&addr, timing)
+            .err()
+            .expect("no board there");
         let text = e.to_string();
-        assert!(text.contains("no reply to CMD_VER") && text.contains("after 3 attempts"), "{text}");
+        assert!(
+            text.contains("no reply to CMD_VER") && text.contains("after 3 attempts"),
+            "{text}"
+        );
         // Three copies of the same request, all with one sequence number.
         let mut buf = [0u8; 512];
-        quiet.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        quiet
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let mut seqs = Vec::new();
         while let Ok(n) = quiet.recv(&mut buf) {
             let msg = SdpMessage::from_udp(&buf[..n]).unwrap();
             let req = ScpRequest::parse(&msg.data).unwrap();
-            assert_eq!((req.cmd, msg.header.dest_x, msg.header.dest_y), (scp::CMD_VER, 255, 255));
+            assert_eq!(
+                (req.cmd, msg.header.dest_x, msg.header.dest_y),
+                (scp::CMD_VER, 255, 255)
+            );
             seqs.push(req.seq);
         }
         assert_eq!(seqs.len(), 3);
@@ -625,11 +901,18 @@ mod tests {
             let mut data = b"SARK/SpiNNaker\0".to_vec();
             data.extend_from_slice(b"3.1.0\0");
             let reply = ScpReply::ok(req.seq, &[0, 0xFFFF_0100, 0], &data);
-            let out = SdpMessage { header: msg.header.reply(), data: reply.to_sdp_data() };
+            let out = SdpMessage {
+                header: msg.header.reply(),
+                data: reply.to_sdp_data(),
+            };
             fake.send_to(&out.to_udp(), from).unwrap();
         });
         let e = BoardTarget::connect(&addr).err().expect("not SC&MP");
         server.join().unwrap();
-        assert!(e.to_string().contains("expected SC&MP 4.x") && e.to_string().contains("SARK/SpiNNaker 3.1.0"), "{e}");
+        assert!(
+            e.to_string().contains("expected SC&MP 4.x")
+                && e.to_string().contains("SARK/SpiNNaker 3.1.0"),
+            "{e}"
+        );
     }
 }

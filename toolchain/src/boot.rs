@@ -27,7 +27,8 @@ const FLOOD_FILL_CONTROL: u32 = 5;
 /// board version, the time, the boot signature, and "this is the root chip".
 pub fn sv_boot_values(board_version: u8, unix_time: u32) -> [u8; SV_BYTES] {
     let mut sv = [0u8; SV_BYTES];
-    let mut put = |offset: usize, bytes: &[u8]| sv[offset..offset + bytes.len()].copy_from_slice(bytes);
+    let mut put =
+        |offset: usize, bytes: &[u8]| sv[offset..offset + bytes.len()].copy_from_slice(bytes);
     put(0x0A, &[board_version]); // hardware version
     put(0x0C, &[4]); // P2PB repeats
     put(0x0D, &[4]); // log2 of the P2P sequence length
@@ -39,7 +40,7 @@ pub fn sv_boot_values(board_version: u8, unix_time: u32) -> [u8; SV_BYTES] {
     put(0x2A, &[200]); // link peek timeout, µs
     put(0x2B, &[1]); // LED half period: show load
     put(0x2C, &[50]); // netinit wait after the last BC, 10 ms units
-    // LED definitions differ by board: SpiNN-2/3 drive theirs as 0x502, SpiNN-4/5 as 1.
+                      // LED definitions differ by board: SpiNN-2/3 drive theirs as 0x502, SpiNN-4/5 as 1.
     let led0: u32 = match board_version {
         1 => 0x0007_6104,
         2 => 0x0000_6103,
@@ -75,8 +76,15 @@ fn packet(opcode: u32, op1: u32, op2: u32, op3: u32, data: &[u8]) -> Vec<u8> {
 }
 
 /// The boot packets for `image`, in sending order: start, one per 1 KiB block, control.
-pub fn boot_packets(image: &[u8], board_version: u8, unix_time: u32) -> Result<Vec<Vec<u8>>, TargetError> {
-    if image.len() < SV_OFFSET + SV_BYTES || image.len() > MAX_BOOT_IMAGE || !image.len().is_multiple_of(4) {
+pub fn boot_packets(
+    image: &[u8],
+    board_version: u8,
+    unix_time: u32,
+) -> Result<Vec<Vec<u8>>, TargetError> {
+    if image.len() < SV_OFFSET + SV_BYTES
+        || image.len() > MAX_BOOT_IMAGE
+        || !image.len().is_multiple_of(4)
+    {
         return Err(TargetError::Board(format!(
             "a boot image must be a multiple of 4 bytes, {} to {MAX_BOOT_IMAGE} long; this one has {}",
             SV_OFFSET + SV_BYTES,
@@ -84,11 +92,18 @@ pub fn boot_packets(image: &[u8], board_version: u8, unix_time: u32) -> Result<V
         )));
     }
     let mut image = image.to_vec();
-    image[SV_OFFSET..SV_OFFSET + SV_BYTES].copy_from_slice(&sv_boot_values(board_version, unix_time));
+    image[SV_OFFSET..SV_OFFSET + SV_BYTES]
+        .copy_from_slice(&sv_boot_values(board_version, unix_time));
     let blocks: Vec<&[u8]> = image.chunks(BLOCK_BYTES).collect();
     let mut out = vec![packet(FLOOD_FILL_START, 0, 0, blocks.len() as u32 - 1, &[])];
     for (k, block) in blocks.iter().enumerate() {
-        out.push(packet(FLOOD_FILL_BLOCK, ((BLOCK_BYTES as u32 / 4 - 1) << 8) | k as u32, 0, 0, block));
+        out.push(packet(
+            FLOOD_FILL_BLOCK,
+            ((BLOCK_BYTES as u32 / 4 - 1) << 8) | k as u32,
+            0,
+            0,
+            block,
+        ));
     }
     out.push(packet(FLOOD_FILL_CONTROL, 1, 0, 0, &[]));
     Ok(out)
@@ -97,7 +112,9 @@ pub fn boot_packets(image: &[u8], board_version: u8, unix_time: u32) -> Result<V
 /// Boots the board at `host` with `image`, a packet every `gap` (SpiNNaker's tools wait 50 to
 /// 100 ms). The board takes a few seconds after the last packet to come up.
 pub fn boot(host: &str, image: &[u8], board_version: u8, gap: Duration) -> Result<(), TargetError> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
     let packets = boot_packets(image, board_version, now)?;
     let name = host.split(':').next().unwrap_or(host);
     let addr = (name, BOOT_PORT)
@@ -105,10 +122,15 @@ pub fn boot(host: &str, image: &[u8], board_version: u8, gap: Duration) -> Resul
         .map_err(|e| TargetError::Board(format!("{host}: {e}")))?
         .next()
         .ok_or_else(|| TargetError::Board(format!("{host}: no address")))?;
-    let sock = UdpSocket::bind(if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-        .map_err(|e| TargetError::Board(format!("cannot open a UDP socket: {e}")))?;
+    let sock = UdpSocket::bind(if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    })
+    .map_err(|e| TargetError::Board(format!("cannot open a UDP socket: {e}")))?;
     for p in packets {
-        sock.send_to(&p, addr).map_err(|e| TargetError::Board(format!("boot packet to {addr}: {e}")))?;
+        sock.send_to(&p, addr)
+            .map_err(|e| TargetError::Board(format!("boot packet to {addr}: {e}")))?;
         std::thread::sleep(gap);
     }
     Ok(())
@@ -126,9 +148,15 @@ mod tests {
         // Start: version 1, opcode 1, operands 0, 0, blocks - 1.
         assert_eq!(p[0], [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         // Block 1: opcode 3, operand 1 = (255 << 8) | 1, then 1 KiB of byte-swapped words.
-        assert_eq!(&p[2][..18], &[0, 1, 0, 0, 0, 3, 0, 0, 0xFF, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &p[2][..18],
+            &[0, 1, 0, 0, 0, 3, 0, 0, 0xFF, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
         assert_eq!(p[2].len(), 18 + 1024);
-        assert_eq!(&p[2][18..22], &[image[1027], image[1026], image[1025], image[1024]]);
+        assert_eq!(
+            &p[2][18..22],
+            &[image[1027], image[1026], image[1025], image[1024]]
+        );
         // The last block is short; the control packet says go.
         assert_eq!(p[3].len(), 18 + 512);
         assert_eq!(p[4], [0, 1, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);

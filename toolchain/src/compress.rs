@@ -690,11 +690,26 @@ mod tests {
     fn entries_that_also_carry_local_packets_are_never_default_routes() {
         // Arrives on link 3 (W), leaves on link 0 (E): a default route, unless a local core
         // also sends under this key, which the router would then drop without the entry.
-        let e = Entry { key: 5, mask: !0, route: 1, sources: 1 << 3 };
+        let e = Entry {
+            key: 5,
+            mask: !0,
+            route: 1,
+            sources: 1 << 3,
+        };
         assert!(remove_default_routes(&[e]).is_empty());
-        let local = Entry { sources: (1 << 3) | SOURCE_LOCAL, ..e };
+        let local = Entry {
+            sources: (1 << 3) | SOURCE_LOCAL,
+            ..e
+        };
         assert_eq!(remove_default_routes(&[local]), vec![local]);
-        assert_eq!(remove_default_routes(&[Entry { sources: SOURCE_LOCAL, ..e }]).len(), 1);
+        assert_eq!(
+            remove_default_routes(&[Entry {
+                sources: SOURCE_LOCAL,
+                ..e
+            }])
+            .len(),
+            1
+        );
     }
 
     use super::*;

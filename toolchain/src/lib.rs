@@ -28,8 +28,8 @@ pub use graph::{
     split, AppGraph, AppPartitionId, AppVertexId, MachineGraph, MachineVertex, MachineVertexId,
     PartitionId, Vertex,
 };
-pub use mapping::{map, Algorithms, Mapping, SdramLayout};
 pub use keys::{allocate_key_blocks, allocate_keys, KeyMap, KeySpace};
+pub use mapping::{map, Algorithms, Mapping, SdramLayout};
 pub use place::{place, MapError, Placement, Placements};
 pub use route::{route, RoutingTree, RoutingTrees, TreeNode};
 pub use tables::{build_tables, compress_tables, to_route_entries, Tables};

@@ -13,12 +13,12 @@ use spinn_sim::chip::sysram::{SDRAM_SYS, SDRAM_USER_BASE};
 use spinn_sim::geometry::MachineDesc;
 use spinn_sim::machine::RouteEntry;
 
+use crate::compress::ROUTER_CAPACITY;
 use crate::graph::{split, AppGraph, MachineGraph, PartitionId};
 use crate::keys::{allocate_key_blocks, KeyMap};
 use crate::place::{place, MapError, Placements};
 use crate::route::{route, RoutingTrees};
 use crate::tables::{build_tables, compress_tables, to_route_entries, Tables};
-use crate::compress::ROUTER_CAPACITY;
 
 /// DTCM an application may use for its data on one core: 64 KiB less the stacks and the
 /// runtime's own variables (the spinn runtime keeps 12 KiB of stacks at the top of DTCM).
@@ -52,7 +52,12 @@ pub struct Algorithms {
 impl Default for Algorithms {
     /// Even slices, breadth-first locality-aware placement, shortest-path trees, ordered covering.
     fn default() -> Self {
-        Algorithms { split, place, route, compress: compress_tables }
+        Algorithms {
+            split,
+            place,
+            route,
+            compress: compress_tables,
+        }
     }
 }
 
@@ -85,8 +90,14 @@ pub fn map(
     for id in mg.vertex_ids() {
         let v = mg.vertex(id).expect("id from the graph");
         if v.dtcm_bytes > DTCM_DATA_BYTES {
-            let name = graph.vertex(v.app_vertex).map_or_else(String::new, |a| a.name.clone());
-            return Err(MapError::DtcmTooSmall { vertex: name, needed: v.dtcm_bytes, available: DTCM_DATA_BYTES });
+            let name = graph
+                .vertex(v.app_vertex)
+                .map_or_else(String::new, |a| a.name.clone());
+            return Err(MapError::DtcmTooSmall {
+                vertex: name,
+                needed: v.dtcm_bytes,
+                available: DTCM_DATA_BYTES,
+            });
         }
     }
     let placements = (algorithms.place)(&mg, desc, seed)?;
@@ -96,14 +107,25 @@ pub fn map(
         let used = sdram.entry(p.chip()).or_default();
         *used += need;
         if *used > u64::from(SDRAM_USER_BYTES) {
-            return Err(MapError::SdramTooSmall { x: p.x, y: p.y, needed: *used, available: SDRAM_USER_BYTES });
+            return Err(MapError::SdramTooSmall {
+                x: p.x,
+                y: p.y,
+                needed: *used,
+                available: SDRAM_USER_BYTES,
+            });
         }
     }
     let key_map = allocate_key_blocks(&mg, |p| keys(&mg, p));
     let trees = (algorithms.route)(&mg, &placements, desc)?;
     let tables = (algorithms.compress)(&build_tables(&trees, &key_map, desc), ROUTER_CAPACITY)?;
     let entries = to_route_entries(&tables);
-    Ok(Mapping { graph: mg, placements, keys: key_map, tables, entries })
+    Ok(Mapping {
+        graph: mg,
+        placements,
+        keys: key_map,
+        tables,
+        entries,
+    })
 }
 
 /// Hands out each chip's application SDRAM, word aligned, in the order asked.
@@ -142,7 +164,13 @@ mod tests {
     use crate::graph::Vertex;
 
     fn pop(name: &str, atoms: u32, dtcm: u32, sdram: u32) -> Vertex {
-        Vertex { name: name.into(), atoms, max_atoms_per_core: 8, dtcm_bytes: dtcm, sdram_bytes: sdram }
+        Vertex {
+            name: name.into(),
+            atoms,
+            max_atoms_per_core: 8,
+            dtcm_bytes: dtcm,
+            sdram_bytes: sdram,
+        }
     }
 
     #[test]
@@ -153,7 +181,14 @@ mod tests {
         g.add_edge(a, b, "fwd");
         g.add_edge(b, a, "back");
         let desc = MachineDesc::spinn3();
-        let m = map(&g, &desc, 1, &Algorithms::default(), |_, p| if p.name == "back" { 40 } else { 3 }).unwrap();
+        let m = map(&g, &desc, 1, &Algorithms::default(), |_, p| {
+            if p.name == "back" {
+                40
+            } else {
+                3
+            }
+        })
+        .unwrap();
         assert_eq!(m.graph.vertex_count(), 4);
         assert_eq!(m.placements.len(), 4);
         for (p, k) in &m.keys {
@@ -176,13 +211,25 @@ mod tests {
     #[test]
     fn a_swapped_placer_is_used() {
         fn nowhere(_: &MachineGraph, _: &MachineDesc, _: u64) -> Result<Placements, MapError> {
-            Err(MapError::DoesNotFit { needed: 99, available: 0 })
+            Err(MapError::DoesNotFit {
+                needed: 99,
+                available: 0,
+            })
         }
         let mut g = AppGraph::new();
         g.add_vertex(pop("a", 1, 0, 0));
-        let algorithms = Algorithms { place: nowhere, ..Algorithms::default() };
+        let algorithms = Algorithms {
+            place: nowhere,
+            ..Algorithms::default()
+        };
         let e = map(&g, &MachineDesc::single(), 1, &algorithms, |_, _| 1).unwrap_err();
-        assert_eq!(e, MapError::DoesNotFit { needed: 99, available: 0 });
+        assert_eq!(
+            e,
+            MapError::DoesNotFit {
+                needed: 99,
+                available: 0
+            }
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn build_tables(trees: &RoutingTrees, keys: &KeyMap, desc: &MachineDesc) -> 
             if node.route() == 0 {
                 continue;
             }
-            let local = if (x, y) == tree.source { SOURCE_LOCAL } else { 0 };
+            let local = if (x, y) == tree.source {
+                SOURCE_LOCAL
+            } else {
+                0
+            };
             out.entry((x, y)).or_default().push(Entry {
                 key: space.base,
                 mask: space.mask,

@@ -12,7 +12,12 @@ use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::Target;
 
 fn serve() -> (Spawned, String) {
-    let s = spawn(MachineDesc::spinn3(), ChipConfig::default(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let s = spawn(
+        MachineDesc::spinn3(),
+        ChipConfig::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
     let addr = s.addr().to_string();
     (s, addr)
 }
@@ -28,14 +33,23 @@ fn memory_allocation_fill_and_counts() {
     t.write_memory(1, 1, a + 1, &data).unwrap();
     assert_eq!(t.read_memory(1, 1, a + 1, data.len()).unwrap(), data);
     t.fill(1, 1, a, 0xDEAD_BEEF, 64).unwrap();
-    assert_eq!(t.read_memory(1, 1, a, 8).unwrap(), [0xEF, 0xBE, 0xAD, 0xDE, 0xEF, 0xBE, 0xAD, 0xDE]);
+    assert_eq!(
+        t.read_memory(1, 1, a, 8).unwrap(),
+        [0xEF, 0xBE, 0xAD, 0xDE, 0xEF, 0xBE, 0xAD, 0xDE]
+    );
     let b = t.alloc_sdram_tagged(1, 1, 100, 30, 7).unwrap();
     assert!(b >= a + 3000 || b + 100 <= a, "blocks overlap");
-    assert!(t.alloc_sdram_tagged(1, 1, 100, 30, 7).is_err(), "a tag is used once per app");
+    assert!(
+        t.alloc_sdram_tagged(1, 1, 100, 30, 7).is_err(),
+        "a tag is used once per app"
+    );
     assert!(t.alloc_sdram(1, 1, 1 << 30, 30).is_err());
 
     // hello on three cores of two chips: held until SIG_START, then EXIT, counted by CMD_COUNT.
-    let hello = Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf")).unwrap();
+    let hello = Program::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/hello.elf"),
+    )
+    .unwrap();
     for (x, y, p) in [(0, 0, 1), (0, 0, 2), (1, 0, 5)] {
         t.load(x, y, p, &hello, 31).unwrap();
     }
@@ -47,7 +61,10 @@ fn memory_allocation_fill_and_counts() {
     assert_eq!(cores.len(), 3);
     for c in cores {
         assert_eq!((c.state.as_str(), c.user[0]), ("EXIT", 0x600D));
-        assert_eq!(c.iobuf, format!("hello from core {} on chip {},{}\n", c.p, c.x, c.y));
+        assert_eq!(
+            c.iobuf,
+            format!("hello from core {} on chip {},{}\n", c.p, c.x, c.y)
+        );
     }
 }
 
@@ -68,8 +85,15 @@ fn ip_tags() {
     assert_ne!(flags & 0x0200, 0, "reverse");
     // {ip[4], mac[6], tx_port, timeout, flags, u32 count, rx_port, dest_addr, dest_port}
     assert_eq!(u16::from_le_bytes([r[20], r[21]]), 40001, "rx port");
-    assert_eq!(u16::from_le_bytes([r[22], r[23]]), 0x0100, "destination chip (1,0)");
+    assert_eq!(
+        u16::from_le_bytes([r[22], r[23]]),
+        0x0100,
+        "destination chip (1,0)"
+    );
     assert_eq!(r[24], (1 << 5) | 3, "destination SDP port 1, core 3");
     t.clear_iptag(3).unwrap();
-    assert_eq!(u16::from_le_bytes(t.iptag(3).unwrap()[14..16].try_into().unwrap()) & 0x8000, 0);
+    assert_eq!(
+        u16::from_le_bytes(t.iptag(3).unwrap()[14..16].try_into().unwrap()) & 0x8000,
+        0
+    );
 }

@@ -48,7 +48,10 @@ fn an_unbooted_board_is_booted_then_used() {
     assert_eq!(target.machine().chips().len(), 4);
     stop.store(true, Ordering::Relaxed);
     let got = board.join().unwrap();
-    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [1, 3, 3, 3, 3, 5]);
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        [1, 3, 3, 3, 3, 5]
+    );
     assert!(got[1..5].iter().all(|g| g.1 == 18 + 1024));
     assert!(target.version().starts_with("SC&MP"));
 }
@@ -56,6 +59,8 @@ fn an_unbooted_board_is_booted_then_used() {
 #[test]
 fn a_bad_boot_image_is_refused_before_sending() {
     let quiet = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let e = BoardTarget::connect_booting(&quiet.local_addr().unwrap().to_string(), &[0; 100], 5).err().unwrap();
+    let e = BoardTarget::connect_booting(&quiet.local_addr().unwrap().to_string(), &[0; 100], 5)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("boot image"), "{e}");
 }

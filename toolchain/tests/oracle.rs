@@ -13,7 +13,8 @@ use spinn_sim::loader::Program;
 use spinn_sim::parallel::{self, Setup};
 use spinn_sim::workloads::{fabric_core, FabricParams};
 use spinn_toolchain::{
-    allocate_keys, build_tables, compress_tables, place, route, split, to_route_entries, AppGraph, Vertex, ROUTER_CAPACITY,
+    allocate_keys, build_tables, compress_tables, place, route, split, to_route_entries, AppGraph,
+    Vertex, ROUTER_CAPACITY,
 };
 
 /// xorshift64*: deterministic, no crates.
@@ -32,7 +33,15 @@ fn random_graph(rng: &mut Rng) -> AppGraph {
     let mut g = AppGraph::new();
     let n = rng.range(2, 6);
     let ids: Vec<_> = (0..n)
-        .map(|i| g.add_vertex(Vertex { name: format!("pop{i}"), atoms: rng.range(1, 40), max_atoms_per_core: 16, dtcm_bytes: 0, sdram_bytes: 0 }))
+        .map(|i| {
+            g.add_vertex(Vertex {
+                name: format!("pop{i}"),
+                atoms: rng.range(1, 40),
+                max_atoms_per_core: 16,
+                dtcm_bytes: 0,
+                sdram_bytes: 0,
+            })
+        })
         .collect();
     for &src in &ids {
         for part in 0..rng.range(1, 2) {
@@ -45,7 +54,12 @@ fn random_graph(rng: &mut Rng) -> AppGraph {
 }
 
 fn check(desc: MachineDesc, seed: u64) {
-    let fabric = Arc::new(Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/fabric.elf")).unwrap());
+    let fabric = Arc::new(
+        Program::from_file(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/fabric.elf"),
+        )
+        .unwrap(),
+    );
     let mut rng = Rng(seed);
     let graph = random_graph(&mut rng);
     let mg = split(&graph);
@@ -69,23 +83,46 @@ fn check(desc: MachineDesc, seed: u64) {
         }
         sends.entry(pid.source).or_default().extend(ks);
     }
-    let mut setup = Setup { desc: desc.clone(), config: ChipConfig::default(), loads: vec![], routes: to_route_entries(&tables), pokes: vec![], fingerprint: false, trace: None };
+    let mut setup = Setup {
+        desc: desc.clone(),
+        config: ChipConfig::default(),
+        loads: vec![],
+        routes: to_route_entries(&tables),
+        pokes: vec![],
+        fingerprint: false,
+        trace: None,
+    };
     let mut core_of = BTreeMap::new();
     for (v, p) in placements.iter() {
         let keys = sends.get(&v).cloned().unwrap_or_default();
         let expect_count = expect.get(&v).map_or(0, |e| e.0);
         // 20 µs between sends: targets shared by several sources are not flooded.
-        let params = FabricParams { expect: expect_count, keys: &keys, payload: false, gap_us: 20 };
+        let params = FabricParams {
+            expect: expect_count,
+            keys: &keys,
+            payload: false,
+            gap_us: 20,
+        };
         fabric_core(&mut setup, &fabric, p.chip(), p.core as u32, &params);
         core_of.insert((p.x, p.y, p.core), v);
     }
     let out = parallel::run(&setup, 2, 100 * 1000 * 200).unwrap();
     assert_eq!(out.stop, StopReason::AllFinished, "seed {seed}");
-    assert!(out.routers.iter().all(|r| r.counters.dropped == 0), "seed {seed}: no drops");
+    assert!(
+        out.routers.iter().all(|r| r.counters.dropped == 0),
+        "seed {seed}: no drops"
+    );
     for r in &out.cores {
         let v = core_of[&(r.x, r.y, r.p)];
         let (count, sum) = expect.get(&v).copied().unwrap_or((0, 0));
-        assert_eq!((r.user[1], r.user[2]), (count, sum), "seed {seed}: vertex on ({},{},{}) got what its partitions send it", r.x, r.y, r.p);
+        assert_eq!(
+            (r.user[1], r.user[2]),
+            (count, sum),
+            "seed {seed}: vertex on ({},{},{}) got what its partitions send it",
+            r.x,
+            r.y,
+            r.p
+        );
     }
 }
 

@@ -165,7 +165,8 @@ impl CoreState {
     /// Interrupt source lines (bit n = VIC source n) driven at `self.now`.
     fn lines(&self, shared: &Shared) -> u32 {
         let now = self.now;
-        let mut lines = self.timer.irq_sources(now) | self.dma.irq_sources(now) | self.cc.irq_sources(now);
+        let mut lines =
+            self.timer.irq_sources(now) | self.dma.irq_sources(now) | self.cc.irq_sources(now);
         lines |= shared.router.irq_sources();
         if shared.sysctl.cpu_int(self.phys) {
             lines |= 1 << 18;
@@ -180,9 +181,18 @@ impl CoreState {
     pub fn update_interrupts(&mut self) {
         let shared = self.shared.clone();
         let sh = shared.borrow();
-        let mut mem = CoreMemory { itcm: &self.itcm, dtcm: &self.dtcm, sysram: &sh.sysram, sdram: &sh.sdram };
+        let mut mem = CoreMemory {
+            itcm: &self.itcm,
+            dtcm: &self.dtcm,
+            sysram: &sh.sysram,
+            sdram: &sh.sdram,
+        };
         // Step through completions one by one so that each is traced at its own cycle.
-        while let Some(t) = self.dma.next_event(self.dma_time).filter(|&t| t <= self.now) {
+        while let Some(t) = self
+            .dma
+            .next_event(self.dma_time)
+            .filter(|&t| t <= self.now)
+        {
             self.dma.advance(t, &mut mem);
             self.dma_time = t;
             self.dma_done.push(t);
@@ -204,10 +214,14 @@ impl CoreState {
     /// Earliest future cycle at which this core's own peripherals change their outputs.
     pub fn next_event(&self) -> Option<Cycle> {
         let now = self.now;
-        [self.timer.next_event(now), self.dma.next_event(now), self.cc.next_event(now)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timer.next_event(now),
+            self.dma.next_event(now),
+            self.cc.next_event(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Moves packets the router holds into the receive buffer as it frees up, and drops (and
@@ -223,13 +237,27 @@ impl CoreState {
                 self.rx_head_since = deadline;
                 let phys = self.phys;
                 let mut sh = self.shared.borrow_mut();
-                sh.router.count_dropped(&pkt, source, 0, 1 << phys, deadline);
-                sh.emit(deadline, Event::Drop { key: pkt.key, links: 0, cores: 1 << phys });
+                sh.router
+                    .count_dropped(&pkt, source, 0, 1 << phys, deadline);
+                sh.emit(
+                    deadline,
+                    Event::Drop {
+                        key: pkt.key,
+                        links: 0,
+                        cores: 1 << phys,
+                    },
+                );
             } else if self.cc.deliver(pkt, self.now) {
                 self.rx_wait.pop_front();
                 self.rx_head_since = self.now;
                 let phys = self.phys;
-                self.shared.borrow_mut().emit(self.now, Event::Deliver { p: phys, key: pkt.key });
+                self.shared.borrow_mut().emit(
+                    self.now,
+                    Event::Deliver {
+                        p: phys,
+                        key: pkt.key,
+                    },
+                );
             } else {
                 break;
             }
@@ -354,7 +382,12 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
             if let Some(pkt) = st.cc.write(offset, value, now) {
                 st.outbox.push((now, pkt));
                 st.last_tx = now;
-                let ev = Event::Send { p: st.phys, key: pkt.key, payload: pkt.payload, control: pkt.control };
+                let ev = Event::Send {
+                    p: st.phys,
+                    key: pkt.key,
+                    payload: pkt.payload,
+                    control: pkt.control,
+                };
                 st.shared.borrow_mut().emit(now, ev);
                 // The chip routes the packet now, so that a receiver (maybe this core) sees it
                 // at the modelled time rather than at the end of a long slice.
@@ -362,13 +395,19 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
             }
         }
         Periph::Timer if offset == TRACE_MARK => {
-            let ev = Event::Callback { p: st.phys, event: (value >> 1) as u8, enter: value & 1 != 0 };
+            let ev = Event::Callback {
+                p: st.phys,
+                event: (value >> 1) as u8,
+                enter: value & 1 != 0,
+            };
             st.shared.borrow_mut().emit(now, ev);
         }
         Periph::Timer => st.timer.write(offset, value, now),
         Periph::Vic => {
             if offset == VIC_VADDR {
-                st.shared.borrow_mut().emit(now, Event::InterruptDone { p: st.phys });
+                st.shared
+                    .borrow_mut()
+                    .emit(now, Event::InterruptDone { p: st.phys });
             }
             st.vic.write(offset, value);
             st.vic_out = (st.vic.irq(), st.vic.fiq());
@@ -376,7 +415,11 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
         Periph::Dma => {
             st.update_interrupts();
             if offset == DMA_DESC {
-                let ev = Event::DmaStart { p: st.phys, bytes: value & 0x1_FFFC, write: value & (1 << 19) != 0 };
+                let ev = Event::DmaStart {
+                    p: st.phys,
+                    bytes: value & 0x1_FFFC,
+                    write: value & (1 << 19) != 0,
+                };
                 st.shared.borrow_mut().emit(now, ev);
             }
             st.dma.write(offset, value, now)
@@ -432,7 +475,11 @@ fn eng<T>(r: Result<T, uc_error>, what: &'static str) -> Result<T, CoreError> {
 
 impl Core {
     /// Creates physical core `phys` with fresh TCMs, wired to the chip's shared blocks.
-    pub fn new(phys: u8, shared: Rc<RefCell<Shared>>, align_check: bool) -> Result<Core, CoreError> {
+    pub fn new(
+        phys: u8,
+        shared: Rc<RefCell<Shared>>,
+        align_check: bool,
+    ) -> Result<Core, CoreError> {
         let itcm = Ram::new(memory::ITCM_SIZE as usize);
         let dtcm = Ram::new(memory::DTCM_SIZE as usize);
         let (sysram, sdram) = {
@@ -475,39 +522,94 @@ impl Core {
         };
         // ARM946 is Unicorn's ARMv5TE model without VFP or Jazelle; its MPU stays off because
         // SARK-style start-up writes CP15 c1 with bit M clear (hardware notes §8.3).
-        let mut uc = eng(Unicorn::new_with_data(Arch::ARM, Mode::ARM946, state), "creating the engine")?;
+        let mut uc = eng(
+            Unicorn::new_with_data(Arch::ARM, Mode::ARM946, state),
+            "creating the engine",
+        )?;
         // SAFETY: the Ram buffers outlive the engine: the engine's data holds Rc clones of the
         // TCMs and the shared block holds SysRAM/SDRAM for the chip's lifetime.
         unsafe {
-            eng(uc.mem_map_ptr(memory::ITCM_BASE as u64, memory::ITCM_SIZE as usize, Permission::ALL, itcm.as_ptr() as _), "mapping ITCM")?;
-            eng(uc.mem_map_ptr(memory::DTCM_BASE as u64, memory::DTCM_SIZE as usize, Permission::ALL, dtcm.as_ptr() as _), "mapping DTCM")?;
+            eng(
+                uc.mem_map_ptr(
+                    memory::ITCM_BASE as u64,
+                    memory::ITCM_SIZE as usize,
+                    Permission::ALL,
+                    itcm.as_ptr() as _,
+                ),
+                "mapping ITCM",
+            )?;
+            eng(
+                uc.mem_map_ptr(
+                    memory::DTCM_BASE as u64,
+                    memory::DTCM_SIZE as usize,
+                    Permission::ALL,
+                    dtcm.as_ptr() as _,
+                ),
+                "mapping DTCM",
+            )?;
             for base in [memory::SDRAM_BASE, memory::SDRAM_BASE_UNBUF] {
-                eng(uc.mem_map_ptr(base as u64, memory::SDRAM_SIZE as usize, Permission::ALL, sdram.as_ptr() as _), "mapping SDRAM")?;
+                eng(
+                    uc.mem_map_ptr(
+                        base as u64,
+                        memory::SDRAM_SIZE as usize,
+                        Permission::ALL,
+                        sdram.as_ptr() as _,
+                    ),
+                    "mapping SDRAM",
+                )?;
             }
             for base in [memory::SYSRAM_BASE, memory::SYSRAM_BASE_UNBUF] {
-                eng(uc.mem_map_ptr(base as u64, memory::SYSRAM_SIZE as usize, Permission::ALL, sysram.as_ptr() as _), "mapping System RAM")?;
+                eng(
+                    uc.mem_map_ptr(
+                        base as u64,
+                        memory::SYSRAM_SIZE as usize,
+                        Permission::ALL,
+                        sysram.as_ptr() as _,
+                    ),
+                    "mapping System RAM",
+                )?;
             }
         }
         // System ROM: readable and executable, never writable (its contents are not modelled).
-        eng(uc.mem_map(memory::SYSROM_BASE as u64, memory::SYSROM_SIZE as usize, Permission::READ | Permission::EXEC), "mapping System ROM")?;
+        eng(
+            uc.mem_map(
+                memory::SYSROM_BASE as u64,
+                memory::SYSROM_SIZE as usize,
+                Permission::READ | Permission::EXEC,
+            ),
+            "mapping System ROM",
+        )?;
         for &(base, size, p) in MMIO_MAP {
             eng(
                 uc.mmio_map(
                     base,
                     size,
-                    Some(move |uc: &mut Unicorn<CoreState>, off: u64, size: usize| -> u64 {
-                        let word = periph_read(uc.get_data_mut(), p, (off as u32) & !3);
-                        let shift = (off as u32 & 3) * 8;
-                        let mask = if size >= 4 { u32::MAX } else { (1u32 << (size * 8)) - 1 };
-                        ((word >> shift) & mask) as u64
-                    }),
-                    Some(move |uc: &mut Unicorn<CoreState>, off: u64, _size: usize, value: u64| {
-                        let shift = (off as u32 & 3) * 8;
-                        // A stop requested here is carried out by the block hook at the next block:
-                        // Unicorn 2.0's emu_stop inside an MMIO callback abandons the block and
-                        // rewinds the PC to its start, which would repeat the write.
-                        periph_write(uc.get_data_mut(), p, (off as u32) & !3, (value as u32) << shift);
-                    }),
+                    Some(
+                        move |uc: &mut Unicorn<CoreState>, off: u64, size: usize| -> u64 {
+                            let word = periph_read(uc.get_data_mut(), p, (off as u32) & !3);
+                            let shift = (off as u32 & 3) * 8;
+                            let mask = if size >= 4 {
+                                u32::MAX
+                            } else {
+                                (1u32 << (size * 8)) - 1
+                            };
+                            ((word >> shift) & mask) as u64
+                        },
+                    ),
+                    Some(
+                        move |uc: &mut Unicorn<CoreState>, off: u64, _size: usize, value: u64| {
+                            let shift = (off as u32 & 3) * 8;
+                            // A stop requested here is carried out by the block hook at the next block:
+                            // Unicorn 2.0's emu_stop inside an MMIO callback abandons the block and
+                            // rewinds the PC to its start, which would repeat the write.
+                            periph_write(
+                                uc.get_data_mut(),
+                                p,
+                                (off as u32) & !3,
+                                (value as u32) << shift,
+                            );
+                        },
+                    ),
                 ),
                 "mapping peripherals",
             )?;
@@ -523,10 +625,21 @@ impl Core {
             "adding the interrupt hook",
         )?);
         if align_check {
-            hooks.push(eng(uc.add_mem_hook(HookType::MEM_READ | HookType::MEM_WRITE, 0, u32::MAX as u64, mem_hook), "adding the memory hook")?);
+            hooks.push(eng(
+                uc.add_mem_hook(
+                    HookType::MEM_READ | HookType::MEM_WRITE,
+                    0,
+                    u32::MAX as u64,
+                    mem_hook,
+                ),
+                "adding the memory hook",
+            )?);
         }
         // Only called on a fault, so free: remembers which access of the block failed.
-        let bad = HookType::MEM_READ_UNMAPPED | HookType::MEM_WRITE_UNMAPPED | HookType::MEM_READ_PROT | HookType::MEM_WRITE_PROT;
+        let bad = HookType::MEM_READ_UNMAPPED
+            | HookType::MEM_WRITE_UNMAPPED
+            | HookType::MEM_READ_PROT
+            | HookType::MEM_WRITE_PROT;
         hooks.push(eng(
             uc.add_mem_hook(bad, 0, u32::MAX as u64, |uc, _ty, _addr, _size, _value| {
                 let st = uc.get_data_mut();
@@ -535,7 +648,13 @@ impl Core {
             }),
             "adding the fault hook",
         )?);
-        Ok(Core { uc, hooks, sleeping: false, halted: false, halt_reason: None })
+        Ok(Core {
+            uc,
+            hooks,
+            sleeping: false,
+            halted: false,
+            halt_reason: None,
+        })
     }
 
     /// The engine's per-core state.
@@ -575,16 +694,32 @@ impl Core {
         let uc = &mut self.uc;
         let _ = uc.reg_write(RegisterARM::CPSR, (MODE_SVC | CPSR_I | CPSR_F) as u64);
         for r in [
-            RegisterARM::R1, RegisterARM::R2, RegisterARM::R3, RegisterARM::R4, RegisterARM::R5,
-            RegisterARM::R6, RegisterARM::R7, RegisterARM::R8, RegisterARM::R9, RegisterARM::R10,
-            RegisterARM::R11, RegisterARM::R12, RegisterARM::LR,
+            RegisterARM::R1,
+            RegisterARM::R2,
+            RegisterARM::R3,
+            RegisterARM::R4,
+            RegisterARM::R5,
+            RegisterARM::R6,
+            RegisterARM::R7,
+            RegisterARM::R8,
+            RegisterARM::R9,
+            RegisterARM::R10,
+            RegisterARM::R11,
+            RegisterARM::R12,
+            RegisterARM::LR,
         ] {
             let _ = uc.reg_write(r, 0);
         }
         let _ = uc.reg_write(RegisterARM::R0, r0 as u64);
-        let _ = uc.reg_write(RegisterARM::SP, (memory::DTCM_BASE + memory::DTCM_SIZE) as u64);
+        let _ = uc.reg_write(
+            RegisterARM::SP,
+            (memory::DTCM_BASE + memory::DTCM_SIZE) as u64,
+        );
         if entry & 1 == 1 {
-            let _ = uc.reg_write(RegisterARM::CPSR, (MODE_SVC | CPSR_I | CPSR_F | CPSR_T) as u64);
+            let _ = uc.reg_write(
+                RegisterARM::CPSR,
+                (MODE_SVC | CPSR_I | CPSR_F | CPSR_T) as u64,
+            );
         }
         let _ = uc.reg_write(RegisterARM::PC, (entry & !1) as u64);
         self.set_sleeping(false);
@@ -627,8 +762,16 @@ impl Core {
         let lr = self.pc().wrapping_add(4);
         {
             let st = self.uc.get_data_mut();
-            let status = if exc == Exception::Fiq { st.vic.read(4) } else { st.vic.read(0) };
-            let ev = Event::Interrupt { p: st.phys, fiq: exc == Exception::Fiq, source: status.trailing_zeros().min(31) as u8 };
+            let status = if exc == Exception::Fiq {
+                st.vic.read(4)
+            } else {
+                st.vic.read(0)
+            };
+            let ev = Event::Interrupt {
+                p: st.phys,
+                fiq: exc == Exception::Fiq,
+                source: status.trailing_zeros().min(31) as u8,
+            };
             st.shared.borrow_mut().emit(st.now, ev);
         }
         self.enter_exception(exc, lr);
@@ -642,7 +785,14 @@ impl Core {
             let (phys, now) = (self.state().phys, self.state().now);
             let mut sh = self.state().shared.borrow_mut();
             sh.sysctl.set_sleeping(phys, asleep);
-            sh.emit(now, if asleep { Event::Sleep { p: phys } } else { Event::Wake { p: phys } });
+            sh.emit(
+                now,
+                if asleep {
+                    Event::Sleep { p: phys }
+                } else {
+                    Event::Wake { p: phys }
+                },
+            );
         }
     }
 
@@ -700,7 +850,12 @@ impl Core {
                 }
                 SliceEnd::Budget
             }
-            Err(uc_error::READ_UNMAPPED | uc_error::WRITE_UNMAPPED | uc_error::READ_PROT | uc_error::WRITE_PROT) => {
+            Err(
+                uc_error::READ_UNMAPPED
+                | uc_error::WRITE_UNMAPPED
+                | uc_error::READ_PROT
+                | uc_error::WRITE_PROT,
+            ) => {
                 let fault_pc = match self.state().bad_access {
                     Some(index) if self.state().align_check => self.faulting_pc(index, pc),
                     // Without the access count the PC is the block's start: the best we know.
@@ -772,7 +927,9 @@ impl Drop for Core {
 
 /// `MCR p15, 0, Rd, c7, c0, 4` (any condition, any Rd): the ARMv5 wait-for-interrupt.
 fn is_wfi(core: &Core, pc_after: u32) -> bool {
-    let Some(bytes) = core.read_mem(pc_after.wrapping_sub(4), 4) else { return false };
+    let Some(bytes) = core.read_mem(pc_after.wrapping_sub(4), 4) else {
+        return false;
+    };
     let insn = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     insn & 0x0FFF_0FFF == 0x0E07_0F90
 }
@@ -799,7 +956,11 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
         }
     }
     let st = uc.get_data();
-    let cached = if addr < memory::ITCM_SIZE { st.itcm_costs[(addr / 2) as usize] } else { None };
+    let cached = if addr < memory::ITCM_SIZE {
+        st.itcm_costs[(addr / 2) as usize]
+    } else {
+        None
+    };
     let mut thumb_block = false;
     let cost = match cached {
         Some(c) => c,
@@ -838,7 +999,13 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
     st.instructions += cost.instructions as u64;
 }
 
-fn mem_hook(uc: &mut Unicorn<CoreState>, _ty: MemType, addr: u64, size: usize, _value: i64) -> bool {
+fn mem_hook(
+    uc: &mut Unicorn<CoreState>,
+    _ty: MemType,
+    addr: u64,
+    size: usize,
+    _value: i64,
+) -> bool {
     let addr32 = addr as u32;
     let misaligned = size > 1 && addr32 & (size as u32 - 1) != 0;
     let st = uc.get_data_mut();
@@ -889,7 +1056,10 @@ mod tests {
     fn unmapped_load_is_a_data_abort() {
         // mov r0,#0x50000000; ldr r1,[r0]
         let mut core = core_with(&[0xE3A0_0205, 0xE590_1000, B_SELF], true);
-        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::DataAbort));
+        assert_eq!(
+            core.run_slice(10_000),
+            SliceEnd::Exception(Exception::DataAbort)
+        );
         assert_eq!(core.pc(), 0x10);
         assert_eq!(core.reg(RegisterARM::CPSR) & 0x1F, MODE_ABT);
         assert_eq!(core.reg(RegisterARM::SPSR), MODE_SVC | CPSR_I | CPSR_F);
@@ -900,7 +1070,10 @@ mod tests {
     fn branch_to_unmapped_is_a_prefetch_abort() {
         // mov r0,#0x50000000; bx r0
         let mut core = core_with(&[0xE3A0_0205, 0xE12F_FF10], true);
-        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::PrefetchAbort));
+        assert_eq!(
+            core.run_slice(10_000),
+            SliceEnd::Exception(Exception::PrefetchAbort)
+        );
         assert_eq!(core.pc(), 0x0C);
         assert_eq!(lr_of(&core), 0x5000_0004);
     }
@@ -908,10 +1081,16 @@ mod tests {
     #[test]
     fn svc_and_undefined_take_their_vectors() {
         let mut core = core_with(&[0xEF00_0000, B_SELF], true);
-        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::SupervisorCall));
+        assert_eq!(
+            core.run_slice(10_000),
+            SliceEnd::Exception(Exception::SupervisorCall)
+        );
         assert_eq!((core.pc(), lr_of(&core)), (0x08, 0x104));
         let mut core = core_with(&[0xE1A0_0000, 0xE7F0_00F0, B_SELF], true);
-        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::Undefined));
+        assert_eq!(
+            core.run_slice(10_000),
+            SliceEnd::Exception(Exception::Undefined)
+        );
         assert_eq!((core.pc(), lr_of(&core)), (0x04, 0x108));
         assert_eq!(core.reg(RegisterARM::CPSR) & 0x1F, MODE_UND);
     }
@@ -921,7 +1100,10 @@ mod tests {
         // mov r0,#0x400000; add r0,r0,#1; ldr r1,[r0]; mov r5,#1; b .
         let code = [0xE3A0_0501, 0xE280_0001, 0xE590_1000, 0xE3A0_5001, B_SELF];
         let mut core = core_with(&code, true);
-        assert_eq!(core.run_slice(10_000), SliceEnd::Exception(Exception::DataAbort));
+        assert_eq!(
+            core.run_slice(10_000),
+            SliceEnd::Exception(Exception::DataAbort)
+        );
         assert_eq!(lr_of(&core), 0x108 + 8);
         // The abort is precise: the instruction after the faulting load did not run.
         assert_eq!(core.reg(RegisterARM::R5), 0);
@@ -943,10 +1125,21 @@ mod tests {
     fn irq_is_taken_right_after_cpsr_unmasks_it() {
         // mov r0,#0x1F000000; mov r1,#2; str r1,[r0,#0x10] (enable src 1);
         // str r1,[r0,#0x18] (soft set); msr cpsr_c,#0x13 (unmask); b .
-        let code = [0xE3A0_041F, 0xE3A0_1002, 0xE580_1010, 0xE580_1018, 0xE321_F013, B_SELF];
+        let code = [
+            0xE3A0_041F,
+            0xE3A0_1002,
+            0xE580_1010,
+            0xE580_1018,
+            0xE321_F013,
+            B_SELF,
+        ];
         let mut core = core_with(&code, true);
         assert_eq!(core.run_slice(1_000_000), SliceEnd::Budget);
-        assert!(core.state().now < 1_000, "stopped early, at {}", core.state().now);
+        assert!(
+            core.state().now < 1_000,
+            "stopped early, at {}",
+            core.state().now
+        );
         assert_eq!(core.take_interrupt(), Some(Exception::Irq));
         assert_eq!(core.pc(), 0x18);
         assert_eq!(lr_of(&core), 0x114 + 4);

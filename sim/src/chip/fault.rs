@@ -8,7 +8,12 @@
 
 /// Whether condition `cond` (bits 31:28) passes with the NZCV flags of `cpsr`.
 fn condition_passes(cond: u32, cpsr: u32) -> bool {
-    let (n, z, c, v) = (cpsr >> 31 & 1 == 1, cpsr >> 30 & 1 == 1, cpsr >> 29 & 1 == 1, cpsr >> 28 & 1 == 1);
+    let (n, z, c, v) = (
+        cpsr >> 31 & 1 == 1,
+        cpsr >> 30 & 1 == 1,
+        cpsr >> 29 & 1 == 1,
+        cpsr >> 28 & 1 == 1,
+    );
     match cond {
         0x0 => z,
         0x1 => !z,
@@ -43,7 +48,11 @@ pub fn arm_accesses(insn: u32, cpsr: u32) -> u32 {
             let op = (insn >> 5) & 3;
             if op == 0 {
                 // Multiplies, or SWP/SWPB (a read and a write).
-                if insn & 0x0FB0_0FF0 == 0x0100_0090 { 2 } else { 0 }
+                if insn & 0x0FB0_0FF0 == 0x0100_0090 {
+                    2
+                } else {
+                    0
+                }
             } else if insn & (1 << 20) == 0 && op >= 2 {
                 2 // LDRD/STRD
             } else {
@@ -58,12 +67,12 @@ pub fn arm_accesses(insn: u32, cpsr: u32) -> u32 {
 pub fn thumb_accesses(insn: u16) -> u32 {
     let rlist = (insn & 0xFF).count_ones();
     match insn >> 11 {
-        0b01001 => 1,                             // LDR PC-relative
-        0b01010 | 0b01011 => 1,                   // load/store register offset
-        0b01100..=0b01111 => 1,                   // LDR/STR/LDRB/STRB immediate
-        0b10000 | 0b10001 => 1,                   // LDRH/STRH immediate
-        0b10010 | 0b10011 => 1,                   // SP-relative LDR/STR
-        0b11000 | 0b11001 => rlist.max(1),        // STMIA/LDMIA
+        0b01001 => 1,                      // LDR PC-relative
+        0b01010 | 0b01011 => 1,            // load/store register offset
+        0b01100..=0b01111 => 1,            // LDR/STR/LDRB/STRB immediate
+        0b10000 | 0b10001 => 1,            // LDRH/STRH immediate
+        0b10010 | 0b10011 => 1,            // SP-relative LDR/STR
+        0b11000 | 0b11001 => rlist.max(1), // STMIA/LDMIA
         0b10110 | 0b10111 if insn & 0x0600 == 0x0400 => rlist + ((insn >> 8) & 1) as u32, // PUSH/POP
         _ => 0,
     }
@@ -71,7 +80,13 @@ pub fn thumb_accesses(insn: u16) -> u32 {
 
 /// Address of the instruction in the block `code` (starting at `start`) that made data access
 /// number `index` (0-based, in execution order), or None if the block makes fewer accesses.
-pub fn faulting_instruction(code: &[u8], start: u32, thumb: bool, index: u32, cpsr: u32) -> Option<u32> {
+pub fn faulting_instruction(
+    code: &[u8],
+    start: u32,
+    thumb: bool,
+    index: u32,
+    cpsr: u32,
+) -> Option<u32> {
     let mut seen = 0;
     if thumb {
         for (i, hw) in code.chunks_exact(2).enumerate() {

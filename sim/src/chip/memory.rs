@@ -52,7 +52,10 @@ pub struct Ram {
 impl Ram {
     /// Allocates `len` zeroed bytes (a multiple of 4 KiB, as Unicorn maps whole pages).
     pub fn new(len: usize) -> Rc<Ram> {
-        assert!(len > 0 && len.is_multiple_of(PAGE), "RAM size must be whole pages");
+        assert!(
+            len > 0 && len.is_multiple_of(PAGE),
+            "RAM size must be whole pages"
+        );
         // A small alignment lets the allocator hand out fresh zero pages from the kernel (calloc)
         // instead of clearing 128 MiB of SDRAM by hand; the page alignment is made by rounding.
         let layout = Layout::from_size_align(len + PAGE, 16).expect("valid layout");
@@ -63,7 +66,12 @@ impl Ram {
         }
         // SAFETY: the rounded pointer stays inside the allocation (it has PAGE bytes to spare).
         let ptr = unsafe { base.add(base.align_offset(PAGE)) };
-        Rc::new(Ram { ptr, len, base, dirty_code: Cell::new(false) })
+        Rc::new(Ram {
+            ptr,
+            len,
+            base,
+            dirty_code: Cell::new(false),
+        })
     }
 
     /// Size in bytes.
@@ -83,7 +91,10 @@ impl Ram {
 
     /// Copies `buf.len()` bytes from `offset`; false (and nothing read) when out of range.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> bool {
-        if offset.checked_add(buf.len()).is_none_or(|end| end > self.len) {
+        if offset
+            .checked_add(buf.len())
+            .is_none_or(|end| end > self.len)
+        {
             return false;
         }
         // SAFETY: range checked above; the buffer lives as long as self.
@@ -93,7 +104,10 @@ impl Ram {
 
     /// Copies `data` to `offset`; false (and nothing written) when out of range.
     pub fn write(&self, offset: usize, data: &[u8]) -> bool {
-        if offset.checked_add(data.len()).is_none_or(|end| end > self.len) {
+        if offset
+            .checked_add(data.len())
+            .is_none_or(|end| end > self.len)
+        {
             return false;
         }
         // SAFETY: range checked above; the buffer lives as long as self.
@@ -182,10 +196,13 @@ pub fn region_of(addr: u32, len: u32) -> Option<Region> {
     if let Some(o) = within(DTCM_BASE, DTCM_SIZE) {
         return Some(Region::Dtcm(o));
     }
-    if let Some(o) = within(SDRAM_BASE, SDRAM_SIZE).or_else(|| within(SDRAM_BASE_UNBUF, SDRAM_SIZE)) {
+    if let Some(o) = within(SDRAM_BASE, SDRAM_SIZE).or_else(|| within(SDRAM_BASE_UNBUF, SDRAM_SIZE))
+    {
         return Some(Region::Sdram(o));
     }
-    if let Some(o) = within(SYSRAM_BASE, SYSRAM_SIZE).or_else(|| within(SYSRAM_BASE_UNBUF, SYSRAM_SIZE)) {
+    if let Some(o) =
+        within(SYSRAM_BASE, SYSRAM_SIZE).or_else(|| within(SYSRAM_BASE_UNBUF, SYSRAM_SIZE))
+    {
         return Some(Region::SysRam(o));
     }
     within(SYSROM_BASE, SYSROM_SIZE).map(Region::SysRom)

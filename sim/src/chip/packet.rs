@@ -27,8 +27,16 @@ pub struct Packet {
 impl Packet {
     /// Builds a packet from a control byte, key and payload; the payload bit follows `payload`.
     pub fn new(control: u8, key: u32, payload: Option<u32>) -> Packet {
-        let control = if payload.is_some() { control | 0x02 } else { control & !0x02 };
-        Packet { control, key, payload }
+        let control = if payload.is_some() {
+            control | 0x02
+        } else {
+            control & !0x02
+        };
+        Packet {
+            control,
+            key,
+            payload,
+        }
     }
 
     /// The packet type from control bits [7:6].
@@ -43,6 +51,10 @@ impl Packet {
 
     /// Length on a link in bits: 40 without payload, 72 with.
     pub fn bits(&self) -> u32 {
-        if self.payload.is_some() { 72 } else { 40 }
+        if self.payload.is_some() {
+            72
+        } else {
+            40
+        }
     }
 }

@@ -4,11 +4,11 @@
 use std::rc::Rc;
 
 use super::memory::{self, Ram};
-use crate::trace::{encode, Event, Filter, Record};
-use crate::Cycle;
 use super::router::Router;
 use super::sysctl::SystemController;
 use super::watchdog::Watchdog;
+use crate::trace::{encode, Event, Filter, Record};
+use crate::Cycle;
 
 /// The chip-level blocks every core of the chip reaches over the System NoC.
 pub struct Shared {
@@ -57,12 +57,22 @@ pub struct Tracer {
 impl Tracer {
     /// Traces chip (x, y), keeping what `filter` keeps.
     pub fn new(x: u8, y: u8, filter: Filter) -> Tracer {
-        Tracer { x, y, filter, buf: Vec::new() }
+        Tracer {
+            x,
+            y,
+            filter,
+            buf: Vec::new(),
+        }
     }
 
     /// Records `event` at `cycle` if the filter keeps it.
     pub fn emit(&mut self, cycle: Cycle, event: Event) {
-        let r = Record { cycle, x: self.x, y: self.y, event };
+        let r = Record {
+            cycle,
+            x: self.x,
+            y: self.y,
+            event,
+        };
         if self.filter.keeps(&r) {
             encode(&r, &mut self.buf);
         }

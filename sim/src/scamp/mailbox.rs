@@ -30,10 +30,10 @@ use spinn_proto::sdp::{SdpHeader, SdpMessage, HEADER_LEN, MAX_DATA_LEN, PORT_ETH
 use spinn_proto::scp::{ScpReply, ScpRequest};
 
 use super::{mem_read, sysram_off, Outgoing, Scamp, SC_CODE};
-use crate::Cycle;
 use crate::chip::sysram::{self, SV_BASE};
 use crate::chip::Chip;
 use crate::machine::Machine;
+use crate::Cycle;
 
 use crate::sark::sv::{MBOX_FLAGS as SV_MBOX_FLAGS, SHM_ROOT as SV_SHM_ROOT};
 use crate::sark::SDP_MSG_SIZE;
@@ -171,7 +171,9 @@ fn post(chip: &mut Chip, msg: &SdpMessage) -> Posted {
     let phys = chip.phys_of(v);
     {
         let sh = chip.shared();
-        if sh.sysctl.lock_held(LOCK_MSG) || sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_AP_CMD)) != SHM_IDLE {
+        if sh.sysctl.lock_held(LOCK_MSG)
+            || sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_AP_CMD)) != SHM_IDLE
+        {
             return Posted::Busy;
         }
         let root = sv_off(SV_SHM_ROOT);
@@ -179,12 +181,14 @@ fn post(chip: &mut Chip, msg: &SdpMessage) -> Posted {
         if buf == 0 {
             return Posted::Failed(spinn_proto::scp::RC_BUF);
         }
-        let next = mem_read(chip, None, buf, 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let next = mem_read(chip, None, buf, 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         sh.sysram.write_u32(root, next);
         let counts = sh.sysram.read_u32(root + 4);
         let count = (counts as u16).wrapping_add(1);
         let max = ((counts >> 16) as u16).max(count);
-        sh.sysram.write_u32(root + 4, u32::from(count) | u32::from(max) << 16);
+        sh.sysram
+            .write_u32(root + 4, u32::from(count) | u32::from(max) << 16);
         let length = (HEADER_LEN + msg.data.len()) as u16;
         let mut body = Vec::with_capacity(usize::from(length) + 4);
         body.extend_from_slice(&length.to_le_bytes());
@@ -193,10 +197,13 @@ fn post(chip: &mut Chip, msg: &SdpMessage) -> Posted {
         body.extend_from_slice(&msg.data);
         let _ = crate::scamp::mem_write(chip, None, buf + MSG_LENGTH, &body);
         sh.sysram.write_u32(sysram::vcpu_field(v, MBOX_AP_MSG), buf);
-        sh.sysram.write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_MSG);
+        sh.sysram
+            .write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_MSG);
     }
     let monitor = chip.phys_of(0);
-    chip.shared_mut().sysctl.write(SC_SET_IRQ, SC_CODE | 1 << phys, monitor);
+    chip.shared_mut()
+        .sysctl
+        .write(SC_SET_IRQ, SC_CODE | 1 << phys, monitor);
     chip.host_touched();
     Posted::Done
 }
@@ -208,8 +215,14 @@ impl Scamp {
     pub(crate) fn send_to_core(&mut self, machine: &Machine, from: (u8, u8), msg: SdpMessage) {
         let to = (msg.header.dest_x, msg.header.dest_y);
         let hops = machine.desc().hops(from, to).unwrap_or(0);
-        let due = machine.now() + crate::timing::p2p_message_cycles(hops, HEADER_LEN + msg.data.len());
-        self.pending.push(Delivery { xy: to, msg, due, give_up: None });
+        let due =
+            machine.now() + crate::timing::p2p_message_cycles(hops, HEADER_LEN + msg.data.len());
+        self.pending.push(Delivery {
+            xy: to,
+            msg,
+            due,
+            give_up: None,
+        });
     }
 
     /// The earliest time a message on its way to a core is due at its monitor.
@@ -237,7 +250,9 @@ impl Scamp {
                 keep.push(d);
                 continue;
             }
-            let Some(chip) = machine.chip_mut(d.xy.0, d.xy.1) else { continue };
+            let Some(chip) = machine.chip_mut(d.xy.0, d.xy.1) else {
+                continue;
+            };
             chip.advance_to(d.due);
             let t = now.max(d.due);
             match post(chip, &d.msg) {
@@ -260,8 +275,15 @@ impl Scamp {
             if !d.msg.header.reply_expected() {
                 continue;
             }
-            let seq = d.msg.data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
-            let reply = SdpMessage { header: d.msg.header.reply(), data: ScpReply::status(rc, seq).to_sdp_data() };
+            let seq = d
+                .msg
+                .data
+                .get(2..4)
+                .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+            let reply = SdpMessage {
+                header: d.msg.header.reply(),
+                data: ScpReply::status(rc, seq).to_sdp_data(),
+            };
             out.extend(self.route_reply(machine, d.xy, reply));
         }
         out
@@ -275,7 +297,12 @@ impl Scamp {
 
     /// Routes a reply made at chip `at`: out through its tag when it is for the host, else to
     /// the core it answers.
-    fn route_reply(&mut self, machine: &Machine, at: (u8, u8), m: SdpMessage) -> Option<(std::net::SocketAddr, Vec<u8>)> {
+    fn route_reply(
+        &mut self,
+        machine: &Machine,
+        at: (u8, u8),
+        m: SdpMessage,
+    ) -> Option<(std::net::SocketAddr, Vec<u8>)> {
         if m.header.dest_port_cpu == PORT_ETH {
             return self.eth_send(&m);
         }
@@ -311,21 +338,36 @@ impl Scamp {
     /// sending core. Messages for another chip's Ethernet, for a chip or core that does not
     /// exist, or for a monitor port other than 0 are dropped (with an error reply when one is
     /// asked for and SC&MP would send it).
-    fn route_from_core(&mut self, machine: &mut Machine, from: (u8, u8), mut m: SdpMessage) -> Option<(std::net::SocketAddr, Vec<u8>)> {
+    fn route_from_core(
+        &mut self,
+        machine: &mut Machine,
+        from: (u8, u8),
+        mut m: SdpMessage,
+    ) -> Option<(std::net::SocketAddr, Vec<u8>)> {
         let h = &mut m.header;
         if (h.dest_x, h.dest_y) == (255, 255) {
             (h.dest_x, h.dest_y) = self.root;
         }
         let dest = (h.dest_x, h.dest_y);
         if h.dest_port_cpu == PORT_ETH {
-            return if dest == self.root { self.eth_send(&m) } else { None };
+            return if dest == self.root {
+                self.eth_send(&m)
+            } else {
+                None
+            };
         }
-        let seq = m.data.get(2..4).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+        let seq = m
+            .data
+            .get(2..4)
+            .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
         let fail = |this: &mut Scamp, machine: &Machine, m: &SdpMessage, rc: u16| {
             if !m.header.reply_expected() {
                 return None;
             }
-            let reply = SdpMessage { header: m.header.reply(), data: ScpReply::status(rc, seq).to_sdp_data() };
+            let reply = SdpMessage {
+                header: m.header.reply(),
+                data: ScpReply::status(rc, seq).to_sdp_data(),
+            };
             this.route_reply(machine, from, reply)
         };
         let Some(num_cpus) = machine.chip(dest.0, dest.1).map(|c| c.num_cores()) else {
@@ -335,23 +377,42 @@ impl Scamp {
         if usize::from(cpu) >= num_cpus {
             return fail(self, machine, &m, spinn_proto::scp::RC_CPU);
         }
-        let loaded = machine.chip(dest.0, dest.1).is_some_and(|c| c.core(cpu).is_some());
+        let loaded = machine
+            .chip(dest.0, dest.1)
+            .is_some_and(|c| c.core(cpu).is_some());
         if cpu != 0 && loaded {
             self.send_to_core(machine, from, m);
             return None;
         }
         if m.header.dest_port() != 0 {
-            return if cpu == 0 { fail(self, machine, &m, spinn_proto::scp::RC_PORT) } else { None };
+            return if cpu == 0 {
+                fail(self, machine, &m, spinn_proto::scp::RC_PORT)
+            } else {
+                None
+            };
         }
         // SCP to a monitor, or to the idle stub of a core with nothing loaded.
         let reply = match ScpRequest::parse(&m.data) {
-            Ok(req) => self.scp(machine, dest, cpu, &req, super::Requester { ip: [0; 4], port: 0 }, m.header.tag),
+            Ok(req) => self.scp(
+                machine,
+                dest,
+                cpu,
+                &req,
+                super::Requester {
+                    ip: [0; 4],
+                    port: 0,
+                },
+                m.header.tag,
+            ),
             Err(_) => ScpReply::status(spinn_proto::scp::RC_LEN, seq),
         };
         if !m.header.reply_expected() {
             return None;
         }
-        let reply = SdpMessage { header: m.header.reply(), data: reply.to_sdp_data() };
+        let reply = SdpMessage {
+            header: m.header.reply(),
+            data: reply.to_sdp_data(),
+        };
         self.route_reply(machine, dest, reply)
     }
 }

@@ -570,7 +570,9 @@ impl Scamp {
                 // SC&MP times transient tags out (tag_tto); a tag whose reply never came is
                 // reclaimed, oldest first, when no tag is free.
                 let t = self.free_pool_tag().unwrap_or_else(|| {
-                    (TAG_FIXED..TAG_TABLE).min_by_key(|&t| self.tags[t].issued).unwrap_or(TAG_FIXED)
+                    (TAG_FIXED..TAG_TABLE)
+                        .min_by_key(|&t| self.tags[t].issued)
+                        .unwrap_or(TAG_FIXED)
                 });
                 self.tags_issued += 1;
                 let timeout = if self.tag_tto != 0 {
@@ -693,10 +695,21 @@ impl Scamp {
         if usize::from(cpu) >= num_cpus {
             return error(&h, RC_CPU);
         }
-        if cpu != 0 && machine.chip(chip_xy.0, chip_xy.1).is_some_and(|c| c.core(cpu).is_some()) {
+        if cpu != 0
+            && machine
+                .chip(chip_xy.0, chip_xy.1)
+                .is_some_and(|c| c.core(cpu).is_some())
+        {
             // An application core: its own code answers, through the mailbox (§11.5).
             self.to_core = true;
-            self.send_to_core(machine, root, SdpMessage { header: h, data: data.to_vec() });
+            self.send_to_core(
+                machine,
+                root,
+                SdpMessage {
+                    header: h,
+                    data: data.to_vec(),
+                },
+            );
             return Vec::new();
         }
         if h.dest_port() != 0 {
