@@ -67,10 +67,7 @@ fn run(path: &Path, zeroed_data: bool) -> Outcome {
     if zeroed_data {
         let chip = m.chip(0, 0).unwrap();
         let sh = chip.shared();
-        let mem = SysMem {
-            sysram: &sh.sysram,
-            sdram: &sh.sdram,
-        };
+        let mem = SysMem::of(&sh);
         let block = Heap::from_sv(mem, sark::sv::SDRAM_HEAP).unwrap().alloc(
             4096,
             1,

@@ -11,7 +11,7 @@
 
 use crate::chip::memory::Ram;
 use crate::chip::sysram::{SDRAM_SYS, SDRAM_USER_BASE, SV_BASE};
-use crate::chip::{system_read, system_write};
+use crate::chip::{system_read, system_write, Shared};
 
 /// Size of `heap_t` {free, first, last, free_bytes}.
 pub const HEAP_HEADER: u32 = 16;
@@ -66,6 +66,16 @@ pub struct SysMem<'a> {
     pub sysram: &'a Ram,
     /// SDRAM.
     pub sdram: &'a Ram,
+}
+
+impl<'a> SysMem<'a> {
+    /// The System RAM and SDRAM of a chip's shared blocks.
+    pub fn of(sh: &'a Shared) -> SysMem<'a> {
+        SysMem {
+            sysram: &sh.sysram,
+            sdram: &sh.sdram,
+        }
+    }
 }
 
 impl SysMem<'_> {

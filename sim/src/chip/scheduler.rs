@@ -187,10 +187,7 @@ impl Chip {
             sysram::boot(&sh.sysram, &info);
             // SC&MP's time-sync/signal entry 0, toward the monitor (virtual core 0).
             let entry0 = (0xFFFF_5554, 0xFFFF_FFFE, 1 << 6);
-            let mem = crate::sark::SysMem {
-                sysram: &sh.sysram,
-                sdram: &sh.sdram,
-            };
+            let mem = crate::sark::SysMem::of(&sh);
             crate::sark::boot_system_area(mem, (u16::from(x) << 8) | u16::from(y), entry0);
         }
         let mut p2v = [0u8; NUM_CORES];

@@ -29,7 +29,7 @@ use spinn_proto::sdp::{SdpHeader, SdpMessage, HEADER_LEN, MAX_DATA_LEN, PORT_ETH
 
 use spinn_proto::scp::{ScpReply, ScpRequest};
 
-use super::{mem_read, sysram_off, Outgoing, Scamp, SC_CODE};
+use super::{error_reply, mem_read, seq_of, sysram_off, Outgoing, Scamp, SC_CODE};
 use crate::chip::sysram::{self, SV_BASE};
 use crate::chip::Chip;
 use crate::machine::Machine;
@@ -272,17 +272,8 @@ impl Scamp {
         self.pending = keep;
         let mut out = Vec::new();
         for (d, rc) in failed {
-            if !d.msg.header.reply_expected() {
+            let Some(reply) = error_reply(&d.msg.header, &d.msg.data, rc) else {
                 continue;
-            }
-            let seq = d
-                .msg
-                .data
-                .get(2..4)
-                .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
-            let reply = SdpMessage {
-                header: d.msg.header.reply(),
-                data: ScpReply::status(rc, seq).to_sdp_data(),
             };
             out.extend(self.route_reply(machine, d.xy, reply));
         }
@@ -356,18 +347,8 @@ impl Scamp {
                 None
             };
         }
-        let seq = m
-            .data
-            .get(2..4)
-            .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
         let fail = |this: &mut Scamp, machine: &Machine, m: &SdpMessage, rc: u16| {
-            if !m.header.reply_expected() {
-                return None;
-            }
-            let reply = SdpMessage {
-                header: m.header.reply(),
-                data: ScpReply::status(rc, seq).to_sdp_data(),
-            };
+            let reply = error_reply(&m.header, &m.data, rc)?;
             this.route_reply(machine, from, reply)
         };
         let Some(num_cpus) = machine.chip(dest.0, dest.1).map(|c| c.num_cores()) else {
@@ -404,7 +385,7 @@ impl Scamp {
                 },
                 m.header.tag,
             ),
-            Err(_) => ScpReply::status(spinn_proto::scp::RC_LEN, seq),
+            Err(_) => ScpReply::status(spinn_proto::scp::RC_LEN, seq_of(&m.data)),
         };
         if !m.header.reply_expected() {
             return None;

@@ -659,16 +659,7 @@ impl Scamp {
         }
         let dest = (h.dest_x, h.dest_y);
         let error = |h: &SdpHeader, rc: u16| -> Vec<SdpMessage> {
-            if !h.reply_expected() {
-                return Vec::new();
-            }
-            let seq = data
-                .get(2..4)
-                .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
-            vec![SdpMessage {
-                header: h.reply(),
-                data: ScpReply::status(rc, seq).to_sdp_data(),
-            }]
+            error_reply(h, data, rc).into_iter().collect()
         };
         let chip_xy = if dest != root && h.flags & FLAG_NR == 0 {
             let reachable = machine
@@ -721,9 +712,7 @@ impl Scamp {
         }
         let reply = match ScpRequest::parse(data) {
             Err(_) => {
-                let seq = data
-                    .get(2..4)
-                    .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]));
+                let seq = seq_of(data);
                 ScpReply::status(RC_LEN, seq)
             }
             Ok(req) => self.scp(machine, chip_xy, cpu, &req, requester, h.tag),
@@ -901,10 +890,7 @@ impl Scamp {
             return ScpReply::status(RC_ROUTE, seq);
         };
         let sh = chip.shared();
-        let mem = SysMem {
-            sysram: &sh.sysram,
-            sdram: &sh.sdram,
-        };
+        let mem = SysMem::of(&sh);
         let eth_up = sh.sysram.read_u8(sysram_off(sysram::SV_BASE + sv::ETH_UP)) != 0;
         let arg1 = (chip.num_cores() as u32 & 0x1F)
             | u32::from(chip.live_links()) << 8
@@ -1033,10 +1019,7 @@ impl Scamp {
             return ScpReply::status(RC_ROUTE, seq);
         };
         let sh = chip.shared();
-        let mem = SysMem {
-            sysram: &sh.sysram,
-            sdram: &sh.sdram,
-        };
+        let mem = SysMem::of(&sh);
         let (Some(heap), Some(rtr)) = (
             Heap::from_sv(mem, sark::sv::SDRAM_HEAP),
             RouterCopy::of(mem),
@@ -1110,10 +1093,7 @@ impl Scamp {
             RTR_INIT => {
                 clear_entries(chip, RTR_ALLOC_FIRST, RTR_ALLOC_LAST - RTR_ALLOC_FIRST);
                 let sh = chip.shared();
-                if let Some(copy) = RouterCopy::of(SysMem {
-                    sysram: &sh.sysram,
-                    sdram: &sh.sdram,
-                }) {
+                if let Some(copy) = RouterCopy::of(SysMem::of(&sh)) {
                     copy.init(RTR_ALLOC_FIRST);
                 }
                 ok
@@ -1242,14 +1222,7 @@ impl Scamp {
         {
             let live = (1u32 << chip.num_cores()) - 1;
             let sh = chip.shared();
-            app_started(
-                SysMem {
-                    sysram: &sh.sysram,
-                    sdram: &sh.sdram,
-                },
-                app_id,
-                mask & live & !1,
-            );
+            app_started(SysMem::of(&sh), app_id, mask & live & !1);
         }
         let time = unix_time();
         for v in 1..chip.num_cores() as u8 {
@@ -1515,6 +1488,21 @@ impl Scamp {
     }
 }
 
+/// The SCP sequence number of an SDP message's data (0 when it is too short to have one).
+fn seq_of(data: &[u8]) -> u16 {
+    data.get(2..4)
+        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+}
+
+/// SC&MP's `return_msg_err`: the reply to a message (`header`, `data`) carrying only `rc`, or
+/// None when the sender asked for no reply.
+fn error_reply(header: &SdpHeader, data: &[u8], rc: u16) -> Option<SdpMessage> {
+    header.reply_expected().then(|| SdpMessage {
+        header: header.reply(),
+        data: ScpReply::status(rc, seq_of(data)).to_sdp_data(),
+    })
+}
+
 fn sysram_off(addr: u32) -> usize {
     (addr - crate::chip::memory::SYSRAM_BASE) as usize
 }
@@ -1523,16 +1511,16 @@ fn sysram_off(addr: u32) -> usize {
 /// router and in its copy.
 fn clear_entries(chip: &Chip, first: u32, count: u32) {
     let mut sh = chip.shared_mut();
+    let sh = &mut *sh;
+    // The copy borrows the memories while the router is written: disjoint fields.
+    let copy = RouterCopy::of(SysMem {
+        sysram: &sh.sysram,
+        sdram: &sh.sdram,
+    });
     for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
         sh.router
             .set_mc_entry(i as usize, 0xFFFF_FFFF, 0, 0xFF00_0000);
-    }
-    let sh = &*sh;
-    if let Some(copy) = RouterCopy::of(SysMem {
-        sysram: &sh.sysram,
-        sdram: &sh.sdram,
-    }) {
-        for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
+        if let Some(copy) = copy {
             copy.set_entry(i, 0xFFFF_FFFF, 0, RTR_UNUSED_ROUTE);
         }
     }
@@ -1543,10 +1531,7 @@ fn clear_entries(chip: &Chip, first: u32, count: u32) {
 fn set_entry(chip: &Chip, i: u32, key: u32, mask: u32, route: u32, app_id: u8) {
     chip.set_mc_entry_virtual(i as usize, key, mask, route);
     let sh = chip.shared();
-    if let Some(copy) = RouterCopy::of(SysMem {
-        sysram: &sh.sysram,
-        sdram: &sh.sdram,
-    }) {
+    if let Some(copy) = RouterCopy::of(SysMem::of(&sh)) {
         copy.set_entry(i, key, mask, route);
         copy.mark_set(i, 0, app_id);
     }
@@ -1584,10 +1569,7 @@ fn clean_app_id(chip: &Chip, app_id: u8) {
     let mut freed = Vec::new();
     {
         let sh = chip.shared();
-        let mem = SysMem {
-            sysram: &sh.sysram,
-            sdram: &sh.sdram,
-        };
+        let mem = SysMem::of(&sh);
         let mut d = sark::app_data(mem, app_id).unwrap_or_default();
         if d.clean != 0 {
             return;
