@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load firmware ELFs onto application cores of a machine and run them.
+    /// Load firmware (ELF or APLX) onto application cores of a machine and run them.
     Run(RunArgs),
     /// Run as `spinn run` does and compare the run's fingerprint with a golden file: exit 0 when
     /// identical, 1 naming the first difference, 2 for bad input.
@@ -143,7 +143,8 @@ struct TestArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Firmware ELF (ARM, little-endian, 32-bit) for the `--core` cores of chip (0,0).
+    /// Firmware for the `--core` cores of chip (0,0): an ARM 32-bit little-endian ELF, or an APLX
+    /// image (told apart by content).
     elf: Option<PathBuf>,
     /// Application cores of chip (0,0) for ELF (1..17; default 1): `--core 1,3-5`, repeatable.
     #[arg(long = "core", value_name = "P")]
@@ -151,7 +152,7 @@ struct RunArgs {
     /// The machine: single, spinn3, spinn5, WxH (a torus), boards:N, or a JSON description file.
     #[arg(long, default_value = "single")]
     machine: String,
-    /// Load an ELF onto cores: `X,Y,P=ELF` (each field a number or a range such as 1-17), or
+    /// Load an ELF or APLX file onto cores: `X,Y,P=ELF` (each field a number or a range such as 1-17), or
     /// `all=ELF` for every application core of every chip. Repeatable.
     #[arg(long = "load", value_name = "SPEC")]
     loads: Vec<String>,
@@ -294,7 +295,7 @@ fn parse_cores(specs: &[String]) -> Result<Vec<u32>, UsageError> {
     Ok(cores)
 }
 
-/// Reads each ELF once, however many cores it goes to.
+/// Reads each firmware file once, however many cores it goes to.
 struct Programs(HashMap<PathBuf, Arc<Program>>);
 
 impl Programs {
