@@ -196,6 +196,15 @@ impl Machine {
         self.now
     }
 
+    /// Moves simulated time on to `t` (never back) while nothing runs: the host acts at `t`
+    /// (a message arriving at a monitor), and what it starts there must not run in the past.
+    pub fn advance_to(&mut self, t: Cycle) {
+        self.now = self.now.max(t);
+        for chip in &mut self.chips {
+            chip.advance_to(t);
+        }
+    }
+
     /// The chip at (x, y).
     pub fn chip(&self, x: u8, y: u8) -> Option<&Chip> {
         self.index.get(&(x, y)).map(|&i| &self.chips[i])

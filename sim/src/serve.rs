@@ -189,8 +189,9 @@ impl Board {
         let mut out = self.scamp.service_mailboxes(&mut self.machine);
         let ran_out = matches!(stop, StopReason::AllFinished | StopReason::Deadlock);
         if ran_out && self.scamp.deliveries_pending() {
-            // Nothing would move time on: the messages arrive now, and may wake their cores.
-            out.extend(self.scamp.flush_deliveries(&mut self.machine));
+            // Nothing would move time on but the messages still on their way: time goes to the
+            // next one's arrival, which may wake its core.
+            out.extend(self.scamp.deliver_next(&mut self.machine));
             self.send(out);
             return true;
         }

@@ -27,6 +27,8 @@
 
 use spinn_proto::sdp::{SdpHeader, SdpMessage, HEADER_LEN, MAX_DATA_LEN, PORT_ETH};
 
+use std::collections::BTreeMap;
+
 use spinn_proto::scp::{ScpReply, ScpRequest};
 
 use super::{error_reply, mem_read, seq_of, sysram_off, Outgoing, Scamp, SC_CODE};
@@ -138,10 +140,18 @@ pub(crate) struct Delivery {
     xy: (u8, u8),
     msg: SdpMessage,
     /// When the monitor there has it (P2P transfer time after it was sent).
+    arrival: Cycle,
+    /// Order of sending, for messages arriving at the same cycle.
+    seq: u64,
+    /// When the monitor next tries to post it (its arrival, then retries at a busy mailbox).
     due: Cycle,
     /// When the monitor stops waiting for a busy mailbox (1000 µs after it first found it busy).
     give_up: Option<Cycle>,
 }
+
+/// SDP buffers a monitor holds messages in (SC&MP runs with 32 in DTCM, §11.2): a message
+/// arriving while all hold one is freed silently, as SC&MP's full queue does.
+const MONITOR_BUFFERS: usize = 32;
 
 /// How long SC&MP waits for a busy application mailbox before RC_TIMEOUT (1000 µs, §11.5).
 const MBOX_WAIT: Cycle = 1000 * crate::CPU_CLK_MHZ;
@@ -215,19 +225,33 @@ impl Scamp {
     pub(crate) fn send_to_core(&mut self, machine: &Machine, from: (u8, u8), msg: SdpMessage) {
         let to = (msg.header.dest_x, msg.header.dest_y);
         let hops = machine.desc().hops(from, to).unwrap_or(0);
-        let due =
+        let arrival =
             machine.now() + crate::timing::p2p_message_cycles(hops, HEADER_LEN + msg.data.len());
+        if self.pending.iter().filter(|d| d.xy == to).count() >= MONITOR_BUFFERS {
+            return;
+        }
+        self.sent_to_cores += 1;
         self.pending.push(Delivery {
             xy: to,
             msg,
-            due,
+            arrival,
+            seq: self.sent_to_cores,
+            due: arrival,
             give_up: None,
         });
     }
 
-    /// The earliest time a message on its way to a core is due at its monitor.
+    /// The earliest time a monitor will next try to post a message: each monitor handles its
+    /// messages one at a time in order of arrival, so only the first at each chip counts.
     pub fn next_delivery(&self) -> Option<Cycle> {
-        self.pending.iter().map(|d| d.due).min()
+        let mut heads: BTreeMap<(u8, u8), &Delivery> = BTreeMap::new();
+        for d in &self.pending {
+            let head = heads.entry(d.xy).or_insert(d);
+            if (d.arrival, d.seq) < (head.arrival, head.seq) {
+                *head = d;
+            }
+        }
+        heads.values().map(|d| d.due).min()
     }
 
     /// True while messages are on their way to cores.
@@ -235,18 +259,20 @@ impl Scamp {
         !self.pending.is_empty()
     }
 
-    /// Posts the messages due by now (all of them when `all`: the machine is idle, so nothing
-    /// would move time on) in their cores' mailboxes; a mailbox still busy after SC&MP's wait,
-    /// or an empty SHM pool, gives the sender an error reply when it asked for one. Returns what
-    /// leaves through Ethernet.
-    fn deliver_due(&mut self, machine: &mut Machine, all: bool) -> Outgoing {
+    /// Posts the messages due by now in their cores' mailboxes; a mailbox still busy after
+    /// SC&MP's wait, or an empty SHM pool, gives the sender an error reply when it asked for
+    /// one. Returns what leaves through Ethernet.
+    fn deliver_due(&mut self, machine: &mut Machine) -> Outgoing {
         let now = machine.now();
         let mut keep = Vec::new();
         let mut failed = Vec::new();
         let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_by_key(|d| d.due);
+        pending.sort_by_key(|d| (d.xy, d.arrival, d.seq));
+        // The chip whose monitor is still waiting on a message: what follows it there waits too.
+        let mut blocked = None;
         for mut d in pending {
-            if d.due > now && !all {
+            if d.due > now || blocked == Some(d.xy) {
+                blocked = Some(d.xy);
                 keep.push(d);
                 continue;
             }
@@ -260,10 +286,11 @@ impl Scamp {
                 Posted::Failed(rc) => failed.push((d, rc)),
                 Posted::Busy => {
                     let give_up = *d.give_up.get_or_insert(t + MBOX_WAIT);
-                    if all || t >= give_up {
+                    if t >= give_up {
                         failed.push((d, spinn_proto::scp::RC_TIMEOUT));
                     } else {
                         d.due = t + MBOX_RETRY;
+                        blocked = Some(d.xy);
                         keep.push(d);
                     }
                 }
@@ -280,10 +307,13 @@ impl Scamp {
         out
     }
 
-    /// Delivers every message still on its way (the machine is idle: time will not move on by
-    /// itself). Returns what leaves through Ethernet.
-    pub fn flush_deliveries(&mut self, machine: &mut Machine) -> Outgoing {
-        self.deliver_due(machine, true)
+    /// With the machine idle (nothing would move time on), moves time on to the next message
+    /// due at a monitor and posts what is due then. Returns what leaves through Ethernet.
+    pub fn deliver_next(&mut self, machine: &mut Machine) -> Outgoing {
+        if let Some(t) = self.next_delivery() {
+            machine.advance_to(t);
+        }
+        self.deliver_due(machine)
     }
 
     /// Routes a reply made at chip `at`: out through its tag when it is for the host, else to
@@ -319,7 +349,7 @@ impl Scamp {
                 }
             }
         }
-        out.extend(self.deliver_due(machine, false));
+        out.extend(self.deliver_due(machine));
         out
     }
 

@@ -243,6 +243,8 @@ pub struct Scamp {
     to_core: bool,
     /// Transient tags issued so far (their age, for reclaiming the oldest).
     tags_issued: u64,
+    /// Messages sent toward cores so far (their order at a monitor).
+    sent_to_cores: u64,
 }
 
 /// SC&MP's answer to one UDP datagram: datagrams to send, each to an address.
@@ -528,6 +530,7 @@ impl Scamp {
             pending: Vec::new(),
             to_core: false,
             tags_issued: 0,
+            sent_to_cores: 0,
         };
         scamp.set_ip(machine, ip);
         scamp

@@ -1404,3 +1404,78 @@ fn core_sdp_times_out_without_a_monitor_model() {
         "flag withdrawn"
     );
 }
+
+/// Runs the machine as the virtual board does (to the next delivery, the mailboxes serviced
+/// after each run, time moved on to the next delivery when nothing runs) for `steps` rounds.
+fn run_board(m: &mut Machine, s: &mut Scamp, steps: usize) {
+    for _ in 0..steps {
+        let now = m.now();
+        let limit = s
+            .next_delivery()
+            .filter(|&t| t > now)
+            .map_or(now + 200_000, |t| t.min(now + 200_000));
+        let stop = m.run(limit);
+        s.service_mailboxes(m);
+        if matches!(
+            stop,
+            crate::chip::StopReason::Deadlock | crate::chip::StopReason::AllFinished
+        ) && s.deliveries_pending()
+        {
+            s.deliver_next(m);
+        }
+    }
+}
+
+#[test]
+fn a_flood_of_sdp_reaches_a_core_in_order_up_to_the_monitors_buffers() {
+    let (mut m, mut s) = board(MachineDesc::spinn3());
+    let p = crate::loader::Program::from_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_echo.elf"),
+    )
+    .unwrap();
+    m.load(0, 0, 1, &p, 31).unwrap();
+    m.run(m.now() + 200_000);
+    assert_eq!(state(&m, 0, 0, 1), CpuState::Run);
+    let user3 = |m: &Machine| {
+        m.chip(0, 0)
+            .unwrap()
+            .shared()
+            .sysram
+            .read_u32(sysram::vcpu_field(1, vcpu::USER + 12))
+    };
+    let flood = |m: &mut Machine, s: &mut Scamp, n: u16| {
+        for i in 0..n {
+            let h = SdpHeader::to_core(0, 0, 1, 2, false);
+            s.route(
+                m,
+                h,
+                &ScpRequest {
+                    cmd: 9,
+                    seq: i,
+                    args: [0; 3],
+                    data: vec![],
+                }
+                .to_sdp_data(),
+                HOST,
+            );
+        }
+    };
+    // 30 at once: the monitor posts them one after another as the core takes each; none lost.
+    flood(&mut m, &mut s, 30);
+    run_board(&mut m, &mut s, 200);
+    assert!(!s.deliveries_pending());
+    assert_eq!(user3(&m), 30);
+    // 100 at once: the monitor holds 32; the rest are freed on arrival.
+    flood(&mut m, &mut s, 100);
+    run_board(&mut m, &mut s, 400);
+    assert!(!s.deliveries_pending());
+    assert_eq!(user3(&m), 30 + 32);
+    // Every SHM buffer is back in the pool.
+    let sh = m.chip(0, 0).unwrap().shared();
+    assert_eq!(
+        sh.sysram
+            .read_u32(sysram_off(sysram::SV_BASE + crate::sark::sv::SHM_ROOT + 4))
+            & 0xFFFF,
+        0
+    );
+}
