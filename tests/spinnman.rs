@@ -10,35 +10,18 @@
 //! 127.0.0.2 up that has that port free (never 127.0.0.1: for that literal address SpiNNMan
 //! makes a fake transceiver).
 
-use std::fs::File;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spinn_sim::loader::Program;
 
 mod common;
-use common::{root, tail, Killed, Scratch};
+use common::{root, run_python, tail, venv_python, Scratch};
 /// How long the Python test may run.
 const PYTHON_LIMIT: Duration = Duration::from_secs(900);
 
 #[test]
 fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
-    let python = root().join(".venv-spinnman/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-deps (it makes .venv-spinnman/ with SpiNNMan from PyPI)",
-        python.display()
-    );
-    // install-deps copies the requirements it installed into the venv: a venv from an
-    // interrupted install, or from older pins, is not the one this test is meant to run with.
-    let pinned = std::fs::read(root().join("tests/spinnman/requirements.txt"))
-        .expect("tests/spinnman/requirements.txt");
-    let installed =
-        std::fs::read(root().join(".venv-spinnman/installed-requirements.txt")).unwrap_or_default();
-    assert!(
-        pinned == installed,
-        ".venv-spinnman/ does not hold the packages pinned in tests/spinnman/requirements.txt: run scripts/install-deps"
-    );
+    let python = venv_python();
     let scratch = Scratch::new("spinnman");
 
     // Our hello app as APLX, by the project's own converter.
@@ -49,37 +32,20 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
 
     // The virtual SpiNN-5.
     let (mut server, addr, server_log) = common::serve("spinn5", &scratch);
-    let ip = *addr.ip();
 
     // SpiNNMan against it.
     let script = root().join("tests/spinnman/test_virtual_board.py");
     let py_log = scratch.0.join("python.log");
-    let log = File::create(&py_log).unwrap();
-    let mut python = Killed(
-        Command::new(&python)
-            .arg(&script)
-            .arg(ip.to_string())
-            .arg("--aplx")
-            .arg(&aplx)
-            .current_dir(&scratch.0)
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("the venv's python starts"),
+    let ip = addr.ip().to_string();
+    let status = run_python(
+        &python,
+        &script,
+        &[ip.as_ref(), "--aplx".as_ref(), aplx.as_os_str()],
+        &scratch.0,
+        &[],
+        &py_log,
+        PYTHON_LIMIT,
     );
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = python.0.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > PYTHON_LIMIT {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
     let report = format!(
         "--- SpiNNMan test output ---\n{}\n--- spinn serve output (last lines) ---\n{}",
         tail(&py_log),
@@ -90,7 +56,6 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
         Some(s) => panic!("the SpiNNMan test failed ({s}):\n{report}"),
         None => panic!("the SpiNNMan test did not finish within {PYTHON_LIMIT:?}:\n{report}"),
     }
-    drop(python);
     if let Some(status) = server.0.try_wait().unwrap() {
         panic!(
             "spinn serve exited ({status}) during the test:\n{}",

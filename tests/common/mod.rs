@@ -138,3 +138,61 @@ pub fn serve(machine: &str, scratch: &Scratch) -> (Killed, SocketAddrV4, PathBuf
     }
     (server, addr, server_log)
 }
+
+/// The Python of `.venv-spinnman/`, after checking that `scripts/install-deps` made it with the
+/// packages pinned in `tests/spinnman/requirements.txt` (a venv from an interrupted install, or
+/// from older pins, is not the one the tests are meant to run with).
+pub fn venv_python() -> PathBuf {
+    let python = root().join(".venv-spinnman/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps (it makes .venv-spinnman/ with the SpiNNaker host stack from PyPI)",
+        python.display()
+    );
+    let pinned = std::fs::read(root().join("tests/spinnman/requirements.txt"))
+        .expect("tests/spinnman/requirements.txt");
+    let installed =
+        std::fs::read(root().join(".venv-spinnman/installed-requirements.txt")).unwrap_or_default();
+    assert!(
+        pinned == installed,
+        ".venv-spinnman/ does not hold the packages pinned in tests/spinnman/requirements.txt: run scripts/install-deps"
+    );
+    python
+}
+
+/// Runs `python script args...` in `dir` with extra environment `env`, its output to `log`;
+/// its exit status, or None when it did not finish within `limit` (it is then killed).
+pub fn run_python(
+    python: &Path,
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    dir: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    log: &Path,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let out = File::create(log).unwrap();
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .args(args)
+        .current_dir(dir)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().expect("the venv's python starts"));
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
