@@ -61,18 +61,22 @@ impl Drop for Killed {
     }
 }
 
-/// The first address 127.0.0.N (N >= 2) where UDP port 17893 can be bound now.
+/// An address 127.0.0.N (N >= 2), not given to an earlier call, where UDP port 17893 can be bound now.
 pub fn free_loopback_address() -> Ipv4Addr {
-    // Tests of one binary run on parallel threads: each call starts past the addresses handed
-    // out before, so that two servers never race for one address.
+    // Tests of one binary run on parallel threads: each call takes addresses no other call
+    // has been given, so that two servers never race for one address.
     static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
-    let from = NEXT
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .max(2);
-    (from..=254u8)
-        .map(|n| Ipv4Addr::new(127, 0, 0, n))
-        .find(|ip| UdpSocket::bind(SocketAddrV4::new(*ip, SCP_PORT)).is_ok())
-        .expect("UDP port 17893 is taken on every address 127.0.0.N to 127.0.0.254")
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            (2..=254).contains(&n),
+            "UDP port 17893 is taken on every address 127.0.0.N to 127.0.0.254"
+        );
+        let ip = Ipv4Addr::new(127, 0, 0, n);
+        if UdpSocket::bind(SocketAddrV4::new(ip, SCP_PORT)).is_ok() {
+            return ip;
+        }
+    }
 }
 
 /// Whether SC&MP answers a CMD_VER (SCP command 0) sent to chip (0,0), core 0, within `wait`.

@@ -251,12 +251,13 @@ impl Scamp {
                 *head = d;
             }
         }
-        heads.values().map(|d| d.due).min()
+        let answers = self.later.iter().map(|&(t, _)| t);
+        heads.values().map(|d| d.due).chain(answers).min()
     }
 
-    /// True while messages are on their way to cores.
+    /// True while messages are on their way to cores, or answers wait to leave.
     pub fn deliveries_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.later.is_empty()
     }
 
     /// Posts the messages due by now in their cores' mailboxes; a mailbox still busy after
@@ -298,6 +299,14 @@ impl Scamp {
         }
         self.pending = keep;
         let mut out = Vec::new();
+        // Answers whose wait is over leave through Ethernet.
+        let (ready, waiting) = std::mem::take(&mut self.later)
+            .into_iter()
+            .partition(|&(t, _)| t <= now);
+        self.later = waiting;
+        for (_, m) in ready.into_iter() {
+            out.extend(self.eth_send(&m));
+        }
         for (d, rc) in failed {
             let Some(reply) = error_reply(&d.msg.header, &d.msg.data, rc) else {
                 continue;
@@ -417,6 +426,9 @@ impl Scamp {
             ),
             Err(_) => ScpReply::status(spinn_proto::scp::RC_LEN, seq_of(&m.data)),
         };
+        // INFERRED: a core's CMD_COUNT is answered without SC&MP's 10 ms wait (no source says
+        // how SC&MP times answers to cores).
+        self.answer_at = None;
         if !m.header.reply_expected() {
             return None;
         }

@@ -18,7 +18,8 @@
 //!   leaves the core in RTE with `rt_code` ABORT (9), where the real loader would fault;
 //! - cores started with the WAIT flag are held by the monitor model in state WAIT (their image
 //!   already interpreted) and begin at SIG_START: our runtime has no `sark_wait` of its own;
-//! - `CMD_COUNT` answers at once (SC&MP collects the board's counts over P2P within 10 ms);
+//! - `CMD_COUNT` answers after SC&MP's 10 ms wait with the counts as they were when asked: every
+//!   chip the P2P table reaches answers SC&MP's COUNT_REQ, so it is never `RC_P2P_NOREPLY`;
 //! - a transient IP tag is released as soon as the request has been handled;
 //! - reverse IP tags are stored and listed but nothing listens on their ports;
 //! - SDP from application cores ([`mailbox`]): taken from the vcpu mailboxes between slices of
@@ -46,12 +47,15 @@ use crate::chip::sysram::{self, sv, vcpu, CpuState, SDRAM_SYS};
 use crate::chip::Chip;
 use crate::loader::{Program, APLX_MAX_ENTRIES};
 use crate::machine::Machine;
+use crate::Cycle;
 
 use crate::sark::{
     self, Heap, RouterCopy, SysMem, RTR_ALLOC_FIRST, RTR_ALLOC_LAST, RTR_UNUSED_ROUTE,
 };
 
 pub use crate::sark::SDRAM_HEAP_BASE;
+/// How long SC&MP waits for the board's chips to report their counts (CMD_COUNT, 10 ms).
+const COUNT_WAIT: Cycle = 10_000 * crate::CPU_CLK_MHZ;
 /// The build date SC&MP reports in CMD_VER (seconds since 1970): fixed, for reproducibility.
 pub const BUILD_DATE: u32 = 1_700_000_000;
 /// SC&MP's identity string (`SCAMP_ID_STR`).
@@ -238,9 +242,15 @@ pub struct Scamp {
     ip: [u8; 4],
     /// Messages on their way to application cores' mailboxes.
     pending: Vec<mailbox::Delivery>,
-    /// Set by [`Scamp::route`] when the message went to a core, which answers (if at all)
-    /// later: a transient tag must then outlive the request.
-    to_core: bool,
+    /// Set by [`Scamp::route`] when the answer comes later (the message went to a core, or
+    /// SC&MP waits before it answers): a transient tag must then outlive the request.
+    reply_later: bool,
+    /// Answers SC&MP sends after a wait (CMD_COUNT), with when they leave.
+    later: Vec<(Cycle, SdpMessage)>,
+    /// Set by [`Scamp::scp`] when its answer leaves only at this time.
+    answer_at: Option<Cycle>,
+    /// Until when each Ethernet chip is busy counting (CMD_COUNT).
+    counting: BTreeMap<(u8, u8), Cycle>,
     /// Transient tags issued so far (their age, for reclaiming the oldest).
     tags_issued: u64,
     /// Messages sent toward cores so far (their order at a monitor).
@@ -528,7 +538,10 @@ impl Scamp {
             root,
             ip: [0; 4],
             pending: Vec::new(),
-            to_core: false,
+            reply_later: false,
+            later: Vec::new(),
+            answer_at: None,
+            counting: BTreeMap::new(),
             tags_issued: 0,
             sent_to_cores: 0,
         };
@@ -600,7 +613,7 @@ impl Scamp {
                 return Vec::new();
             }
         }
-        self.to_core = false;
+        self.reply_later = false;
         let out = self.route(machine, header, &msg.data, requester);
         let mut datagrams = Vec::new();
         for m in out {
@@ -610,7 +623,7 @@ impl Scamp {
         }
         if let Some(t) = transient {
             // Used once; a core's reply uses it later (and frees it then).
-            if !self.to_core {
+            if !self.reply_later {
                 self.tags[t].flags = 0;
             }
         }
@@ -695,7 +708,7 @@ impl Scamp {
                 .is_some_and(|c| c.core(cpu).is_some())
         {
             // An application core: its own code answers, through the mailbox (§11.5).
-            self.to_core = true;
+            self.reply_later = true;
             self.send_to_core(
                 machine,
                 root,
@@ -720,6 +733,7 @@ impl Scamp {
             }
             Ok(req) => self.scp(machine, chip_xy, cpu, &req, requester, h.tag),
         };
+        let answer_at = self.answer_at.take();
         if !h.reply_expected() {
             return Vec::new();
         }
@@ -732,11 +746,15 @@ impl Scamp {
         };
         // The reply goes back to the root and out by Ethernet only when the request came from
         // there (source port/cpu 0xFF, as hosts send): otherwise it is for a core.
-        if rh.dest_port_cpu == PORT_ETH {
-            vec![reply_msg]
-        } else {
-            Vec::new()
+        if rh.dest_port_cpu != PORT_ETH {
+            return Vec::new();
         }
+        if let Some(t) = answer_at {
+            self.reply_later = true;
+            self.later.push((t, reply_msg));
+            return Vec::new();
+        }
+        vec![reply_msg]
     }
 
     /// Handles one SCP request addressed to core `cpu` of chip `xy` (port 0), as SC&MP (core 0)
@@ -849,6 +867,16 @@ impl Scamp {
                 ok(&[], &[])
             }
             CMD_COUNT => {
+                // SC&MP asks every chip of its board over P2P (COUNT_REQ/COUNT_RESP) and
+                // answers after its 10 ms wait; every chip the P2P table reaches answers here
+                // (§11.7), so the answer is RC_OK, with the counts as of the request.
+                let now = machine.now();
+                if self.counting.get(&xy).is_some_and(|&until| until > now) {
+                    return err(RC_P2P_BUSY);
+                }
+                let until = now + COUNT_WAIT;
+                self.counting.insert(xy, until);
+                self.answer_at = Some(until);
                 let board = self.monitors.get(&xy).map(|m| m.eth);
                 let mut count = 0u32;
                 for c in machine.chips() {

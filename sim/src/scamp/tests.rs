@@ -898,10 +898,33 @@ fn stage_hello(m: &mut Machine, s: &mut Scamp, x: u8, y: u8) -> usize {
     aplx.len()
 }
 
+/// CMD_COUNT from the host: SC&MP answers after its 10 ms wait (the machine runs meanwhile),
+/// with the counts as they were when asked.
 fn count(m: &mut Machine, s: &mut Scamp, app: u32, st: CpuState) -> u32 {
-    ok(m, s, 0, 0, CMD_COUNT, [app, u32::from(st.to_u8()), 0], &[])
-        .arg(0)
-        .unwrap()
+    let req = ScpRequest::new(CMD_COUNT, 77, [app, u32::from(st.to_u8()), 0]);
+    let msg = SdpMessage {
+        header: SdpHeader::to_core(0, 0, 0, 0, true),
+        data: req.to_sdp_data(),
+    };
+    let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    assert!(
+        s.handle_datagram(m, &msg.to_udp(), from).is_empty(),
+        "no answer before the wait"
+    );
+    let asked = m.now();
+    // Time goes on to `t` (as the board moves it when every core has finished).
+    let run_to = |m: &mut Machine, t| {
+        m.run(t);
+        m.advance_to(t);
+    };
+    run_to(m, asked + 2_000_000 - 1);
+    assert!(s.service_mailboxes(m).is_empty(), "no answer before 10 ms");
+    run_to(m, asked + 2_000_000);
+    let out = s.service_mailboxes(m);
+    assert_eq!(out.len(), 1, "the answer after 10 ms");
+    let reply = ScpReply::parse(&SdpMessage::from_udp(&out[0].1).unwrap().data).unwrap();
+    assert_eq!((reply.rc, reply.seq), (RC_OK, 77));
+    reply.arg(0).unwrap()
 }
 
 #[test]
@@ -1478,4 +1501,64 @@ fn a_flood_of_sdp_reaches_a_core_in_order_up_to_the_monitors_buffers() {
             & 0xFFFF,
         0
     );
+}
+
+#[test]
+fn a_second_count_while_one_runs_is_busy() {
+    let (mut m, mut s) = board(MachineDesc::spinn3());
+    let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let ask = |m: &mut Machine, s: &mut Scamp, seq: u16| {
+        let req = ScpRequest::new(CMD_COUNT, seq, [0, u32::from(CpuState::Idle.to_u8()), 0]);
+        let msg = SdpMessage {
+            header: SdpHeader::to_core(0, 0, 0, 0, true),
+            data: req.to_sdp_data(),
+        };
+        s.handle_datagram(m, &msg.to_udp(), from)
+    };
+    assert!(ask(&mut m, &mut s, 1).is_empty());
+    let busy = ask(&mut m, &mut s, 2);
+    assert_eq!(busy.len(), 1);
+    let r = ScpReply::parse(&SdpMessage::from_udp(&busy[0].1).unwrap().data).unwrap();
+    assert_eq!((r.rc, r.seq), (RC_P2P_BUSY, 2));
+    // The machine is idle: the board moves time on to the first count's answer.
+    let out = s.deliver_next(&mut m);
+    assert_eq!(m.now(), 2_000_000, "10 ms after the request");
+    let r = ScpReply::parse(&SdpMessage::from_udp(&out[0].1).unwrap().data).unwrap();
+    assert_eq!((r.rc, r.seq, r.arg(0)), (RC_OK, 1, Some(4 * 17)));
+    assert!(ask(&mut m, &mut s, 3).is_empty(), "a new count may start");
+}
+
+#[test]
+fn a_core_stopped_while_holding_a_lock_leaves_it_held() {
+    // The lock app takes system-controller lock 7 a thousand times; stop it while it holds the
+    // lock: nobody frees a hardware lock on a core's behalf, as on a board.
+    let (mut m, mut s) = board(MachineDesc::spinn3());
+    let p = crate::loader::Program::from_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/lock.elf"),
+    )
+    .unwrap();
+    m.load(0, 0, 1, &p, 30).unwrap();
+    let held = |m: &Machine| m.chip(0, 0).unwrap().shared().sysctl.lock_held(7);
+    let mut steps = 0;
+    while !held(&m) {
+        m.run(m.now() + 50);
+        steps += 1;
+        assert!(steps < 100_000, "the app takes the lock");
+    }
+    ok(
+        &mut m,
+        &mut s,
+        255,
+        255,
+        CMD_NNP,
+        [
+            0x3F << 16,
+            5 << 28 | SIG_STOP << 16 | 0xFF << 8 | 30,
+            1 << 31 | 0x3F << 8,
+        ],
+        &[],
+    );
+    assert_eq!(state(&m, 0, 0, 1), CpuState::Idle);
+    m.run(m.now() + 200_000);
+    assert!(held(&m), "lock 7 is still held after the core was stopped");
 }
