@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 mod common;
-use common::{root, run_python, tail, venv_python, Scratch};
+use common::{root, tail, Scratch};
 
 /// How long the script may run.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
@@ -28,27 +28,16 @@ fn graph_front_end_streams_packets_from_a_reverse_ip_tag_source_to_a_live_packet
     .unwrap();
     let log = scratch.0.join("gfe.log");
     let out = scratch.0.join("gfe.json");
-    let status = run_python(
-        &venv_python(),
+    common::python_must_pass(
+        "the GraphFrontEnd script",
         &root().join("tests/gfe/ripmcs_to_lpg.py"),
         &[out.as_os_str()],
         &scratch.0,
         &[("HOME", scratch.0.as_os_str())],
         &log,
+        &server_log,
         SCRIPT_LIMIT,
     );
-    let report = format!(
-        "--- script output ---\n{}\n--- spinn serve output (last lines) ---\n{}",
-        tail(&log),
-        tail(&server_log)
-    );
-    match status {
-        Some(s) if s.success() => println!("{report}"),
-        Some(s) => panic!("the GraphFrontEnd script failed ({s}):\n{report}"),
-        None => {
-            panic!("the GraphFrontEnd script did not finish within {SCRIPT_LIMIT:?}:\n{report}")
-        }
-    }
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's JSON")).unwrap();
     let mut received: Vec<u64> = result["received"]

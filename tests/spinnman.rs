@@ -15,13 +15,13 @@ use std::time::Duration;
 use spinn_sim::loader::Program;
 
 mod common;
-use common::{root, run_python, tail, venv_python, Scratch};
+use common::{root, tail, Scratch};
 /// How long the Python test may run.
 const PYTHON_LIMIT: Duration = Duration::from_secs(900);
 
 #[test]
 fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
-    let python = venv_python();
+    common::venv_python();
     let scratch = Scratch::new("spinnman");
 
     // Our hello app as APLX, by the project's own converter.
@@ -37,25 +37,16 @@ fn spinnman_uses_spinn_serve_as_a_spinn5_board() {
     let script = root().join("tests/spinnman/test_virtual_board.py");
     let py_log = scratch.0.join("python.log");
     let ip = addr.ip().to_string();
-    let status = run_python(
-        &python,
+    common::python_must_pass(
+        "the SpiNNMan test",
         &script,
         &[ip.as_ref(), "--aplx".as_ref(), aplx.as_os_str()],
         &scratch.0,
         &[],
         &py_log,
+        &server_log,
         PYTHON_LIMIT,
     );
-    let report = format!(
-        "--- SpiNNMan test output ---\n{}\n--- spinn serve output (last lines) ---\n{}",
-        tail(&py_log),
-        tail(&server_log)
-    );
-    match status {
-        Some(s) if s.success() => println!("{report}"),
-        Some(s) => panic!("the SpiNNMan test failed ({s}):\n{report}"),
-        None => panic!("the SpiNNMan test did not finish within {PYTHON_LIMIT:?}:\n{report}"),
-    }
     if let Some(status) = server.0.try_wait().unwrap() {
         panic!(
             "spinn serve exited ({status}) during the test:\n{}",

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{root, run_python, tail, venv_python, Scratch};
+use common::{root, tail, Scratch};
 
 /// How long one PyNN script may run.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
@@ -30,26 +30,17 @@ fn run_script(scratch: &Scratch, name: &str, out: &str, server_log: &Path) -> (V
     let log = scratch.0.join(format!("{out}.log"));
     let out_path = scratch.0.join(out);
     let start = Instant::now();
-    let status = run_python(
-        &venv_python(),
+    common::python_must_pass(
+        name,
         &root().join("tests/spynnaker").join(name),
         &[out_path.as_os_str()],
         &scratch.0,
         &[("HOME", scratch.0.as_os_str())],
         &log,
+        server_log,
         SCRIPT_LIMIT,
     );
     let took = start.elapsed();
-    let report = format!(
-        "--- {name} output ---\n{}\n--- spinn serve output (last lines) ---\n{}",
-        tail(&log),
-        tail(server_log)
-    );
-    match status {
-        Some(s) if s.success() => println!("{report}"),
-        Some(s) => panic!("{name} failed ({s}):\n{report}"),
-        None => panic!("{name} did not finish within {SCRIPT_LIMIT:?}:\n{report}"),
-    }
     let text = std::fs::read_to_string(&out_path).expect("the script's JSON");
     (serde_json::from_str(&text).expect("JSON"), took)
 }

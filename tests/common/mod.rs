@@ -200,3 +200,29 @@ pub fn run_python(
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Runs a Python script as [`run_python`] does and prints its output with the last lines of
+/// the server's log; panics with both when it fails or does not finish within `limit`.
+#[allow(clippy::too_many_arguments)]
+pub fn python_must_pass(
+    what: &str,
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    dir: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    log: &Path,
+    server_log: &Path,
+    limit: Duration,
+) {
+    let status = run_python(&venv_python(), script, args, dir, env, log, limit);
+    let report = format!(
+        "--- {what} output ---\n{}\n--- spinn serve output (last lines) ---\n{}",
+        tail(log),
+        tail(server_log)
+    );
+    match status {
+        Some(s) if s.success() => println!("{report}"),
+        Some(s) => panic!("{what} failed ({s}):\n{report}"),
+        None => panic!("{what} did not finish within {limit:?}:\n{report}"),
+    }
+}
