@@ -306,7 +306,7 @@ void sark_xfree(heap_t *heap, void *ptr, uint flag);
 // The block tagged (tag, app_id) in sv->alloc_tag (app_id 0: this core's).
 void *sark_tag_ptr(uint tag, uint app_id);
 
-// Runtime internal (spin1_api.c): turns on the mailbox interrupt (CPU_INT)
+// Runtime internal (mailbox.c): turns on the mailbox interrupt (CPU_INT)
 // at the end of sark_init, as SARK does.
 void runtime_cpu_int_init(void);
 

@@ -109,6 +109,12 @@ void spin1_msg_free(sdp_msg_t *msg);
 // Returns the message to hand to SDP_PACKET_RX, or NULL when handled here.
 sdp_msg_t *sdp_receive(sdp_msg_t *shm);
 
+// Runtime internal: where the mailbox handler hands on an SDP message for a
+// port other than 0 (the application frees it) and a signal.  Defaults in
+// mailbox.c free and ignore; spin1_api.c replaces them.
+void runtime_sdp_rx(sdp_msg_t *msg, uint port);
+void runtime_signal(uint signal);
+
 // SARK's names for the same service.
 uint sark_msg_send(sdp_msg_t *msg, uint timeout);
 sdp_msg_t *sark_shmsg_get(void);

@@ -117,7 +117,10 @@ uint sark_msg_send(sdp_msg_t *msg, uint timeout)
 // ---------------------------------------------------------------------------
 // Messages from the monitor
 
-static sdp_msg_t msg_pool[SDP_NUM_MSGS];
+// Taken from the DTCM heap when the first message arrives, as SARK takes its
+// num_msgs buffers from its heap (not cleared: applications that never get
+// SDP pay nothing).
+static sdp_msg_t *msg_pool;
 static uint msg_used;           // bit i: msg_pool[i] handed out
 
 sdp_msg_t *spin1_msg_get(void)
@@ -125,7 +128,9 @@ sdp_msg_t *spin1_msg_get(void)
     uint cpsr = cpu_int_disable();
     sdp_msg_t *m = NULL;
 
-    for (uint i = 0; i < SDP_NUM_MSGS; i++) {
+    if (msg_pool == NULL)
+        msg_pool = sark_alloc(SDP_NUM_MSGS, sizeof(sdp_msg_t));
+    for (uint i = 0; msg_pool != NULL && i < SDP_NUM_MSGS; i++) {
         if ((msg_used & (1u << i)) == 0) {
             msg_used |= 1u << i;
             m = &msg_pool[i];

@@ -593,40 +593,21 @@ static void timer_stop(void)
 // ---------------------------------------------------------------------------
 // Start / exit
 
-// CPU_INT: the monitor's mailbox (sark_int's job, section 11.5).  Clear
-// this core's system-controller interrupt bit, take the command and set the
-// mailbox idle; an SDP message is copied and answered (port 0) or handed to
-// SDP_PACKET_RX; of the signals, SIG_EXIT stops the dispatcher.  SYNC0 and
-// SYNC1 need nothing more here: the barrier watches the SC flag itself.
-static IRQ_HANDLER void cpu_int_irq(void)
+// What the mailbox handler (runtime/mailbox.c) hands on: SDP for a port
+// other than 0 goes to SDP_PACKET_RX (or is freed with no callback), and
+// SIG_EXIT stops the dispatcher.
+void runtime_sdp_rx(sdp_msg_t *msg, uint port)
 {
-    volatile vcpu_t *v = sark.vcpu;
-
-    sc[SC_CLR_IRQ] = SC_CODE | (1 << sark.phys_cpu);
-    uint cmd = v->mbox_ap_cmd;
-    uint arg = v->mbox_ap_msg;
-
-    v->mbox_ap_cmd = SHM_IDLE;
-    if (cmd == SHM_MSG) {
-        sdp_msg_t *msg = sdp_receive((sdp_msg_t *) arg);
-
-        if (msg != NULL) {
-            if (callback[SDP_PACKET_RX].cback != NULL)
-                deliver(SDP_PACKET_RX, (uint) msg, msg->dest_port >> PORT_SHIFT);
-            else
-                spin1_msg_free(msg);
-        }
-    } else if (cmd == SHM_SIGNAL && arg == SIG_EXIT) {
-        spin1_exit(255);
-    }
-    vic[VIC_VADDR] = 0;
+    if (callback[SDP_PACKET_RX].cback != NULL)
+        deliver(SDP_PACKET_RX, (uint) msg, port);
+    else
+        spin1_msg_free(msg);
 }
 
-// Called by sark_init: the mailbox interrupt is on from start-up, as SARK's.
-void runtime_cpu_int_init(void)
+void runtime_signal(uint signal)
 {
-    vic_slot_set(SARK_PRIORITY, CPU_INT, cpu_int_irq);
-    vic[VIC_ENABLE] = 1 << CPU_INT;
+    if (signal == SIG_EXIT)
+        spin1_exit(255);
 }
 
 // SYNC0 barrier: SC&MP's SIG_SYNC0 clears this core's SC flag bit (indexed
