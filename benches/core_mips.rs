@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use spinn_hw::program::Program;
 use spinn_sim::chip::{Chip, ChipConfig};
-use spinn_sim::loader::Program;
 use unicorn_engine::unicorn_const::{Arch, Mode, Permission};
 use unicorn_engine::{RegisterARM, Unicorn};
 

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::workloads;
 use spinn_sim::CPU_CLK_MHZ;

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use spinn_hw::program::Program;
 use spinn_sim::chip::{Chip, ChipConfig};
-use spinn_sim::loader::Program;
 use spinn_sim::CPU_CLK_MHZ;
 
 fn main() {

@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, MachineOptions};
 use spinn_nn::ModelSpec;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::target::SimTarget;
 
 fn knob(name: &str, default: usize) -> usize {

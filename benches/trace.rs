@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
 use spinn_sim::trace::{Filter, Kind};
 use spinn_sim::{parallel, workloads, CPU_CLK_MHZ};
 

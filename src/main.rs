@@ -10,12 +10,14 @@ use clap::{Parser, Subcommand};
 
 mod nn_cli;
 mod serve_cli;
-use spinn_sim::chip::{ChipConfig, CoreReport, StopReason};
-use spinn_sim::geometry::MachineDesc;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_hw::report::{CoreReport, StopReason};
+use spinn_hw::routes::{self, number};
+use spinn_hw::sysram::CpuState;
+use spinn_sim::chip::ChipConfig;
 use spinn_sim::golden;
-use spinn_sim::loader::Program;
 use spinn_sim::parallel::{self, Load, Setup};
-use spinn_sim::routes::{self, number};
 use spinn_sim::trace::{self, Filter, Kind};
 use spinn_sim::trace_tools;
 use spinn_sim::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
@@ -415,7 +417,7 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
     let failed = outcome
         .cores
         .iter()
-        .any(|r| r.state == "RTE" || r.state == "WDOG");
+        .any(|r| matches!(r.state, CpuState::RunTimeException | CpuState::Watchdog));
     if args.json {
         let obj = serde_json::json!({
             "sim_time_ns": sim_time_ns,
@@ -551,7 +553,7 @@ fn print_text(sim_time_ns: u64, stop: StopReason, reports: &[CoreReport]) {
             "core {},{},{} (phys {}): {}",
             r.x, r.y, r.p, r.phys, r.state
         );
-        if r.state == "RTE" {
+        if r.state == CpuState::RunTimeException {
             print!(
                 " {} (rt_code {}) at pc {:#010x}",
                 r.rt_name, r.rt_code, r.pc

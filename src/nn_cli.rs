@@ -7,10 +7,10 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, MachineRun, Progress};
 use spinn_nn::{predicted_class, Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::{SimTarget, Target};
 

@@ -7,8 +7,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_sim::serve::{self, Board};
 
 /// Arguments of `spinn serve`.

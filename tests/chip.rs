@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use spinn_sim::chip::{Chip, ChipConfig, CoreReport, StopReason};
-use spinn_sim::loader::Program;
+use spinn_hw::program::Program;
+use spinn_hw::report::{CoreReport, StopReason};
+use spinn_sim::chip::{Chip, ChipConfig};
 use spinn_sim::CPU_CLK_MHZ;
 
 const MS: u64 = CPU_CLK_MHZ * 1000;

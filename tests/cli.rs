@@ -513,7 +513,7 @@ fn train_refuses_bad_input_with_status_2() {
 fn run_takes_aplx_files_by_content() {
     // hello as APLX (by the project's converter), under a name that says nothing of its kind.
     let hello =
-        spinn_sim::loader::Program::from_file(&common::root().join("firmware/build/hello.elf"))
+        spinn_hw::program::Program::from_file(&common::root().join("firmware/build/hello.elf"))
             .unwrap();
     let dir = std::env::temp_dir().join(format!("spinn-cli-aplx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

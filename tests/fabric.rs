@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 
-use spinn_sim::chip::sysram::{vcpu, vcpu_field};
-use spinn_sim::chip::{ChipConfig, StopReason};
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
-use spinn_sim::machine::{Machine, RouteEntry};
-use spinn_sim::routes::{chip_key, to_every_chip};
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_hw::report::StopReason;
+use spinn_hw::routes::RouteEntry;
+use spinn_hw::routes::{chip_key, to_every_chip};
+use spinn_hw::sysram::{vcpu, vcpu_field};
+use spinn_sim::chip::ChipConfig;
+use spinn_sim::machine::Machine;
 use spinn_sim::CPU_CLK_MHZ;
 
 const MS: u64 = CPU_CLK_MHZ * 1000;
@@ -446,7 +448,7 @@ fn dead_cores_are_skipped_in_the_virtual_numbering() {
     m.load(1, 1, 5, &hello, 16).unwrap();
     m.run(10 * MS);
     let r = &m.reports()[0];
-    assert_eq!((r.p, r.phys, r.state.as_str()), (5, 6, "EXIT"));
+    assert_eq!((r.p, r.phys, r.state.name().as_str()), (5, 6, "EXIT"));
     assert_eq!(r.iobuf, "hello from core 5 on chip 1,1\n");
 }
 

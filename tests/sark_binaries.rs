@@ -16,10 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
 use spinn_sim::chip::sysram::{self, vcpu, CpuState};
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
 use spinn_sim::machine::Machine;
 use spinn_sim::sark::{self, Heap, SysMem};
 

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use spinn_sim::loader::Program;
+use spinn_hw::program::Program;
 
 mod common;
 use common::{root, tail, Scratch};

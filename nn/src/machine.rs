@@ -22,9 +22,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use spinn_sim::chip::sysram::{vcpu, VCPU_BASE, VCPU_SIZE};
-use spinn_sim::chip::StopReason;
-use spinn_sim::loader::{LoadError, Program};
+use spinn_hw::program::{LoadError, Program};
+use spinn_hw::report::StopReason;
+use spinn_hw::sysram::{vcpu, CpuState, VCPU_BASE, VCPU_SIZE};
 use spinn_toolchain::graph::{AppVertexId, MachineGraph, MachineVertexId, PartitionId};
 use spinn_toolchain::mapping::{map, Algorithms, DTCM_DATA_BYTES};
 use spinn_toolchain::target::{Target, TargetError};
@@ -126,8 +126,8 @@ pub enum MachineError {
         p: u8,
         /// What the core was doing in the network.
         role: String,
-        /// State name.
-        state: String,
+        /// Its state (RTE or WDOG).
+        state: CpuState,
         /// Run-time error name.
         rt_name: String,
         /// Where it stopped.
@@ -765,7 +765,7 @@ fn execute(
         let end = target.run(now + slice_ns)?;
         now = end.time_ns;
         for c in target.cores()? {
-            if c.state == "RTE" || c.state == "WDOG" {
+            if matches!(c.state, CpuState::RunTimeException | CpuState::Watchdog) {
                 let role = cores
                     .iter()
                     .find(|i| (i.x, i.y, i.p) == (c.x, c.y, c.p))
@@ -820,7 +820,8 @@ fn execute(
             let mut lines = Vec::new();
             for i in &cores {
                 let r = reports.iter().find(|c| (i.x, i.y, i.p) == (c.x, c.y, c.p));
-                let (state, user) = r.map_or(("?", [0; 4]), |c| (c.state.as_str(), c.user));
+                let (state, user) =
+                    r.map_or(("?".to_string(), [0; 4]), |c| (c.state.name(), c.user));
                 let st =
                     bytes_to_words(&target.read_memory(i.x, i.y, i.status, 4 * STATUS_WORDS)?);
                 let waiting = ["forward values", "backward values", "nothing"]

@@ -3,10 +3,10 @@
 //! the project promises, and agreement with the host reference trained from the same initial
 //! weights and sample order.
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, weights_close, MachineOptions, MachineRun};
 use spinn_nn::ModelSpec;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::target::SimTarget;
 
 /// Trains a model file on a simulated SpiNN-3 and on the host; returns both.

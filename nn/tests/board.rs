@@ -2,10 +2,10 @@
 //! The board target against the virtual board (`sim::serve`): the same training as on the
 //! in-process simulator, bit for bit.
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, MachineOptions};
 use spinn_nn::ModelSpec;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_sim::serve::spawn;
 use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::{SimTarget, Target};

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! Training on the simulated machine against the host reference.
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, weights_close, MachineOptions};
 use spinn_nn::{data, Activation, Dataset, Dense, Loss, Sequential, Sgd};
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_toolchain::target::SimTarget;
 
 fn xor_set() -> Dataset {

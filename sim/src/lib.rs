@@ -6,12 +6,9 @@
 
 pub mod chip;
 pub mod cost;
-pub mod geometry;
 pub mod golden;
-pub mod loader;
 pub mod machine;
 pub mod parallel;
-pub mod routes;
 pub mod sark;
 pub mod scamp;
 pub mod serve;
@@ -20,11 +17,5 @@ pub mod trace;
 pub mod trace_tools;
 pub mod workloads;
 
-/// Simulated time, in core clock cycles (200 MHz: one cycle is 5 ns).
-pub type Cycle = u64;
-
-/// Core clock frequency in MHz, as SC&MP leaves it in `sv->cpu_clk`.
-pub const CPU_CLK_MHZ: u64 = 200;
-
-/// Nanoseconds per core clock cycle.
-pub const NS_PER_CYCLE: u64 = 1000 / CPU_CLK_MHZ;
+// The hardware's vocabulary, re-exported: the simulator speaks it throughout.
+pub use spinn_hw::{geometry, program, report, routes, Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};

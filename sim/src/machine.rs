@@ -11,9 +11,11 @@
 use std::collections::BTreeMap;
 
 use crate::chip::router::RouterCounters;
-use crate::chip::{Chip, ChipConfig, ChipError, CoreReport, StopReason};
+use crate::chip::{Chip, ChipConfig, ChipError};
 use crate::geometry::{opposite, MachineDesc};
-use crate::loader::Program;
+use crate::program::Program;
+use crate::report::{CoreReport, StopReason};
+use crate::routes::RouteEntry;
 use crate::timing::min_link_latency;
 use crate::Cycle;
 
@@ -42,22 +44,6 @@ pub enum MachineError {
 
 /// Longest window while tracing (1 ms): how much of a trace a chip holds before it is written.
 pub const TRACE_FLUSH_CYCLES: Cycle = 200_000;
-
-/// One multicast routing entry for the host to load: on chip (x, y), packets whose key matches
-/// `key` under `mask` go to the links (bits 0..5) and virtual cores (bit 6 + p) of `route`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RouteEntry {
-    /// Chip x.
-    pub x: u8,
-    /// Chip y.
-    pub y: u8,
-    /// Key to match.
-    pub key: u32,
-    /// Mask applied to packet keys before comparing.
-    pub mask: u32,
-    /// Links (bits 0..5) and virtual cores (bits 6..23).
-    pub route: u32,
-}
 
 /// What a router did during a run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 
-use crate::chip::{ChipConfig, CoreReport, StopReason};
+use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
 use crate::golden;
-use crate::loader::Program;
-use crate::machine::{plan, Flight, Machine, MachineError, RouteEntry, RouterReport};
+use crate::machine::{plan, Flight, Machine, MachineError, RouterReport};
+use crate::program::Program;
+use crate::report::{CoreReport, StopReason};
+use crate::routes::RouteEntry;
 use crate::Cycle;
 
 /// An application to load: `program` onto virtual core `p` of chip (x, y).

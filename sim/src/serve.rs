@@ -11,9 +11,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::chip::{ChipConfig, StopReason};
+use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
 use crate::machine::Machine;
+use crate::report::StopReason;
 use crate::scamp::Scamp;
 use crate::Cycle;
 

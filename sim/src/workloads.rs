@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::chip::sysram::{vcpu, VCPU_BASE, VCPU_SIZE};
 use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
-use crate::loader::Program;
 use crate::parallel::{Load, Poke, Setup};
+use crate::program::Program;
 use crate::routes::{chip_key, to_every_chip};
 
 /// Where each core's `fabric` parameter block goes: user SDRAM, 64 KiB per core.

@@ -12,14 +12,15 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::map::{router_reg, ROUTER_BASE};
+use spinn_hw::program::Program;
+use spinn_hw::report::{CoreReport, StopReason};
+use spinn_hw::routes::RouteEntry;
+use spinn_hw::sysram::{self, vcpu, CpuState, SDRAM_SYS, SV_BASE, VCPU_BASE, VCPU_SIZE};
 use spinn_proto::aplx;
 use spinn_proto::scp::{self, ScpReply, ScpRequest};
 use spinn_proto::sdp::{SdpHeader, SdpMessage, SCP_PORT};
-use spinn_sim::chip::sysram::{self, vcpu, CpuState, SDRAM_SYS, SV_BASE, VCPU_BASE, VCPU_SIZE};
-use spinn_sim::chip::{CoreReport, StopReason};
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
-use spinn_sim::machine::RouteEntry;
 
 use crate::target::{PacketCounts, RunEnd, Target, TargetError};
 
@@ -42,7 +43,7 @@ const TABLE_BUFFER: u32 = SDRAM_SYS + 0x3_0000;
 /// Signals (§6.4).
 const SIG_START: u32 = 3;
 /// Router register block and its first diagnostic counter (§2.5).
-const RTR_DGC0: u32 = 0xE100_0300;
+const RTR_DGC0: u32 = ROUTER_BASE + router_reg::DGC0;
 
 /// Timeouts and retries of the SCP connection.
 #[derive(Clone, Copy, Debug)]
@@ -362,7 +363,7 @@ impl BoardTarget {
             let words = self.read_words(
                 root.0,
                 root.1,
-                0xE101_0000 + 4 * first,
+                ROUTER_BASE + router_reg::P2P_TABLE + 4 * first,
                 (last - first + 1) as usize,
             )?;
             for y in 0..h {
@@ -436,7 +437,7 @@ impl BoardTarget {
             y,
             p,
             phys: v.phys,
-            state: v.state.name(),
+            state: v.state,
             rt_code: v.rt_code,
             rt_name: sysram::rte_name(v.rt_code).to_string(),
             // A board does not say where a running core is.

@@ -18,6 +18,8 @@ pub mod keys;
 pub mod mapping;
 pub mod place;
 pub mod route;
+#[cfg(feature = "sim")]
+pub mod sim_target;
 pub mod tables;
 pub mod target;
 

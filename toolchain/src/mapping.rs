@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use spinn_sim::chip::sysram::{SDRAM_SYS, SDRAM_USER_BASE};
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::machine::RouteEntry;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::routes::RouteEntry;
+use spinn_hw::sysram::{SDRAM_SYS, SDRAM_USER_BASE};
 
 use crate::compress::ROUTER_CAPACITY;
 use crate::graph::{split, AppGraph, MachineGraph, PartitionId};

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use spinn_sim::geometry::{MachineDesc, CORES_PER_CHIP, N_LINKS};
+use spinn_hw::geometry::{MachineDesc, CORES_PER_CHIP, N_LINKS};
 
 use crate::compress::CompressError;
 use crate::graph::{MachineGraph, MachineVertexId};

@@ -2,15 +2,15 @@
 //! Multicast routing trees: for each partition, which links and cores every chip on the way
 //! from the source to the targets sends its packets to.
 //!
-//! A tree is the union of shortest paths ([`spinn_sim::routes::next_links`], the lowest link
+//! A tree is the union of shortest paths ([`spinn_hw::routes::next_links`], the lowest link
 //! on ties) from the source chip to each target chip. A path that reaches a chip already on
 //! the tree carries on from there instead of adding a second way in, so every chip is entered
 //! over exactly one link and every target core gets each packet exactly once.
 
 use std::collections::BTreeMap;
 
-use spinn_sim::geometry::{opposite, MachineDesc};
-use spinn_sim::routes::next_links;
+use spinn_hw::geometry::{opposite, MachineDesc};
+use spinn_hw::routes::next_links;
 
 use crate::graph::{MachineGraph, PartitionId};
 use crate::place::{MapError, Placements};

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::machine::RouteEntry;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::routes::RouteEntry;
 
 use crate::compress::{minimise, remove_default_routes, CompressError, Entry, SOURCE_LOCAL};
 use crate::keys::KeyMap;
@@ -107,7 +107,7 @@ pub fn to_route_entries(tables: &Tables) -> Vec<RouteEntry> {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use spinn_sim::geometry::{opposite, MachineDesc, N_LINKS};
+    use spinn_hw::geometry::{opposite, MachineDesc, N_LINKS};
 
     use super::*;
     use crate::compress::{lookup, ROUTER_CAPACITY};

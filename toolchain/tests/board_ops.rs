@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use spinn_sim::chip::sysram::CpuState;
-use spinn_sim::chip::{ChipConfig, StopReason};
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_hw::report::StopReason;
+use spinn_hw::sysram::CpuState;
+use spinn_sim::chip::ChipConfig;
 use spinn_sim::serve::{spawn, Spawned};
 use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::Target;
@@ -60,7 +61,7 @@ fn memory_allocation_fill_and_counts() {
     let cores = t.cores().unwrap();
     assert_eq!(cores.len(), 3);
     for c in cores {
-        assert_eq!((c.state.as_str(), c.user[0]), ("EXIT", 0x600D));
+        assert_eq!((c.state.name().as_str(), c.user[0]), ("EXIT", 0x600D));
         assert_eq!(
             c.iobuf,
             format!("hello from core {} on chip {},{}\n", c.p, c.x, c.y)

@@ -6,8 +6,8 @@ use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_sim::chip::ChipConfig;
-use spinn_sim::geometry::MachineDesc;
 use spinn_sim::serve::{bind, Board};
 use spinn_toolchain::board::BoardTarget;
 use spinn_toolchain::target::Target;

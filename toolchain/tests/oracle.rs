@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use spinn_sim::chip::{ChipConfig, StopReason};
-use spinn_sim::geometry::MachineDesc;
-use spinn_sim::loader::Program;
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_hw::report::StopReason;
+use spinn_sim::chip::ChipConfig;
 use spinn_sim::parallel::{self, Setup};
 use spinn_sim::workloads::{fabric_core, FabricParams};
 use spinn_toolchain::{

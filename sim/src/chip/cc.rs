@@ -5,6 +5,7 @@
 //! TX is a one-packet buffer that the router drains after [`TX_CYCLES`]; RX is a short FIFO of
 //! packets handed over by the chip, each becoming visible at its arrival cycle.
 
+use super::device::{Access, Device};
 use std::collections::VecDeque;
 
 use super::packet::{Packet, PacketKind};
@@ -57,6 +58,8 @@ pub struct CommsController {
     overrun: bool,
     sar: u32,
     rx: VecDeque<(Packet, Cycle)>,
+    // The packet the last TXKEY write launched, until the core's wiring takes it.
+    launched: Option<Packet>,
 }
 
 impl CommsController {
@@ -111,6 +114,11 @@ impl CommsController {
             _ => {}
         }
         None
+    }
+
+    /// The packet launched by the last write through [`Device::write`], if any (taken once).
+    pub fn take_launched(&mut self) -> Option<Packet> {
+        self.launched.take()
     }
 
     /// Queues an incoming packet visible from `arrival`; false when the RX FIFO is full.
@@ -234,6 +242,29 @@ fn rx_key_of(p: &Packet) -> u32 {
         (u32::from(p.control >> 4) & 3) << 16 | p.key >> 16
     } else {
         p.key
+    }
+}
+
+impl Device for CommsController {
+    fn read(&mut self, offset: u32, at: Access) -> u32 {
+        CommsController::read(self, offset, at.now)
+    }
+
+    /// A TXKEY write that launches a packet leaves it for [`CommsController::take_launched`].
+    fn write(&mut self, offset: u32, value: u32, at: Access) {
+        self.launched = CommsController::write(self, offset, value, at.now);
+    }
+
+    fn irq_lines(&self, at: Access) -> u32 {
+        self.irq_sources(at.now)
+    }
+
+    fn next_event(&self, now: Cycle) -> Option<Cycle> {
+        CommsController::next_event(self, now)
+    }
+
+    fn reset(&mut self) {
+        *self = CommsController::new();
     }
 }
 

@@ -16,6 +16,7 @@ use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Per
 use unicorn_engine::{RegisterARM, Unicorn};
 
 use super::cc::CommsController;
+use super::device::{Access, Device, Kind};
 use super::dma::{Dma, DmaMemory};
 use super::memory::{self, region_of, Ram, Region};
 use super::packet::Packet;
@@ -26,6 +27,7 @@ use super::Shared;
 use crate::cost::{block_cost, BlockCost};
 use crate::trace::Event;
 use crate::Cycle;
+use spinn_hw::map::DEVICE_MAP;
 
 /// Cycles charged for one access to a peripheral register over the AHB (UNVERIFIED: the notes
 /// give only "20–30× a TCM access" for off-core accesses; peripherals on the core's own bus are
@@ -162,19 +164,51 @@ pub struct CoreState {
 }
 
 impl CoreState {
-    /// Interrupt source lines (bit n = VIC source n) driven at `self.now`.
+    /// Who this core is, at its current time, for the device contract.
+    fn access(&self) -> Access {
+        Access {
+            now: self.now,
+            core: self.phys,
+            monitor: self.phys == self.shared.borrow().sysctl.monitor_id(),
+        }
+    }
+
+    /// This core's own block of kind `kind` (None for the chip-level kinds).
+    pub fn device(&self, kind: Kind) -> Option<&dyn Device> {
+        match kind {
+            Kind::Cc => Some(&self.cc),
+            Kind::Timer => Some(&self.timer),
+            Kind::Vic => Some(&self.vic),
+            Kind::Dma => Some(&self.dma),
+            Kind::Pl340 | Kind::Router | Kind::SysCtl | Kind::Watchdog => None,
+        }
+    }
+
+    /// Runs `f` on the block of kind `kind` this core reaches: its own, or the chip's.
+    fn with_device<R>(&mut self, kind: Kind, f: impl FnOnce(&mut dyn Device) -> R) -> R {
+        match kind {
+            Kind::Cc => f(&mut self.cc),
+            Kind::Timer => f(&mut self.timer),
+            Kind::Vic => f(&mut self.vic),
+            Kind::Dma => f(&mut self.dma),
+            chip_level => {
+                let mut sh = self.shared.borrow_mut();
+                f(sh.device_mut(chip_level).expect("a chip-level block"))
+            }
+        }
+    }
+
+    /// Interrupt source lines (bit n = VIC source n) driven at `self.now`: every block's.
     fn lines(&self, shared: &Shared) -> u32 {
-        let now = self.now;
-        let mut lines =
-            self.timer.irq_sources(now) | self.dma.irq_sources(now) | self.cc.irq_sources(now);
-        lines |= shared.router.irq_sources();
-        if shared.sysctl.cpu_int(self.phys) {
-            lines |= 1 << 18;
-        }
-        if self.phys == shared.sysctl.monitor_id() && shared.watchdog.irq(now) {
-            lines |= 1;
-        }
-        lines
+        let at = Access {
+            now: self.now,
+            core: self.phys,
+            monitor: self.phys == shared.sysctl.monitor_id(),
+        };
+        Kind::ALL
+            .iter()
+            .filter_map(|&k| self.device(k).or_else(|| shared.device(k)))
+            .fold(0, |lines, d| lines | d.irq_lines(at))
     }
 
     /// Brings DMA up to `now` and feeds the current source lines into the VIC.
@@ -211,17 +245,13 @@ impl CoreState {
         self.vic_out = (self.vic.irq(), self.vic.fiq());
     }
 
-    /// Earliest future cycle at which this core's own peripherals change their outputs.
+    /// Earliest future cycle at which this core's own blocks change their outputs.
     pub fn next_event(&self) -> Option<Cycle> {
         let now = self.now;
-        [
-            self.timer.next_event(now),
-            self.dma.next_event(now),
-            self.cc.next_event(now),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        Kind::ALL
+            .iter()
+            .filter_map(|&k| self.device(k)?.next_event(now))
+            .min()
     }
 
     /// Moves packets the router holds into the receive buffer as it frees up, and drops (and
@@ -300,86 +330,68 @@ impl DmaMemory for CoreMemory<'_> {
     }
 }
 
-/// Which peripheral an MMIO region belongs to.
-#[derive(Clone, Copy, Debug)]
-enum Periph {
-    Cc,
-    Timer,
-    Vic,
-    Dma,
-    Pl340,
-    Router,
-    SysCtl,
-    Watchdog,
-}
+/// RXKEY: reading it frees the receive buffer (§2.1).
+const CC_RXKEY: u32 = 0x14;
 
-/// MMIO regions of a core's address map (§1.2): base, size, block.
-const MMIO_MAP: &[(u64, usize, Periph)] = &[
-    (0x1000_0000, 0x1000, Periph::Cc),
-    (0x2000_0000, 0x1000, Periph::Cc),
-    (0x1100_0000, 0x1000, Periph::Timer),
-    (0x2100_0000, 0x1000, Periph::Timer),
-    (0x1F00_0000, 0x1000, Periph::Vic),
-    (0x2F00_0000, 0x1000, Periph::Vic),
-    // The IRQ vector reads VIC_VADDR through this high alias (§1.2, §8.1).
-    (0xFFFF_F000, 0x1000, Periph::Vic),
-    (0x3000_0000, 0x1000, Periph::Dma),
-    (0x4000_0000, 0x1000, Periph::Dma),
-    (0xE000_0000, 0x1000, Periph::Pl340),
-    (0xF000_0000, 0x1000, Periph::Pl340),
-    (0xE100_0000, 0x2_0000, Periph::Router),
-    (0xF100_0000, 0x2_0000, Periph::Router),
-    (0xE200_0000, 0x1000, Periph::SysCtl),
-    (0xF200_0000, 0x1000, Periph::SysCtl),
-    (0xE300_0000, 0x1000, Periph::Watchdog),
-    (0xF300_0000, 0x1000, Periph::Watchdog),
-];
-
-fn periph_read(st: &mut CoreState, p: Periph, offset: u32) -> u32 {
+/// A register read by the core: the block answers through the device contract; around it,
+/// the wiring the chip gives that block (its interrupt lines brought up to date, the router
+/// handing over a held packet once RXKEY frees the buffer, the other cores told of a change).
+fn periph_read(st: &mut CoreState, kind: Kind, offset: u32) -> u32 {
     st.now += PERIPHERAL_ACCESS_CYCLES;
-    let now = st.now;
-    match p {
-        Periph::Cc => {
-            let v = st.cc.read(offset, now);
-            if offset == 0x14 && !st.rx_wait.is_empty() {
-                // Reading RXKEY freed the buffer: the router hands over the next packet.
-                st.refill_rx();
-            }
-            v
-        }
-        Periph::Timer => st.timer.read(offset, now),
-        Periph::Vic => {
-            // VADDR reads act on the priority logic: the lines must be current first.
-            st.update_interrupts();
-            let v = st.vic.read(offset);
-            st.vic_out = (st.vic.irq(), st.vic.fiq());
-            v
-        }
-        Periph::Dma => {
-            st.update_interrupts();
-            st.dma.read(offset, now)
-        }
-        Periph::Pl340 => {
-            let sh = st.shared.borrow();
-            sh.pl340_read(offset)
-        }
-        Periph::Router => st.shared.borrow_mut().router.read(offset),
-        Periph::SysCtl => {
-            let phys = st.phys;
-            let mut sh = st.shared.borrow_mut();
-            sh.touch();
-            sh.sysctl.read(offset, phys)
-        }
-        Periph::Watchdog => st.shared.borrow_mut().watchdog.read(offset, now),
+    if matches!(kind, Kind::Vic | Kind::Dma) {
+        // VADDR reads act on the priority logic, DMA status on completions: lines first.
+        st.update_interrupts();
     }
+    let at = st.access();
+    let v = st.with_device(kind, |d| d.read(offset, at));
+    match kind {
+        Kind::Cc if offset == CC_RXKEY && !st.rx_wait.is_empty() => st.refill_rx(),
+        Kind::Vic => st.vic_out = (st.vic.irq(), st.vic.fiq()),
+        Kind::SysCtl => st.shared.borrow_mut().touch(),
+        _ => {}
+    }
+    v
 }
 
-fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
+/// A register write by the core, through the device contract, with the same wiring as
+/// [`periph_read`] plus the trace events some writes stand for.
+fn periph_write(st: &mut CoreState, kind: Kind, offset: u32, value: u32) {
     st.now += PERIPHERAL_ACCESS_CYCLES;
     let now = st.now;
-    match p {
-        Periph::Cc => {
-            if let Some(pkt) = st.cc.write(offset, value, now) {
+    let at = st.access();
+    match kind {
+        Kind::Timer if offset == TRACE_MARK => {
+            let ev = Event::Callback {
+                p: st.phys,
+                event: (value >> 1) as u8,
+                enter: value & 1 != 0,
+            };
+            st.shared.borrow_mut().emit(now, ev);
+        }
+        Kind::Vic if offset == VIC_VADDR => {
+            st.shared
+                .borrow_mut()
+                .emit(now, Event::InterruptDone { p: st.phys });
+        }
+        Kind::Dma => {
+            st.update_interrupts();
+            if offset == DMA_DESC {
+                let ev = Event::DmaStart {
+                    p: st.phys,
+                    bytes: value & 0x1_FFFC,
+                    write: value & (1 << 19) != 0,
+                };
+                st.shared.borrow_mut().emit(now, ev);
+            }
+        }
+        _ => {}
+    }
+    if !(kind == Kind::Timer && offset == TRACE_MARK) {
+        st.with_device(kind, |d| d.write(offset, value, at));
+    }
+    match kind {
+        Kind::Cc => {
+            if let Some(pkt) = st.cc.take_launched() {
                 st.outbox.push((now, pkt));
                 st.last_tx = now;
                 let ev = Event::Send {
@@ -394,49 +406,13 @@ fn periph_write(st: &mut CoreState, p: Periph, offset: u32, value: u32) {
                 st.request_stop();
             }
         }
-        Periph::Timer if offset == TRACE_MARK => {
-            let ev = Event::Callback {
-                p: st.phys,
-                event: (value >> 1) as u8,
-                enter: value & 1 != 0,
-            };
-            st.shared.borrow_mut().emit(now, ev);
-        }
-        Periph::Timer => st.timer.write(offset, value, now),
-        Periph::Vic => {
-            if offset == VIC_VADDR {
-                st.shared
-                    .borrow_mut()
-                    .emit(now, Event::InterruptDone { p: st.phys });
-            }
-            st.vic.write(offset, value);
-            st.vic_out = (st.vic.irq(), st.vic.fiq());
-        }
-        Periph::Dma => {
-            st.update_interrupts();
-            if offset == DMA_DESC {
-                let ev = Event::DmaStart {
-                    p: st.phys,
-                    bytes: value & 0x1_FFFC,
-                    write: value & (1 << 19) != 0,
-                };
-                st.shared.borrow_mut().emit(now, ev);
-            }
-            st.dma.write(offset, value, now)
-        }
-        Periph::Pl340 => st.shared.borrow_mut().pl340_write(offset, value),
-        Periph::Router => st.shared.borrow_mut().router.write(offset, value),
-        Periph::SysCtl => {
-            let phys = st.phys;
-            {
-                let mut sh = st.shared.borrow_mut();
-                sh.touch();
-                sh.sysctl.write(offset, value, phys);
-            }
+        Kind::Vic => st.vic_out = (st.vic.irq(), st.vic.fiq()),
+        Kind::SysCtl => {
+            st.shared.borrow_mut().touch();
             // Another core's CPU_INT may have changed: let the chip look at every core.
             st.request_stop();
         }
-        Periph::Watchdog => st.shared.borrow_mut().watchdog.write(offset, value, now),
+        _ => {}
     }
     // A write may raise an interrupt or move this core's next event earlier.
     st.update_interrupts();
@@ -579,11 +555,11 @@ impl Core {
             ),
             "mapping System ROM",
         )?;
-        for &(base, size, p) in MMIO_MAP {
+        for &(base, size, p) in DEVICE_MAP {
             eng(
                 uc.mmio_map(
-                    base,
-                    size,
+                    u64::from(base),
+                    size as usize,
                     Some(
                         move |uc: &mut Unicorn<CoreState>, off: u64, size: usize| -> u64 {
                             let word = periph_read(uc.get_data_mut(), p, (off as u32) & !3);
@@ -919,8 +895,8 @@ impl Drop for Core {
         for h in self.hooks.drain(..) {
             let _ = self.uc.remove_hook(h);
         }
-        for &(base, size, _) in MMIO_MAP {
-            let _ = self.uc.mem_unmap(base, size);
+        for &(base, size, _) in DEVICE_MAP {
+            let _ = self.uc.mem_unmap(u64::from(base), size as usize);
         }
     }
 }

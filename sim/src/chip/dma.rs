@@ -11,6 +11,7 @@
 //! storage and the CRC-error bit is never set), burst timeouts (TMTV is plain storage and the
 //! timeout bit is never set), the bridge write buffer and the statistics counters.
 
+use super::device::{Access, Device};
 use crate::Cycle;
 
 /// Fixed cost of a transfer before its first word moves, in core cycles. UNVERIFIED: SDRAM
@@ -348,6 +349,28 @@ impl Dma {
     /// Completion cycle of the active transfer (never before `now + 1`); None when idle.
     pub fn next_event(&self, now: Cycle) -> Option<Cycle> {
         self.active.map(|a| a.end.max(now.saturating_add(1)))
+    }
+}
+
+impl Device for Dma {
+    fn read(&mut self, offset: u32, at: Access) -> u32 {
+        Dma::read(self, offset, at.now)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, at: Access) {
+        Dma::write(self, offset, value, at.now)
+    }
+
+    fn irq_lines(&self, at: Access) -> u32 {
+        self.irq_sources(at.now)
+    }
+
+    fn next_event(&self, now: Cycle) -> Option<Cycle> {
+        Dma::next_event(self, now)
+    }
+
+    fn reset(&mut self) {
+        *self = Dma::new(self.phys_core);
     }
 }
 

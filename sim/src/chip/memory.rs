@@ -9,30 +9,10 @@ use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::Cell;
 use std::rc::Rc;
 
-/// ITCM base address and size (32 KiB).
-pub const ITCM_BASE: u32 = 0x0000_0000;
-/// ITCM size in bytes.
-pub const ITCM_SIZE: u32 = 0x8000;
-/// DTCM base address.
-pub const DTCM_BASE: u32 = 0x0040_0000;
-/// DTCM size in bytes (64 KiB).
-pub const DTCM_SIZE: u32 = 0x1_0000;
-/// SDRAM, buffered alias.
-pub const SDRAM_BASE: u32 = 0x6000_0000;
-/// SDRAM, unbuffered alias.
-pub const SDRAM_BASE_UNBUF: u32 = 0x7000_0000;
-/// SDRAM size (128 MiB).
-pub const SDRAM_SIZE: u32 = 0x0800_0000;
-/// System RAM, buffered alias.
-pub const SYSRAM_BASE: u32 = 0xE500_0000;
-/// System RAM, unbuffered alias.
-pub const SYSRAM_BASE_UNBUF: u32 = 0xF500_0000;
-/// System RAM size (32 KiB).
-pub const SYSRAM_SIZE: u32 = 0x8000;
-/// System ROM base (unbuffered only).
-pub const SYSROM_BASE: u32 = 0xF600_0000;
-/// System ROM size (32 KiB).
-pub const SYSROM_SIZE: u32 = 0x8000;
+pub use spinn_hw::map::{
+    region_of, Region, DTCM_BASE, DTCM_SIZE, ITCM_BASE, ITCM_SIZE, SDRAM_BASE, SDRAM_BASE_UNBUF,
+    SDRAM_SIZE, SYSRAM_BASE, SYSRAM_BASE_UNBUF, SYSRAM_SIZE, SYSROM_BASE, SYSROM_SIZE,
+};
 
 const PAGE: usize = 4096;
 
@@ -168,62 +148,9 @@ impl Drop for Ram {
     }
 }
 
-/// Where a core address lands in the chip's memories.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Region {
-    /// Private instruction TCM, with the offset into it.
-    Itcm(u32),
-    /// Private data TCM.
-    Dtcm(u32),
-    /// Shared System RAM (either alias).
-    SysRam(u32),
-    /// Shared SDRAM (either alias).
-    Sdram(u32),
-    /// System ROM.
-    SysRom(u32),
-}
-
-/// Decodes a core address range `[addr, addr+len)` into one memory region, or None if it is not
-/// wholly inside one RAM/ROM (peripherals and holes are not memory).
-pub fn region_of(addr: u32, len: u32) -> Option<Region> {
-    let within = |base: u32, size: u32| -> Option<u32> {
-        let off = addr.checked_sub(base)?;
-        (off < size && len <= size - off).then_some(off)
-    };
-    if let Some(o) = within(ITCM_BASE, ITCM_SIZE) {
-        return Some(Region::Itcm(o));
-    }
-    if let Some(o) = within(DTCM_BASE, DTCM_SIZE) {
-        return Some(Region::Dtcm(o));
-    }
-    if let Some(o) = within(SDRAM_BASE, SDRAM_SIZE).or_else(|| within(SDRAM_BASE_UNBUF, SDRAM_SIZE))
-    {
-        return Some(Region::Sdram(o));
-    }
-    if let Some(o) =
-        within(SYSRAM_BASE, SYSRAM_SIZE).or_else(|| within(SYSRAM_BASE_UNBUF, SYSRAM_SIZE))
-    {
-        return Some(Region::SysRam(o));
-    }
-    within(SYSROM_BASE, SYSROM_SIZE).map(Region::SysRom)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regions_decode_both_aliases() {
-        assert_eq!(region_of(0x10, 4), Some(Region::Itcm(0x10)));
-        assert_eq!(region_of(0x40_FFFC, 4), Some(Region::Dtcm(0xFFFC)));
-        assert_eq!(region_of(0x40_FFFE, 4), None);
-        assert_eq!(region_of(0x6000_0100, 4), Some(Region::Sdram(0x100)));
-        assert_eq!(region_of(0x7000_0100, 4), Some(Region::Sdram(0x100)));
-        assert_eq!(region_of(0xE500_7F00, 4), Some(Region::SysRam(0x7F00)));
-        assert_eq!(region_of(0xF500_7F00, 4), Some(Region::SysRam(0x7F00)));
-        assert_eq!(region_of(0x1000_0000, 4), None);
-        assert_eq!(region_of(0x8000, 1), None);
-    }
 
     #[test]
     fn ram_bounds_are_checked() {

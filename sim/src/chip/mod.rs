@@ -5,6 +5,7 @@
 
 pub mod cc;
 pub mod core;
+pub mod device;
 pub mod dma;
 pub mod fault;
 pub mod memory;

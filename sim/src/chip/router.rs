@@ -8,6 +8,7 @@
 //! lose every Nth multicast packet it routes ([`Router::set_drop_mc_every`]); the chip asks
 //! [`Router::drops_by_fault`] before delivering and records such losses as any other drop.
 
+use super::device::{Access, Device};
 use super::packet::{Packet, PacketKind};
 use crate::Cycle;
 
@@ -24,6 +25,7 @@ const NUM_CORES: u32 = 18;
 const CORE_MASK: u32 = (1 << NUM_CORES) - 1;
 
 // Register offsets (§2.5).
+use spinn_hw::map::router_reg::{DGC0, FR, P2P_TABLE as P2P_BASE};
 const CONTROL: u32 = 0x00;
 const STATUS: u32 = 0x04;
 const DHDR: u32 = 0x18;
@@ -34,15 +36,12 @@ const DSTAT: u32 = 0x28;
 const DGEN: u32 = 0x2C;
 const TIMING_CTRL: u32 = 0x30;
 const DIVERSION: u32 = 0x80;
-const FR: u32 = 0x84;
 const DGF0: u32 = 0x200;
-const DGC0: u32 = 0x300;
 const TST1: u32 = 0xF00;
 const TST2: u32 = 0xF04;
 const MC_ROUTE_BASE: u32 = 0x4000;
 const MC_KEY_BASE: u32 = 0x8000;
 const MC_MASK_BASE: u32 = 0xC000;
-const P2P_BASE: u32 = 0x10000;
 
 // Bit 15 (re-initialise wait counters) is an action and bits 13-14 are unused.
 const CONTROL_MASK: u32 = 0xFFFF_1FFF;
@@ -693,6 +692,25 @@ impl Router {
 fn index_in(offset: u32, base: u32, count: usize) -> Option<usize> {
     let i = usize::try_from(offset.checked_sub(base)? / 4).ok()?;
     (i < count).then_some(i)
+}
+
+impl Device for Router {
+    fn read(&mut self, offset: u32, _at: Access) -> u32 {
+        Router::read(self, offset)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, _at: Access) {
+        Router::write(self, offset, value)
+    }
+
+    /// RTR_DIAG, RTR_DUMP and RTR_ERR reach every core's VIC alike.
+    fn irq_lines(&self, _at: Access) -> u32 {
+        self.irq_sources()
+    }
+
+    fn reset(&mut self) {
+        *self = Router::new(((self.control >> 8) & 0x1F) as u8);
+    }
 }
 
 #[cfg(test)]

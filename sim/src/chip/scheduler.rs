@@ -17,7 +17,8 @@ use super::packet::{Packet, PacketKind};
 use super::router::{RouterCounters, Source};
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
-use crate::loader::Program;
+use crate::program::Program;
+use crate::report::{CoreReport, StopReason};
 use crate::timing::{
     link_serialisation_cycles, router_wait_cycles, router_waits, LINK_WIRE_CYCLES,
     ROUTER_LATENCY_CYCLES,
@@ -58,17 +59,6 @@ impl Default for ChipConfig {
     }
 }
 
-/// Why a run stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum StopReason {
-    /// Every loaded core reached EXIT, RTE or WDOG (or was halted by the simulator).
-    AllFinished,
-    /// The time limit was reached.
-    TimeLimit,
-    /// Every running core sleeps with nothing that could ever wake it.
-    Deadlock,
-}
-
 /// Errors loading an application onto a chip.
 #[derive(Debug, thiserror::Error)]
 pub enum ChipError {
@@ -81,38 +71,6 @@ pub enum ChipError {
     /// A segment does not fit the core's memories.
     #[error("{0}: segment at {1:#010x} does not fit the core's memory")]
     Segment(String, u32),
-}
-
-/// Everything the host can learn about one application core after a run.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct CoreReport {
-    /// Chip x.
-    pub x: u8,
-    /// Chip y.
-    pub y: u8,
-    /// Virtual core number.
-    pub p: u8,
-    /// Physical core number.
-    pub phys: u8,
-    /// State name as SpiNNaker's tools spell it.
-    pub state: String,
-    /// Run-time error code (0 when none).
-    pub rt_code: u8,
-    /// Run-time error name.
-    pub rt_name: String,
-    /// For RTE: the faulting instruction's address; otherwise the core's current PC.
-    pub pc: u32,
-    /// vcpu user0..user3.
-    pub user: [u32; 4],
-    /// Cycles spent executing (not asleep).
-    pub cycles: u64,
-    /// Instructions executed.
-    pub instructions: u64,
-    /// IOBUF text.
-    pub iobuf: String,
-    /// Why the simulator halted the core, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub halt_reason: Option<String>,
 }
 
 /// One SpiNNaker chip with its cores.
@@ -848,7 +806,7 @@ impl Chip {
                 y: self.y,
                 p: virt,
                 phys: self.phys_of(virt),
-                state: v.state.name(),
+                state: v.state,
                 rt_code: v.rt_code,
                 rt_name: sysram::rte_name(v.rt_code).to_string(),
                 pc: v.fault_pc().unwrap_or_else(|| core.pc()),
@@ -860,18 +818,6 @@ impl Chip {
             });
         }
         out
-    }
-}
-
-/// The faulting instruction's address from the exception link SARK-style handlers save:
-/// data aborts return to +8, undefined instructions and prefetch aborts to +4 (+2 in Thumb).
-pub fn fault_pc(rt_code: u8, lr: u32, psr: u32) -> u32 {
-    let thumb = psr & (1 << 5) != 0;
-    match rt_code {
-        5 => lr.wrapping_sub(8),
-        2 | 3 if thumb => lr.wrapping_sub(2),
-        2..=4 => lr.wrapping_sub(4),
-        _ => lr,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use super::device::{Device, Kind, Pl340};
 use super::memory::{self, Ram};
 use super::router::Router;
 use super::sysctl::SystemController;
@@ -22,7 +23,8 @@ pub struct Shared {
     pub sysram: Rc<Ram>,
     /// SDRAM (128 MiB).
     pub sdram: Rc<Ram>,
-    pl340: [u32; 1024],
+    /// The PL340 SDRAM controller.
+    pub pl340: Pl340,
     pub(crate) touched: bool,
     /// Where this chip's trace events go, when tracing is on.
     pub tracer: Option<Tracer>,
@@ -96,7 +98,7 @@ impl Shared {
             watchdog: Watchdog::new(),
             sysram: Ram::new(memory::SYSRAM_SIZE as usize),
             sdram: Ram::new(memory::SDRAM_SIZE as usize),
-            pl340: [0; 1024],
+            pl340: Pl340::default(),
             touched: false,
             tracer: None,
         }
@@ -132,18 +134,33 @@ impl Shared {
         self.touched = true;
     }
 
-    /// The PL340 SDRAM controller as plain registers; only the monitor programs it, and
-    /// `pl340_init` polls DLL_STATUS bit 18 (locked), which therefore reads 1 (§2.8).
-    pub(crate) fn pl340_read(&self, offset: u32) -> u32 {
-        if offset == 0x300 {
-            return 1 << 18;
+    /// The chip-level block of kind `kind` (None for the kinds every core has its own of).
+    pub fn device(&self, kind: Kind) -> Option<&dyn Device> {
+        match kind {
+            Kind::Pl340 => Some(&self.pl340),
+            Kind::Router => Some(&self.router),
+            Kind::SysCtl => Some(&self.sysctl),
+            Kind::Watchdog => Some(&self.watchdog),
+            Kind::Cc | Kind::Timer | Kind::Vic | Kind::Dma => None,
         }
-        self.pl340.get((offset / 4) as usize).copied().unwrap_or(0)
     }
 
-    pub(crate) fn pl340_write(&mut self, offset: u32, value: u32) {
-        if let Some(r) = self.pl340.get_mut((offset / 4) as usize) {
-            *r = value;
+    /// The chip-level block of kind `kind`, to access its registers.
+    pub fn device_mut(&mut self, kind: Kind) -> Option<&mut dyn Device> {
+        match kind {
+            Kind::Pl340 => Some(&mut self.pl340),
+            Kind::Router => Some(&mut self.router),
+            Kind::SysCtl => Some(&mut self.sysctl),
+            Kind::Watchdog => Some(&mut self.watchdog),
+            Kind::Cc | Kind::Timer | Kind::Vic | Kind::Dma => None,
         }
+    }
+
+    /// Earliest cycle after `now` at which a chip-level block changes an output by itself.
+    pub fn next_event(&self, now: Cycle) -> Option<Cycle> {
+        Kind::ALL
+            .iter()
+            .filter_map(|&k| self.device(k)?.next_event(now))
+            .min()
     }
 }

@@ -4,6 +4,8 @@
 //! CPU_INT is VIC source 18 in §4).
 
 /// Value of SC_CHIP_ID on SpiNNaker1 (§1.1).
+use super::device::{Access, Device};
+
 pub const CHIP_ID: u32 = 0x5911_1012;
 /// What SC_TS0..2 read: bit25 "sample ready" plus a mid-range count.
 // UNVERIFIED: the sensor fields are not in our notes and no SpiNNaker software reads them;
@@ -15,10 +17,9 @@ const MAX_CORES: usize = 18;
 const ALL_CORES: u32 = (1 << MAX_CORES) - 1;
 
 // Register offsets (§2.6).
+use spinn_hw::map::sysctl_reg::{CLRFLAG as CLR_FLAG, CLR_IRQ, SETFLAG as FLAG, SET_IRQ};
 const CHIP_ID_REG: u32 = 0x00;
 const CPU_DIS: u32 = 0x04;
-const SET_IRQ: u32 = 0x08;
-const CLR_IRQ: u32 = 0x0C;
 const SET_OK: u32 = 0x10;
 const CLR_OK: u32 = 0x14;
 const SOFT_RST_L: u32 = 0x18;
@@ -37,8 +38,6 @@ const GPIO_SET: u32 = 0x48;
 const GPIO_CLR: u32 = 0x4C;
 const PLL1: u32 = 0x50;
 const PLL2: u32 = 0x54;
-const FLAG: u32 = 0x58;
-const CLR_FLAG: u32 = 0x5C;
 const CLKMUX: u32 = 0x60;
 const SLEEP: u32 = 0x64;
 const TS0: u32 = 0x68;
@@ -266,6 +265,25 @@ impl SystemController {
     /// Physical cores to restart since the last call (reset released or pulsed); clears them.
     pub fn take_core_resets(&mut self) -> u32 {
         std::mem::take(&mut self.resets_pending) & self.cores
+    }
+}
+
+impl Device for SystemController {
+    fn read(&mut self, offset: u32, at: Access) -> u32 {
+        SystemController::read(self, offset, at.core)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, at: Access) {
+        SystemController::write(self, offset, value, at.core)
+    }
+
+    /// CPU_INT (VIC source 18) of the asking core.
+    fn irq_lines(&self, at: Access) -> u32 {
+        u32::from(self.cpu_int(at.core)) << 18
+    }
+
+    fn reset(&mut self) {
+        *self = SystemController::new(self.cores.count_ones() as usize);
     }
 }
 

@@ -11,6 +11,7 @@
 //! ticks. Why: spin1 loads `cpu_clk × µs` and counts on a tick of exactly that many µs; real
 //! SP804 silicon may show 0 for one extra tick (N + 1), a 5 ns difference per period.
 
+use super::device::{Access, Device};
 use crate::Cycle;
 
 /// VIC source line of timer 1 (hardware notes §4: TIMER1_INT).
@@ -269,6 +270,28 @@ impl DualTimer {
             .filter(|t| t.irq_enabled() && !t.raw)
             .filter_map(|t| t.next_zero())
             .min()
+    }
+}
+
+impl Device for DualTimer {
+    fn read(&mut self, offset: u32, at: Access) -> u32 {
+        DualTimer::read(self, offset, at.now)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, at: Access) {
+        DualTimer::write(self, offset, value, at.now)
+    }
+
+    fn irq_lines(&self, at: Access) -> u32 {
+        self.irq_sources(at.now)
+    }
+
+    fn next_event(&self, now: Cycle) -> Option<Cycle> {
+        DualTimer::next_event(self, now)
+    }
+
+    fn reset(&mut self) {
+        *self = DualTimer::new();
     }
 }
 

@@ -6,6 +6,8 @@
 //! innermost one. While a level is in service only strictly higher levels reach nVICIRQ, which is
 //! what lets an ISR re-enable interrupts and be nested by a more urgent one.
 
+use super::device::{Access, Device};
+
 const IRQST: u32 = 0x00;
 const FIQST: u32 = 0x04;
 const RAW: u32 = 0x08;
@@ -166,6 +168,25 @@ impl Vic {
 /// Slot index of a word offset inside a 16-word register bank starting at `base`.
 fn slot(offset: u32, base: u32) -> usize {
     ((offset - base) / 4) as usize
+}
+
+impl Device for Vic {
+    fn read(&mut self, offset: u32, _at: Access) -> u32 {
+        Vic::read(self, offset)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, _at: Access) {
+        Vic::write(self, offset, value)
+    }
+
+    /// The VIC takes lines in and drives none.
+    fn irq_lines(&self, _at: Access) -> u32 {
+        0
+    }
+
+    fn reset(&mut self) {
+        *self = Vic::new();
+    }
 }
 
 #[cfg(test)]

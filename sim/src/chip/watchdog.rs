@@ -4,6 +4,7 @@
 //! The counter runs lazily: state is kept as "zero events happen at these watchdog-clock ticks"
 //! and folded into the sticky interrupt/reset flags only when the guest writes.
 
+use super::device::{Access, Device};
 use crate::Cycle;
 
 /// CPU cycles per watchdog clock tick.
@@ -197,6 +198,29 @@ impl Watchdog {
         self.first_zero = (now / WDOG_CYCLES_PER_TICK).saturating_add(u64::from(self.load));
         self.folded = 0;
         self.frozen = self.load;
+    }
+}
+
+impl Device for Watchdog {
+    fn read(&mut self, offset: u32, at: Access) -> u32 {
+        Watchdog::read(self, offset, at.now)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, at: Access) {
+        Watchdog::write(self, offset, value, at.now)
+    }
+
+    /// WDOG_INT (VIC source 0), wired to the monitor alone.
+    fn irq_lines(&self, at: Access) -> u32 {
+        u32::from(at.monitor && self.irq(at.now))
+    }
+
+    fn next_event(&self, now: Cycle) -> Option<Cycle> {
+        Watchdog::next_event(self, now)
+    }
+
+    fn reset(&mut self) {
+        *self = Watchdog::new();
     }
 }
 

@@ -36,6 +36,7 @@ use crate::chip::sysram::{self, SV_BASE};
 use crate::chip::Chip;
 use crate::machine::Machine;
 use crate::Cycle;
+use spinn_hw::map::sysctl_reg::{CLR_IRQ as SC_CLR_IRQ, SET_IRQ as SC_SET_IRQ};
 
 use crate::sark::sv::{MBOX_FLAGS as SV_MBOX_FLAGS, SHM_ROOT as SV_SHM_ROOT};
 use crate::sark::SDP_MSG_SIZE;
@@ -49,8 +50,6 @@ const SHM_MSG: u8 = 1;
 /// SysRAM locks (§2.6).
 const LOCK_MSG: u32 = 0;
 const LOCK_MBOX: u32 = 1;
-/// System controller SC_CLR_IRQ.
-const SC_CLR_IRQ: u32 = 0x0C;
 /// Offsets inside `sdp_msg_t`.
 const MSG_LENGTH: u32 = 4;
 const MSG_HEADER: u32 = 8;
@@ -160,8 +159,6 @@ const MBOX_RETRY: Cycle = 10 * crate::CPU_CLK_MHZ;
 /// Mailbox fields, monitor → application (§6.6).
 const MBOX_AP_MSG: u32 = 48;
 const MBOX_AP_CMD: u32 = 56;
-/// System controller SC_SET_IRQ.
-const SC_SET_IRQ: u32 = 0x08;
 
 /// What putting a message into a mailbox came to.
 enum Posted {

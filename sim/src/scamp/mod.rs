@@ -45,8 +45,8 @@ use spinn_proto::sdp::{SdpHeader, SdpMessage, FLAG_NR, FLAG_SUM, PORT_ETH, TAG_N
 use crate::chip::memory::{region_of, Ram, Region};
 use crate::chip::sysram::{self, sv, vcpu, CpuState, SDRAM_SYS};
 use crate::chip::Chip;
-use crate::loader::{Program, APLX_MAX_ENTRIES};
 use crate::machine::Machine;
+use crate::program::{Program, APLX_MAX_ENTRIES};
 use crate::Cycle;
 
 use crate::sark::{
@@ -79,18 +79,10 @@ const SHM_SIGNAL: u8 = 3;
 /// RTE code ABORT, for images the loader could not run.
 const RTE_ABORT: u8 = 9;
 
-/// Router registers (§1.2, §2.5): both aliases, up to the end of the P2P table.
-const ROUTER_BASES: [u32; 2] = [0xE100_0000, 0xF100_0000];
-const ROUTER_SIZE: u32 = 0x2_0000;
-/// Fixed-route register offset (§2.5).
-const ROUTER_FR_OFFSET: u32 = 0x84;
-/// System controller (§2.6).
-const SYSCTL_BASES: [u32; 2] = [0xE200_0000, 0xF200_0000];
-const SYSCTL_SIZE: u32 = 0x1000;
-const SC_CODE: u32 = 0x5EC0_0000;
-const SC_SET_IRQ: u32 = 0x08;
-const SC_SETFLAG: u32 = 0x58;
-const SC_CLRFLAG: u32 = 0x5C;
+use spinn_hw::map::router_reg::FR as ROUTER_FR_OFFSET;
+use spinn_hw::map::sysctl_reg::{CLRFLAG as SC_CLRFLAG, SET_IRQ as SC_SET_IRQ};
+pub(crate) use spinn_hw::map::sysctl_reg::{SC_CODE, SETFLAG as SC_SETFLAG};
+use spinn_hw::map::{device_at, Device};
 
 /// IP tag table (§5.6): 8 fixed tags then 8 transient ones.
 const TAG_FIXED: usize = 8;
@@ -311,13 +303,6 @@ enum Target {
     Sysctl(u32),
 }
 
-fn within(addr: u32, len: u32, bases: &[u32], size: u32) -> Option<u32> {
-    bases.iter().find_map(|&b| {
-        let off = addr.checked_sub(b)?;
-        (off < size && len <= size - off).then_some(off)
-    })
-}
-
 /// What `addr..addr+len` is for core `cpu` of `chip` (None: nothing this model can reach).
 fn locate(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Target> {
     let tcm = |dtcm: bool, o: u32| {
@@ -335,9 +320,11 @@ fn locate(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Target> {
         Some(Region::Sdram(o)) => Some(Target::Ram(chip.shared().sdram.clone(), o as usize)),
         Some(Region::SysRam(o)) => Some(Target::Ram(chip.shared().sysram.clone(), o as usize)),
         Some(Region::SysRom(_)) => None,
-        None => within(addr, len, &ROUTER_BASES, ROUTER_SIZE)
-            .map(Target::Router)
-            .or_else(|| within(addr, len, &SYSCTL_BASES, SYSCTL_SIZE).map(Target::Sysctl)),
+        None => match device_at(addr, len)? {
+            (Device::Router, o) => Some(Target::Router(o)),
+            (Device::SysCtl, o) => Some(Target::Sysctl(o)),
+            _ => None,
+        },
     }
 }
 

@@ -1330,8 +1330,8 @@ fn sync_signals_drive_the_sc_flags_and_cpu_int() {
     let _ = port_cpu(0, 0);
 }
 
-fn sdp_out() -> crate::loader::Program {
-    crate::loader::Program::from_file(
+fn sdp_out() -> crate::program::Program {
+    crate::program::Program::from_file(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_out.elf"),
     )
     .unwrap()
@@ -1441,7 +1441,7 @@ fn run_board(m: &mut Machine, s: &mut Scamp, steps: usize) {
         s.service_mailboxes(m);
         if matches!(
             stop,
-            crate::chip::StopReason::Deadlock | crate::chip::StopReason::AllFinished
+            crate::report::StopReason::Deadlock | crate::report::StopReason::AllFinished
         ) && s.deliveries_pending()
         {
             s.deliver_next(m);
@@ -1452,7 +1452,7 @@ fn run_board(m: &mut Machine, s: &mut Scamp, steps: usize) {
 #[test]
 fn a_flood_of_sdp_reaches_a_core_in_order_up_to_the_monitors_buffers() {
     let (mut m, mut s) = board(MachineDesc::spinn3());
-    let p = crate::loader::Program::from_file(
+    let p = crate::program::Program::from_file(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/sdp_echo.elf"),
     )
     .unwrap();
@@ -1533,7 +1533,7 @@ fn a_core_stopped_while_holding_a_lock_leaves_it_held() {
     // The lock app takes system-controller lock 7 a thousand times; stop it while it holds the
     // lock: nobody frees a hardware lock on a core's behalf, as on a board.
     let (mut m, mut s) = board(MachineDesc::spinn3());
-    let p = crate::loader::Program::from_file(
+    let p = crate::program::Program::from_file(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/lock.elf"),
     )
     .unwrap();

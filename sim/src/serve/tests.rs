@@ -9,7 +9,7 @@ use spinn_proto::scp::*;
 use spinn_proto::sdp::{SdpHeader, SdpMessage};
 
 use super::*;
-use crate::loader::Program;
+use crate::program::Program;
 
 /// A board on 127.0.0.1 with an ephemeral port, served on its own thread.
 fn start(desc: MachineDesc) -> Spawned {

@@ -15,9 +15,24 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::geometry::MachineDesc;
-use crate::machine::RouteEntry;
 
 /// A line of a routing file that cannot be read.
+/// One multicast routing entry for the host to load: on chip (x, y), packets whose key matches
+/// `key` under `mask` go to the links (bits 0..5) and virtual cores (bit 6 + p) of `route`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteEntry {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// Key to match.
+    pub key: u32,
+    /// Mask applied to packet keys before comparing.
+    pub mask: u32,
+    /// Links (bits 0..5) and virtual cores (bits 6..23).
+    pub route: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {reason}")]
 pub struct RoutesError {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use goblin::elf::{header, program_header::PT_LOAD, Elf};
 
-use crate::chip::memory::region_of;
+use crate::map::region_of;
 
 /// One loadable piece of a program: bytes at a core address, zero-filled up to `mem_size`.
 #[derive(Clone, Debug)]
