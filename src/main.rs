@@ -423,12 +423,23 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
             "sim_time_ns": sim_time_ns,
             "stop": outcome.stop,
             "packets_sent": outcome.packets_sent,
+            "watchdog_resets": outcome.watchdog_resets.iter().map(|w| serde_json::json!({
+                "x": w.x, "y": w.y, "time_ns": w.cycle * NS_PER_CYCLE,
+            })).collect::<Vec<_>>(),
             "routers": outcome.routers,
             "cores": outcome.cores,
         });
         println!("{obj}");
     } else {
         print_text(sim_time_ns, outcome.stop, &outcome.cores);
+        for w in &outcome.watchdog_resets {
+            println!(
+                "watchdog: chip ({},{}) reset at {:.3} ms",
+                w.x,
+                w.y,
+                (w.cycle * NS_PER_CYCLE) as f64 / 1e6
+            );
+        }
         let (routed, dropped) = outcome.routers.iter().fold((0, 0), |(r, d), x| {
             (r + x.counters.routed, d + x.counters.dropped)
         });

@@ -206,3 +206,45 @@ fn two_runs_are_identical() {
         );
     }
 }
+
+#[test]
+fn an_unfed_watchdog_resets_the_chip_and_its_cores_show_wdog() {
+    // wdog arms the SP805 with reset (1 ms per count-down at the 10 MHz watchdog clock) and
+    // never feeds it: the interrupt comes at the first zero, the reset at the second.
+    let (chip, stop, r) = run("wdog", &[1, 2], 200);
+    assert_eq!(stop, StopReason::AllFinished);
+    let fired = chip.watchdog_fired().expect("the watchdog fired");
+    assert!(
+        (2 * MS..2 * MS + MS / 10).contains(&fired),
+        "fired at {fired} cycles"
+    );
+    for c in &r {
+        assert_eq!(c.state, "WDOG", "{c:?}");
+        assert!(c.user[0] < 100, "reset before the app gave up: {c:?}");
+        assert_eq!(
+            c.halt_reason.as_deref(),
+            Some("the watchdog of chip (0,0) reset it at 2015 µs")
+        );
+    }
+    // The system controller says why the chip was reset: SC_RST_CODE = 1 (WDT).
+    assert_eq!(chip.shared_mut().sysctl.read(0x30, 0), 1);
+}
+
+#[test]
+fn a_watchdog_set_to_reset_only_the_monitor_leaves_application_cores_running() {
+    // SC_MON_ID bit 16 (reset on watchdog) set by the host: the monitor alone is reset.
+    let prog = program("wdog");
+    let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
+    chip.shared_mut()
+        .sysctl
+        .write(0x34, 0x5EC0_0000 | 1 << 16, 0);
+    chip.load(1, &prog, 16, 0).unwrap();
+    assert_eq!(chip.run(200 * MS), StopReason::AllFinished);
+    assert!(chip.watchdog_fired().is_some());
+    let r = chip.reports();
+    assert_eq!(
+        (r[0].state, r[0].user[0]),
+        (spinn_hw::sysram::CpuState::Exit, 100)
+    );
+    assert_eq!(chip.cpu_state(0), spinn_hw::sysram::CpuState::Watchdog);
+}

@@ -60,6 +60,32 @@ fn text_report_and_fault_exit_status() {
 }
 
 #[test]
+fn a_watchdog_reset_is_reported_with_its_chip_and_fails_the_run() {
+    for threads in ["1", "2"] {
+        let (code, out, _) = spinn(&[
+            "run",
+            "--machine",
+            "spinn3",
+            "--load",
+            &format!("1,1,3={}", elf("wdog")),
+            "--load",
+            &format!("0,0,1={}", elf("hello")),
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(code, 1, "a WDOG core makes the exit status non-zero: {out}");
+        assert!(out.contains("core 1,1,3 (phys 3): WDOG"), "{out}");
+        assert!(out.contains("watchdog: chip (1,1) reset at 2.01"), "{out}");
+        assert!(!out.contains("watchdog: chip (0,0)"), "{out}");
+        assert!(out.contains("core 0,0,1 (phys 1): EXIT"), "{out}");
+    }
+    let (_, out, _) = spinn(&["run", &elf("wdog"), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["watchdog_resets"][0]["x"], 0);
+    assert_eq!(v["cores"][0]["state"], "WDOG");
+}
+
+#[test]
 fn time_limit_stops_a_running_core() {
     let (code, out, _) = spinn(&["run", &elf("ticks"), "--ms", "3", "--json"]);
     assert_eq!(code, 0);

@@ -43,6 +43,7 @@
 #define SDRAM_USER_BASE 0x60240000      // after 18 x 128 KiB per-core buffers
 #define RTR_BASE        0xE1000000      // router (buffered)
 #define SC_BASE         0xE2000000      // system controller (buffered)
+#define WDOG_BASE       0xE3000000      // SP805 watchdog (buffered)
 #define SYSRAM_BASE     0xE5000000      // System RAM (buffered), 32 KiB
 #define SYSRAM_SIZE     0x00008000
 #define SYSRAM_USER_BASE 0xE5000100     // SYS_USER_BASE: free for applications
@@ -216,6 +217,18 @@
 #define SC_CODE         0x5EC00000      // required in writes to guarded registers
 
 #define SC_LOCK_HELD    0x80000000      // TAS read: lock was already held
+
+// ---------------------------------------------------------------------------
+// Watchdog, an ARM SP805 (section 2.7)
+
+#define WD_LOAD         (0x00 / 4)
+#define WD_COUNT        (0x04 / 4)
+#define WD_CTRL         (0x08 / 4)
+#define WD_INTCLR       (0x0C / 4)      // any write clears the interrupt and reloads
+#define WD_LOCK         (0xC00 / 4)
+#define WD_CTRL_INT_EN  (1 << 0)        // count, and interrupt at zero
+#define WD_CTRL_RES_EN  (1 << 1)        // reset at zero with the interrupt still set
+#define WD_UNLOCK_KEY   0x1ACCE551
 
 // ---------------------------------------------------------------------------
 // ARM processor modes and CPSR bits (section 8.1)

@@ -45,6 +45,17 @@ pub enum MachineError {
 /// Longest window while tracing (1 ms): how much of a trace a chip holds before it is written.
 pub const TRACE_FLUSH_CYCLES: Cycle = 200_000;
 
+/// A chip whose watchdog reset fired (hardware notes §2.6, §2.7): its cores show WDOG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WatchdogFired {
+    /// Chip x.
+    pub x: u8,
+    /// Chip y.
+    pub y: u8,
+    /// When the reset asserted.
+    pub cycle: Cycle,
+}
+
 /// What a router did during a run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RouterReport {
@@ -364,6 +375,20 @@ impl Machine {
                 y: c.y,
                 counters: c.router_counters(),
                 link_packets: c.link_packets(),
+            })
+            .collect()
+    }
+
+    /// Chips whose watchdog reset fired, with when, in chip order.
+    pub fn watchdog_resets(&self) -> Vec<WatchdogFired> {
+        self.chips
+            .iter()
+            .filter_map(|c| {
+                Some(WatchdogFired {
+                    x: c.x,
+                    y: c.y,
+                    cycle: c.watchdog_fired()?,
+                })
             })
             .collect()
     }

@@ -15,7 +15,7 @@ use crossbeam::channel::{unbounded, Receiver, Sender};
 use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
 use crate::golden;
-use crate::machine::{plan, Flight, Machine, MachineError, RouterReport};
+use crate::machine::{plan, Flight, Machine, MachineError, RouterReport, WatchdogFired};
 use crate::program::Program;
 use crate::report::{CoreReport, StopReason};
 use crate::routes::RouteEntry;
@@ -81,6 +81,8 @@ pub struct Outcome {
     pub routers: Vec<RouterReport>,
     /// Packets launched by cores.
     pub packets_sent: u64,
+    /// Chips whose watchdog reset fired, with when, in (x, y) order.
+    pub watchdog_resets: Vec<WatchdogFired>,
     /// A digest of every chip's System RAM and of the loaded cores' TCMs.
     pub memory_digest: u64,
     /// The fingerprint lines (`golden`), when the setup asked for them, in chip order.
@@ -137,6 +139,7 @@ struct Part {
     cores: Vec<CoreReport>,
     routers: Vec<RouterReport>,
     packets_sent: u64,
+    watchdog_resets: Vec<WatchdogFired>,
     digests: Vec<((u8, u8), u64)>,
     fingerprint: Vec<((u8, u8), Vec<String>)>,
 }
@@ -170,6 +173,7 @@ fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
         now: m.now(),
         cores: m.reports(),
         routers: m.router_reports(),
+        watchdog_resets: m.watchdog_resets(),
         packets_sent: m.packets_sent(),
         digests,
         fingerprint,
@@ -431,6 +435,11 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         (h ^ d).wrapping_mul(0x0000_0100_0000_01b3)
     });
     let packets_sent = parts.iter().map(|p| p.packets_sent).sum();
+    let mut watchdog_resets: Vec<WatchdogFired> = parts
+        .iter()
+        .flat_map(|p| p.watchdog_resets.clone())
+        .collect();
+    watchdog_resets.sort_by_key(|w| (w.x, w.y));
     let mut chip_lines: Vec<((u8, u8), Vec<String>)> =
         parts.into_iter().flat_map(|p| p.fingerprint).collect();
     chip_lines.sort_by_key(|(c, _)| *c);
@@ -448,6 +457,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         cores,
         routers,
         packets_sent,
+        watchdog_resets,
         memory_digest,
         fingerprint,
     })

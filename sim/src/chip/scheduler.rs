@@ -12,9 +12,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::core::{Core, CoreError, SliceEnd};
+use super::device::Device;
 use super::memory::{region_of, Region};
 use super::packet::{Packet, PacketKind};
 use super::router::{RouterCounters, Source};
+use super::sysctl::WatchdogReset;
 use super::sysram::{self, vcpu, CpuState};
 use super::Shared;
 use crate::program::Program;
@@ -97,6 +99,8 @@ pub struct Chip {
     link_packets: [u64; 6],
     /// Each core's cpu_state as last seen, to trace its changes.
     last_state: [u8; NUM_CORES],
+    /// When this chip's watchdog reset fired, if it did.
+    watchdog_fired: Option<Cycle>,
 }
 
 /// A packet on an inter-chip link: it reaches the neighbour's router at `arrival`.
@@ -173,6 +177,7 @@ impl Chip {
             outgoing: Vec::new(),
             link_packets: [0; 6],
             last_state: [0; NUM_CORES],
+            watchdog_fired: None,
         }
     }
 
@@ -373,11 +378,23 @@ impl Chip {
                 self.now = self.now.max(last);
                 return StopReason::AllFinished;
             }
-            let next = match (run, wake) {
-                (Some(r), Some(w)) => r.min(w),
-                (Some(r), None) => r,
-                (None, Some(w)) => w,
-                (None, None) => return StopReason::Deadlock,
+            let next_core = match (run, wake) {
+                (Some(r), Some(w)) => Some(r.min(w)),
+                (r, w) => r.or(w),
+            };
+            // A chip-level block (the watchdog) acting by itself goes first at equal times.
+            let chip_event = self.chip_event();
+            if let Some(t) = chip_event.filter(|&t| next_core.is_none_or(|(c, _)| t <= c)) {
+                if t >= limit {
+                    self.now = self.now.max(limit);
+                    return StopReason::TimeLimit;
+                }
+                self.now = self.now.max(t);
+                self.on_chip_event(t);
+                continue;
+            }
+            let Some(next) = next_core else {
+                return StopReason::Deadlock;
             };
             if next.0 >= limit {
                 self.now = self.now.max(limit);
@@ -402,6 +419,8 @@ impl Chip {
                 })
                 .min();
             let until = others.map_or(limit, |t| t.max(next.0).saturating_add(quantum).min(limit));
+            // Nobody runs past the moment a chip-level block acts.
+            let until = chip_event.map_or(until, |t| until.min(t));
             self.step(p, until);
         }
     }
@@ -722,7 +741,7 @@ impl Chip {
     /// The earliest time any core of this chip will do something by itself (an awake core's
     /// time, a sleeper's wake-up); None when nothing will ever happen without outside input.
     pub fn next_activity(&self) -> Option<Cycle> {
-        (0..NUM_CORES)
+        let cores = (0..NUM_CORES)
             .filter(|&p| self.is_active(p))
             .filter_map(|p| {
                 let c = self.cores[p].as_ref()?;
@@ -732,7 +751,65 @@ impl Chip {
                     Some(c.state().now)
                 }
             })
-            .min()
+            .min();
+        match (cores, self.chip_event()) {
+            (Some(c), Some(e)) => Some(c.min(e)),
+            (c, e) => c.or(e),
+        }
+    }
+
+    /// When a chip-level block next changes an output by itself, while any core runs (with
+    /// none running, nothing on the chip can be affected).
+    fn chip_event(&self) -> Option<Cycle> {
+        if !self.has_running_cores() {
+            return None;
+        }
+        self.shared.borrow().next_event(self.now)
+    }
+
+    /// A chip-level block acts at `t`: if that is the watchdog's reset output, the system
+    /// controller carries it out (hardware notes §2.6, §2.7).
+    fn on_chip_event(&mut self, t: Cycle) {
+        if !self.shared.borrow().watchdog.reset_asserted(t) {
+            return;
+        }
+        let taken = {
+            let mut sh = self.shared.borrow_mut();
+            sh.watchdog.reset();
+            sh.sysctl.watchdog_reset()
+        };
+        self.watchdog_fired = Some(t);
+        let (x, y) = (self.x, self.y);
+        let us = t / crate::CPU_CLK_MHZ;
+        for p in 0..NUM_CORES {
+            let hit = match taken {
+                WatchdogReset::Chip => true,
+                WatchdogReset::Monitor(m) => p == usize::from(m),
+            };
+            if !hit {
+                continue;
+            }
+            let virt = self.p2v[p];
+            self.shared.borrow().sysram.write_u8(
+                sysram::vcpu_field(virt, vcpu::CPU_STATE),
+                CpuState::Watchdog.to_u8(),
+            );
+            if !self.is_active(p) {
+                continue;
+            }
+            let core = self.cores[p].as_mut().unwrap();
+            core.halt_reason = Some(format!(
+                "the watchdog of chip ({x},{y}) reset it at {us} µs"
+            ));
+            let st = core.state_mut();
+            st.now = st.now.max(t);
+            self.check_finished(p);
+        }
+    }
+
+    /// When this chip's watchdog reset fired (None: it never did).
+    pub fn watchdog_fired(&self) -> Option<Cycle> {
+        self.watchdog_fired
     }
 
     /// True while some loaded core has not finished.

@@ -60,6 +60,22 @@ const BOOT_PLL1: u32 = 0x0007_0128;
 const BOOT_PLL2: u32 = 0x0007_011A;
 const BOOT_CLKMUX: u32 = 0x8094_88A5;
 
+/// SC_RST_CODE after power-on.
+const RST_POR: u32 = 0;
+/// SC_RST_CODE after a watchdog reset.
+const RST_WDT: u32 = 1;
+/// SC_MON_ID bit 16: reset on watchdog.
+const MON_ID_RESET_ON_WATCHDOG: u32 = 1 << 16;
+
+/// What a watchdog reset takes down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchdogReset {
+    /// The whole chip: every core stops.
+    Chip,
+    /// The monitor processor only (its physical number).
+    Monitor(u8),
+}
+
 /// One chip's system controller.
 #[derive(Clone, Debug)]
 pub struct SystemController {
@@ -85,6 +101,7 @@ pub struct SystemController {
     arb_owner: [u8; 32],
     locks: u32,
     link_dis: u32,
+    rst_code: u32,
 }
 
 impl SystemController {
@@ -117,6 +134,7 @@ impl SystemController {
             arb_owner: [0; 32],
             locks: 0,
             link_dis: 0,
+            rst_code: RST_POR,
         }
     }
 
@@ -144,7 +162,7 @@ impl SystemController {
             HARD_RST_L => self.hard_rst,
             SUBS_RST_L => self.subs_rst,
             // Always a power-on reset: chip resets are not modelled.
-            RST_CODE => 0,
+            RST_CODE => self.rst_code,
             MON_ID => self.mon_id,
             MISC_CTRL => self.misc_ctrl,
             GPIO_RES => self.gpio_res,
@@ -259,6 +277,19 @@ impl SystemController {
             self.sleeping |= 1 << phys;
         } else {
             self.sleeping &= !(1 << phys);
+        }
+    }
+
+    /// The watchdog's reset output has asserted: what this controller resets. SC_MON_ID bit 16
+    /// ("reset on watchdog") set: the monitor processor alone; clear (as SC&MP boots): the whole
+    /// chip, which records RST_CODE = WDT (hardware notes §2.6 give the bit's name and the
+    /// reset codes, not which of the two the bit selects: this reading is our choice).
+    pub fn watchdog_reset(&mut self) -> WatchdogReset {
+        if self.mon_id & MON_ID_RESET_ON_WATCHDOG != 0 {
+            WatchdogReset::Monitor(self.monitor_id())
+        } else {
+            self.rst_code = RST_WDT;
+            WatchdogReset::Chip
         }
     }
 
@@ -533,5 +564,18 @@ mod tests {
         let mut s = SystemController::new(1);
         s.boot_init(200);
         assert_eq!(s.monitor_id(), 200 & 0x1F);
+    }
+
+    #[test]
+    fn a_watchdog_reset_takes_the_chip_unless_mon_id_asks_for_the_monitor_alone() {
+        let mut s = SystemController::new(18);
+        s.boot_init(0);
+        assert_eq!(s.watchdog_reset(), WatchdogReset::Chip);
+        assert_eq!(s.read(RST_CODE, 1), RST_WDT);
+        let mut s = SystemController::new(18);
+        s.boot_init(0);
+        s.write(MON_ID, 0x5EC0_0000 | 1 << 16 | 2, 1);
+        assert_eq!(s.watchdog_reset(), WatchdogReset::Monitor(2));
+        assert_eq!(s.read(RST_CODE, 1), RST_POR);
     }
 }
