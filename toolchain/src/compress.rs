@@ -248,7 +248,12 @@ impl Row {
 /// matched by a row with that row's route. It holds initially because
 /// overlapping input entries share a route, and it implies the output routes
 /// every input key as the input did.
-fn ordered_covering(entries: &[Entry], target: usize) -> Vec<Entry> {
+///
+/// Public so that `benches/compress.rs` can time the algorithm alone: use [`minimise`], which
+/// drops dead entries, rejects ambiguous input and reports a table that does not fit. This
+/// function assumes input as `minimise` passes it (every entry matchable, overlapping entries
+/// sharing a route) and returns the best table it reached, whatever its size.
+pub fn ordered_covering(entries: &[Entry], target: usize) -> Vec<Entry> {
     let mut rows: Vec<Row> = entries.iter().map(Row::from_entry).collect();
     // Sorting on every field makes the result independent of input order.
     rows.sort_by_key(|r| (r.generality, r.key, r.mask, r.route, r.sources));
@@ -1234,47 +1239,5 @@ mod tests {
         assert_same_routes(&table, &out, sample_keys(&mut rng, &table, 2));
         // Determinism.
         assert_eq!(minimise(&table, ROUTER_CAPACITY).unwrap(), out);
-    }
-
-    /// Timings for the report: `cargo test --release -p spinn-toolchain
-    /// timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing() {
-        let mut rng = Rng(11);
-        let machine = machine_table(16);
-        let t = Instant::now();
-        let out = ordered_covering(&machine, 0);
-        eprintln!(
-            "machine-like {} -> {} (no target) in {:?}",
-            machine.len(),
-            out.len(),
-            t.elapsed()
-        );
-        for &(n, r) in &[
-            (3000, 2),
-            (3000, 4),
-            (3000, 8),
-            (3000, 30),
-            (3000, 200),
-            (5000, 4),
-            (5000, 30),
-        ] {
-            let tables = [
-                ("full-mask", random_full_table(&mut rng, n, r)),
-                ("blocks", random_block_table(&mut rng, n, r)),
-                ("ternary", random_ternary_table(&mut rng, n, r, 20, 6)),
-            ];
-            for (kind, table) in tables {
-                let t = Instant::now();
-                let out = ordered_covering(&table, ROUTER_CAPACITY);
-                eprintln!(
-                    "{kind} n={} routes={r}: -> {} in {:?}",
-                    table.len(),
-                    out.len(),
-                    t.elapsed()
-                );
-            }
-        }
     }
 }
