@@ -194,25 +194,41 @@ impl CpuState {
         }
     }
 
-    /// The name SpiNNaker's tools print (ybug's short names: RTE, WDOG, EXIT, ...).
-    pub fn name(self) -> String {
+    /// The name SpiNNaker's tools print (ybug's short names: RTE, WDOG, EXIT, ...); None for
+    /// the numbers no tool names.
+    pub fn known_name(self) -> Option<&'static str> {
         use CpuState::*;
-        match self {
-            Dead => "DEAD".into(),
-            PowerDown => "PWRDN".into(),
-            RunTimeException => "RTE".into(),
-            Watchdog => "WDOG".into(),
-            Init => "INIT".into(),
-            Wait => "WAIT".into(),
-            CMain => "SARK".into(),
-            Run => "RUN".into(),
-            Sync0 => "SYNC0".into(),
-            Sync1 => "SYNC1".into(),
-            Paused => "PAUSE".into(),
-            Exit => "EXIT".into(),
-            Idle => "IDLE".into(),
-            Other(x) => format!("STATE{x}"),
+        Some(match self {
+            Dead => "DEAD",
+            PowerDown => "PWRDN",
+            RunTimeException => "RTE",
+            Watchdog => "WDOG",
+            Init => "INIT",
+            Wait => "WAIT",
+            CMain => "SARK",
+            Run => "RUN",
+            Sync0 => "SYNC0",
+            Sync1 => "SYNC1",
+            Paused => "PAUSE",
+            Exit => "EXIT",
+            Idle => "IDLE",
+            Other(_) => return None,
+        })
+    }
+
+    /// The name SpiNNaker's tools print, or `STATEn` for a number none of them names.
+    pub fn name(self) -> String {
+        match self.known_name() {
+            Some(n) => n.to_string(),
+            None => format!("STATE{}", self.to_u8()),
         }
+    }
+
+    /// True in the states where a core runs no code any more: dead, powered down, stopped by
+    /// a run-time error or the watchdog, exited.
+    pub fn runs_no_code(self) -> bool {
+        use CpuState::*;
+        matches!(self, Dead | PowerDown | RunTimeException | Watchdog | Exit)
     }
 
     /// True once a core will not run on by itself: EXIT, RTE or WDOG.

@@ -24,6 +24,7 @@
 
 use crate::trace::{Event, From as TraceFrom, Record};
 use crate::{Cycle, CPU_CLK_MHZ, NS_PER_CYCLE};
+use spinn_hw::sysram::CpuState;
 
 mod diff;
 mod perfetto;
@@ -59,22 +60,7 @@ pub fn vic_source_name(source: u8) -> &'static str {
 
 /// Name of a SpiNNaker `cpu_state` value (`RUN`, `EXIT`, ...); "?" for unassigned numbers.
 pub fn state_name(state: u8) -> &'static str {
-    match state {
-        0 => "DEAD",
-        1 => "PWRDN",
-        2 => "RTE",
-        3 => "WDOG",
-        4 => "INIT",
-        5 => "WAIT",
-        6 => "SARK",
-        7 => "RUN",
-        8 => "SYNC0",
-        9 => "SYNC1",
-        10 => "PAUSE",
-        11 => "EXIT",
-        15 => "IDLE",
-        _ => "?",
-    }
+    CpuState::from_u8(state).known_name().unwrap_or("?")
 }
 
 /// The spin1 event a runtime callback serves (8: a callback queued by spin1_schedule_callback).

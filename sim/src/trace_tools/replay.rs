@@ -10,7 +10,7 @@ use crate::Cycle;
 /// True for states in which a core runs no code any more (dead, powered down, run-time error,
 /// watchdog, exited): time spent there is neither busy nor asleep.
 fn halts(state: u8) -> bool {
-    matches!(state, 0 | 1 | 2 | 3 | 11)
+    spinn_hw::sysram::CpuState::from_u8(state).runs_no_code()
 }
 
 /// The records in cycle order; equal cycles keep their file order.
