@@ -22,16 +22,23 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::{LoadError, Program};
 use spinn_hw::report::StopReason;
+use spinn_hw::routes::RouteEntry;
 use spinn_hw::sysram::{vcpu, CpuState, VCPU_BASE, VCPU_SIZE};
-use spinn_toolchain::graph::{AppVertexId, MachineGraph, MachineVertexId, PartitionId};
-use spinn_toolchain::mapping::{map, Algorithms, DTCM_DATA_BYTES};
+use spinn_toolchain::graph::{
+    AppVertexId, MachineGraph, MachineVertex, MachineVertexId, PartitionId,
+};
+use spinn_toolchain::mapping::{map, Algorithms, Mapping, DTCM_DATA_BYTES};
 use spinn_toolchain::target::{Target, TargetError};
-use spinn_toolchain::{AppGraph, MapError, Vertex};
+use spinn_toolchain::{AppGraph, MapError, Placement, Vertex};
 
 use crate::model::{epoch_order, History, Sequential};
 use crate::{Activation, Dataset, Loss, NnError};
+
+mod nn_h;
+use nn_h::*;
 
 /// Largest difference between a weight trained on the machine and the same weight trained
 /// by the host reference from the same start and sample order (absolute, plus this much of
@@ -193,47 +200,25 @@ pub struct MachineRun {
     pub placements: Vec<(String, u8, u8, u8)>,
 }
 
-// Layout shared with firmware/apps/nn/nn.h.
-const NN_MAGIC: u32 = 0x314E_4E53;
-const ROLE_INPUT: u32 = 0;
-const ROLE_DENSE: u32 = 1;
-const ROLE_LOSS: u32 = 2;
-const PARAM_WORDS: usize = 28;
-/// Microseconds between two resent values (RESEND_GAP_US in nn.h).
-const RESEND_GAP_US: u32 = 2;
-const STATUS_WORDS: usize = 8;
-const S_STATE: usize = 0;
-const S_REQUESTS: usize = 1;
-const S_RESENDS: usize = 2;
-const S_SAMPLES: usize = 4;
-const S_HITS: usize = 5;
-const S_EVAL_LOSS: usize = 6;
-const S_WAIT: usize = 7;
-const KIND_FWD: u32 = 0;
-const KIND_BWD: u32 = 1;
-const KIND_DONE: u32 = 2;
-const KIND_CTL: u32 = 3;
-const DONE_FROM_LOSS: u32 = 31;
-const FLAG_FIRST: u32 = 1;
-const FLAG_LAST: u32 = 2;
-/// The input core tracks "done" from each first-layer core in one word (bit 31: the loss core).
-const MAX_FIRST_LAYER_CORES: u32 = 31;
+/// The input core tracks "done" from each first-layer core in one word, whose bit
+/// DONE_FROM_LOSS is the loss core's.
+const MAX_FIRST_LAYER_CORES: u32 = DONE_FROM_LOSS;
 
 fn act_code(a: Activation) -> u32 {
     match a {
-        Activation::Identity => 0,
-        Activation::Relu => 1,
-        Activation::Sigmoid => 2,
-        Activation::Tanh => 3,
-        Activation::Softmax => 4,
+        Activation::Identity => ACT_IDENTITY,
+        Activation::Relu => ACT_RELU,
+        Activation::Sigmoid => ACT_SIGMOID,
+        Activation::Tanh => ACT_TANH,
+        Activation::Softmax => ACT_SOFTMAX,
     }
 }
 
 fn loss_code(l: Loss) -> u32 {
     match l {
-        Loss::MeanSquaredError => 0,
-        Loss::BinaryCrossEntropy => 1,
-        Loss::CategoricalCrossEntropy => 2,
+        Loss::MeanSquaredError => LOSS_MSE,
+        Loss::BinaryCrossEntropy => LOSS_BCE,
+        Loss::CategoricalCrossEntropy => LOSS_CCE,
     }
 }
 
@@ -251,6 +236,17 @@ enum Part {
     Input,
     Dense(usize),
     Loss,
+}
+
+impl Part {
+    /// The name of the core running slice `mv` of this part, for reports.
+    fn core_name(self, mv: &MachineVertex) -> String {
+        match self {
+            Part::Input => "input".to_string(),
+            Part::Dense(k) => format!("dense {k} units {}..{}", mv.lo, mv.hi),
+            Part::Loss => "loss".to_string(),
+        }
+    }
 }
 
 /// The network as an application graph, with what is needed to lay it out.
@@ -309,7 +305,7 @@ fn plan(
     let mut parts = BTreeMap::new();
     let input = graph.add_vertex(one_core("input", model.inputs(), input_sdram));
     parts.insert(input, Part::Input);
-    let inputs_of = |k: usize| if k == 0 { model.inputs() } else { layers[k - 1].units } as u32;
+    let inputs_of = |k: usize| layer_inputs(model, k) as u32;
     // Units per core, last layer first: a slice's DTCM holds the partial sums of every core of
     // the layer above, so that layer's split comes first.
     let mut per = vec![1u32; layers.len()];
@@ -345,7 +341,7 @@ fn plan(
             max_atoms_per_core: per,
             dtcm_bytes: dtcm,
             sdram_bytes: 4
-                * (PARAM_WORDS as u32 + STATUS_WORDS as u32 + (inputs + 1) * per + 5 * 8),
+                * (P_WORDS as u32 + S_WORDS as u32 + (inputs + 1) * per + IN_WORDS as u32 * 8),
         });
         parts.insert(id, Part::Dense(k));
         ids.push(id);
@@ -481,6 +477,17 @@ fn check_data(model: &Sequential, d: &Dataset, what: &str) -> Result<(), Machine
     })
 }
 
+/// Inputs of dense layer `k`: the units of the layer below, or the features.
+fn layer_inputs(model: &Sequential, k: usize) -> usize {
+    if k == 0 {
+        model.inputs()
+    } else {
+        model.layers()[k - 1].units
+    }
+}
+
+/// Runs `epochs` of `train` then `test` through `model` on the machine: lay out, load, run,
+/// read back.
 #[allow(clippy::too_many_arguments)]
 fn execute(
     target: &mut dyn Target,
@@ -492,66 +499,386 @@ fn execute(
     opts: &MachineOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<MachineRun, MachineError> {
-    let (loss, sgd) = check_model(model)?;
-    check_data(model, train, "training data")?;
-    check_data(model, test, "evaluation data")?;
-    let n_train = if epochs == 0 { 0 } else { train.len() };
-    if epochs > 0 && n_train == 0 {
-        return Err(MachineError::Model("no training samples".into()));
-    }
-    let n_eval = test.len();
-    let total = (epochs * n_train + n_eval) as u64;
-    if total == 0 {
-        return Err(MachineError::Model("nothing to run: no samples".into()));
-    }
-    if total > u64::from(u32::MAX / 2) {
-        return Err(MachineError::Model(format!(
-            "{total} samples are too many for one run"
-        )));
-    }
+    let job = Job::new(model, train, test, epochs, shuffle_seed)?;
     let program = Program::from_file(&opts.firmware).map_err(|source| MachineError::Firmware {
         path: opts.firmware.clone(),
         source,
     })?;
+    let layout = lay_out(target, model, &job, opts)?;
+    let cores = load(target, layout, &program, opts.app_id)?;
+    let sim_time_ns = run_to_end(target, &cores, &job, opts.stall_ms, progress)?;
+    read_back(target, model, &cores, &job, sim_time_ns)
+}
 
-    // Sample order: every epoch's shuffle of the training rows, then the evaluation rows.
-    let mut order: Vec<u32> = Vec::with_capacity(total as usize);
-    for e in 0..epochs {
-        order.extend(
-            epoch_order(n_train, shuffle_seed, e)
-                .into_iter()
-                .map(|i| i as u32),
-        );
+/// The samples of one run, checked against the model, in the order the cores take them.
+struct Job<'a> {
+    loss: Loss,
+    sgd: crate::Sgd,
+    epochs: usize,
+    /// Training samples per epoch (none without epochs).
+    n_train: usize,
+    n_eval: usize,
+    /// Samples in the whole run.
+    total: u64,
+    /// Row of each sequence number: every epoch's shuffle of the training rows, then the
+    /// evaluation rows.
+    order: Vec<u32>,
+    /// The training rows, then the evaluation rows.
+    rows: Vec<&'a Vec<f32>>,
+    /// The targets of `rows`.
+    targets: Vec<&'a Vec<f32>>,
+}
+
+impl<'a> Job<'a> {
+    /// `epochs` over `train`, then `test` once; an error if `model` cannot run them.
+    fn new(
+        model: &Sequential,
+        train: &'a Dataset,
+        test: &'a Dataset,
+        epochs: usize,
+        shuffle_seed: Option<u64>,
+    ) -> Result<Self, MachineError> {
+        let (loss, sgd) = check_model(model)?;
+        check_data(model, train, "training data")?;
+        check_data(model, test, "evaluation data")?;
+        let n_train = if epochs == 0 { 0 } else { train.len() };
+        if epochs > 0 && n_train == 0 {
+            return Err(MachineError::Model("no training samples".into()));
+        }
+        let n_eval = test.len();
+        let total = (epochs * n_train + n_eval) as u64;
+        if total == 0 {
+            return Err(MachineError::Model("nothing to run: no samples".into()));
+        }
+        if total > u64::from(u32::MAX / 2) {
+            return Err(MachineError::Model(format!(
+                "{total} samples are too many for one run"
+            )));
+        }
+        let mut order: Vec<u32> = Vec::with_capacity(total as usize);
+        for e in 0..epochs {
+            order.extend(
+                epoch_order(n_train, shuffle_seed, e)
+                    .into_iter()
+                    .map(|i| i as u32),
+            );
+        }
+        order.extend((0..n_eval).map(|k| (n_train + k) as u32));
+        Ok(Job {
+            loss,
+            sgd,
+            epochs,
+            n_train,
+            n_eval,
+            total,
+            order,
+            rows: train.x[..n_train].iter().chain(&test.x).collect(),
+            targets: train.y[..n_train].iter().chain(&test.y).collect(),
+        })
     }
-    order.extend((0..n_eval).map(|k| (n_train + k) as u32));
-    let rows: Vec<&Vec<f32>> = train.x[..n_train].iter().chain(&test.x).collect();
-    let targets: Vec<&Vec<f32>> = train.y[..n_train].iter().chain(&test.y).collect();
-    let (features, outputs) = (model.inputs(), model.outputs());
+}
 
-    let input_sdram =
-        4 * (PARAM_WORDS + STATUS_WORDS + 5 * 2 + rows.len() * features + order.len()) as u32;
-    let loss_sdram = 4
-        * (PARAM_WORDS
-            + STATUS_WORDS
-            + 5 * 64
-            + order.len()
-            + targets.len() * outputs
-            + n_eval * outputs
-            + 2 * epochs) as u32;
-    let plan = plan(model, opts, input_sdram, loss_sdram)?;
-    let mg_keys =
-        |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p));
-    let mapping = map(
-        &plan.graph,
-        target.machine(),
-        opts.placement_seed,
-        &Algorithms::default(),
-        mg_keys,
-    )?;
+/// The network laid out on the machine: every core's SDRAM image, and the routing tables.
+struct Layout {
+    cores: Vec<CoreImage>,
+    routes: Vec<RouteEntry>,
+}
+
+/// One core: where it is, and its parameter block and data at their SDRAM addresses.
+struct CoreImage {
+    info: CoreInfo,
+    /// Address of the parameter block, for the core's user0.
+    params: u32,
+    /// (address, bytes) to write before the core starts.
+    writes: Vec<(u32, Vec<u8>)>,
+}
+
+/// Maps the network onto the machine and lays out every core's data in its chip's SDRAM.
+fn lay_out(
+    target: &mut dyn Target,
+    model: &Sequential,
+    job: &Job,
+    opts: &MachineOptions,
+) -> Result<Layout, MachineError> {
+    let mapped = Mapped::new(target.machine(), model, job, opts)?;
+    let weights = model.get_weights();
+    let mut cores = Vec::new();
+    for (v, place) in mapped.mapping.placements.iter() {
+        cores.push(mapped.core(target, v, place, &weights)?);
+    }
+    Ok(Layout {
+        cores,
+        routes: mapped.mapping.entries,
+    })
+}
+
+/// The network mapped onto the machine, with what laying out its cores needs.
+struct Mapped<'a> {
+    model: &'a Sequential,
+    job: &'a Job<'a>,
+    opts: &'a MachineOptions,
+    plan: Plan,
+    mapping: Mapping,
+    /// Each machine vertex's incoming partitions (IN_* entries), unsorted.
+    incoming: BTreeMap<MachineVertexId, Vec<[u32; IN_WORDS]>>,
+}
+
+/// An outgoing partition as a parameter block gives it (P_OUT0_* or P_OUT1_*).
+#[derive(Clone, Copy)]
+struct OutPart {
+    base: u32,
+    mask: u32,
+    count: u32,
+}
+
+impl<'a> Mapped<'a> {
+    /// The application graph of `model`, mapped onto `machine`.
+    fn new(
+        machine: &MachineDesc,
+        model: &'a Sequential,
+        job: &'a Job<'a>,
+        opts: &'a MachineOptions,
+    ) -> Result<Self, MachineError> {
+        let (features, outputs) = (model.inputs(), model.outputs());
+        let input_sdram = 4
+            * (P_WORDS + S_WORDS + IN_WORDS * 2 + job.rows.len() * features + job.order.len())
+                as u32;
+        let loss_sdram = 4
+            * (P_WORDS
+                + S_WORDS
+                + IN_WORDS * 64
+                + job.order.len()
+                + job.targets.len() * outputs
+                + job.n_eval * outputs
+                + 2 * job.epochs) as u32;
+        let plan = plan(model, opts, input_sdram, loss_sdram)?;
+        let mapping = map(
+            &plan.graph,
+            machine,
+            opts.placement_seed,
+            &Algorithms::default(),
+            |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p)),
+        )?;
+        let incoming = incoming_entries(&plan, &mapping, model);
+        Ok(Mapped {
+            model,
+            job,
+            opts,
+            plan,
+            mapping,
+            incoming,
+        })
+    }
+
+    /// Outgoing partition `name` of `v`; an empty one where `v` has none of that name.
+    fn outgoing(&self, v: MachineVertexId, name: &str) -> OutPart {
+        let pid = PartitionId {
+            source: v,
+            name: name.into(),
+        };
+        self.mapping.keys.get(&pid).map_or(
+            OutPart {
+                base: 0,
+                mask: !1,
+                count: 0,
+            },
+            |s| OutPart {
+                base: s.base,
+                mask: s.mask,
+                count: partition_count(&self.mapping.graph, &self.plan, self.model, &pid),
+            },
+        )
+    }
+
+    /// Allocates the SDRAM of machine vertex `v`'s core at `place` and lays out its data there.
+    fn core(
+        &self,
+        target: &mut dyn Target,
+        v: MachineVertexId,
+        place: Placement,
+        weights: &[Vec<f32>],
+    ) -> Result<CoreImage, MachineError> {
+        let mv = self.mapping.graph.vertex(v).expect("placed vertex");
+        let part = self.plan.parts[&mv.app_vertex];
+        let (x, y, p) = (place.x, place.y, place.core);
+        let ins = self.incoming_of(v);
+        if std::env::var_os("NN_DEBUG").is_some() {
+            let words = |o: OutPart| [o.base, o.mask, o.count];
+            eprintln!(
+                "{:?} at {x},{y},{p}: in {:x?} out {:x?} {:x?}",
+                part,
+                ins,
+                words(self.outgoing(v, "fwd")),
+                words(self.outgoing(v, "back"))
+            );
+        }
+        let out = match part {
+            Part::Input => ["fwd", "ctl"],
+            Part::Dense(_) => ["fwd", "back"],
+            Part::Loss => ["back", "done"],
+        }
+        .map(|name| self.outgoing(v, name));
+
+        let mut sdram = Sdram {
+            target,
+            x,
+            y,
+            app_id: self.opts.app_id,
+            writes: Vec::new(),
+        };
+        let param_addr = sdram.alloc(4 * P_WORDS)?;
+        let status = sdram.alloc(4 * S_WORDS)?;
+        let in_parts = sdram.alloc(4 * IN_WORDS * ins.len().max(1))?;
+        sdram.write(in_parts, words_to_bytes(&ins.concat()));
+        let role = match part {
+            Part::Input => self.input_role(&mut sdram)?,
+            Part::Dense(k) => self.dense_role(&mut sdram, k, mv, weights)?,
+            Part::Loss => self.loss_role(&mut sdram)?,
+        };
+        let params = Params {
+            n_train: self.job.n_train as u32,
+            epochs: self.job.epochs as u32,
+            n_eval: self.job.n_eval as u32,
+            tick_us: self.opts.tick_us,
+            timeout: self.opts.timeout_ticks,
+            linger: self.opts.linger_ticks,
+            n_in_parts: ins.len() as u32,
+            in_parts,
+            out,
+            status,
+            stagger_us: self.stagger_us(v, out),
+            role,
+        };
+        sdram.write(param_addr, words_to_bytes(&params.words()));
+        sdram.write(status, vec![0; 4 * S_WORDS]);
+        let (data, history) = role.results();
+        Ok(CoreImage {
+            info: CoreInfo {
+                x,
+                y,
+                p,
+                part,
+                lo: mv.lo,
+                hi: mv.hi,
+                status,
+                data,
+                history,
+                name: part.core_name(mv),
+            },
+            params: param_addr,
+            writes: sdram.writes,
+        })
+    }
+
+    /// The entries of `v`'s incoming partitions, as the firmware searches them.
+    fn incoming_of(&self, v: MachineVertexId) -> Vec<[u32; IN_WORDS]> {
+        let mut ins = self.incoming.get(&v).cloned().unwrap_or_default();
+        // The firmware finds a key's entry by binary search over the bases.
+        ins.sort_unstable_by_key(|e| e[IN_BASE]);
+        ins
+    }
+
+    /// How long `v` waits before resending on request, given its outgoing partitions `out`.
+    fn stagger_us(&self, v: MachineVertexId, out: [OutPart; 2]) -> u32 {
+        let mg = &self.mapping.graph;
+        let app_vertex = mg.vertex(v).expect("placed vertex").app_vertex;
+        // Slices of a layer resend in turn: slice k waits for the packets of slices 0..k.
+        let slice_index = mg
+            .slices_of(app_vertex)
+            .iter()
+            .position(|&s| s == v)
+            .unwrap_or(0) as u32;
+        let per_resend = out[0].count.max(out[1].count).max(1);
+        slice_index * per_resend * RESEND_GAP_US
+    }
+
+    /// The input core's data: the sample order and the rows.
+    fn input_role(&self, sdram: &mut Sdram) -> Result<RoleParams, TargetError> {
+        let order = sdram.block(words_to_bytes(&self.job.order))?;
+        let x = sdram.block(floats_to_bytes(
+            self.job.rows.iter().flat_map(|r| r.iter().copied()),
+        ))?;
+        Ok(RoleParams::Input {
+            order,
+            features: self.model.inputs() as u32,
+            x,
+        })
+    }
+
+    /// A dense core's data: its units' columns of layer `k`'s kernel, then their biases.
+    fn dense_role(
+        &self,
+        sdram: &mut Sdram,
+        k: usize,
+        mv: &MachineVertex,
+        weights: &[Vec<f32>],
+    ) -> Result<RoleParams, TargetError> {
+        let layers = self.model.layers();
+        let n_in = layer_inputs(self.model, k);
+        let units = layers[k].units;
+        let last = k + 1 == layers.len();
+        let (lo, hi) = (mv.lo as usize, mv.hi as usize);
+        let kernel = &weights[2 * k];
+        let bias = &weights[2 * k + 1];
+        let slice: Vec<f32> = (0..n_in)
+            .flat_map(|i| kernel[i * units + lo..i * units + hi].iter().copied())
+            .chain(bias[lo..hi].iter().copied())
+            .collect();
+        let weights = sdram.block(floats_to_bytes(slice))?;
+        let bwd_srcs = if last {
+            1
+        } else {
+            self.mapping.graph.slices_of(self.plan.layers[k + 1]).len() as u32
+        };
+        Ok(RoleParams::Dense {
+            inputs: n_in as u32,
+            lo: mv.lo,
+            hi: mv.hi,
+            // The loss core applies the last layer's activation.
+            act: if last {
+                ACT_IDENTITY
+            } else {
+                act_code(layers[k].activation)
+            },
+            flags: if k == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 },
+            learning_rate: self.job.sgd.learning_rate,
+            batch: self.job.sgd.batch_size as u32,
+            weights,
+            bwd_srcs,
+        })
+    }
+
+    /// The loss core's data: the sample order, the targets, and room for what it writes.
+    fn loss_role(&self, sdram: &mut Sdram) -> Result<RoleParams, TargetError> {
+        let job = self.job;
+        let outputs = self.model.outputs();
+        let order = sdram.block(words_to_bytes(&job.order))?;
+        let y = sdram.block(floats_to_bytes(
+            job.targets.iter().flat_map(|r| r.iter().copied()),
+        ))?;
+        let pred = sdram.block(vec![0; 4 * (job.n_eval * outputs).max(1)])?;
+        let history = sdram.block(vec![0; 4 * (2 * job.epochs).max(1)])?;
+        let last_act = self.model.layers().last().expect("a layer").activation;
+        Ok(RoleParams::Loss {
+            order,
+            outputs: outputs as u32,
+            act: act_code(last_act),
+            loss: loss_code(job.loss),
+            y,
+            pred,
+            history,
+        })
+    }
+}
+
+/// The entries (IN_* words) of every machine vertex's incoming partitions.
+fn incoming_entries(
+    plan: &Plan,
+    mapping: &Mapping,
+    model: &Sequential,
+) -> BTreeMap<MachineVertexId, Vec<[u32; IN_WORDS]>> {
     let mg = &mapping.graph;
-
-    // Incoming partitions of each machine vertex.
-    let mut incoming: BTreeMap<MachineVertexId, Vec<[u32; 5]>> = BTreeMap::new();
+    let mut incoming: BTreeMap<MachineVertexId, Vec<[u32; IN_WORDS]>> = BTreeMap::new();
     for (pid, dsts) in mg.partitions() {
         let src = mg.vertex(pid.source).expect("source");
         let src_part = plan.parts[&src.app_vertex];
@@ -561,7 +888,7 @@ fn execute(
             .position(|&s| s == pid.source)
             .expect("own slice") as u32;
         let space = mapping.keys[pid];
-        let count = partition_count(mg, &plan, model, pid);
+        let count = partition_count(mg, plan, model, pid);
         for &d in dsts {
             let dst_part = plan.parts[&mg.vertex(d).expect("target").app_vertex];
             let (kind, arg) = match (src_part, pid.name.as_str(), dst_part) {
@@ -573,190 +900,217 @@ fn execute(
                 (Part::Loss, "back", _) => (KIND_BWD, 0),
                 (Part::Loss, _, _) => (KIND_DONE, DONE_FROM_LOSS),
             };
-            incoming
-                .entry(d)
-                .or_default()
-                .push([space.base, space.mask, count, kind, arg]);
+            let mut entry = [0; IN_WORDS];
+            entry[IN_BASE] = space.base;
+            entry[IN_MASK] = space.mask;
+            entry[IN_COUNT] = count;
+            entry[IN_KIND] = kind;
+            entry[IN_ARG] = arg;
+            incoming.entry(d).or_default().push(entry);
         }
     }
-    let out_part = |v: MachineVertexId, name: &str| -> [u32; 3] {
-        let pid = PartitionId {
-            source: v,
-            name: name.into(),
-        };
-        mapping.keys.get(&pid).map_or([0, !1, 0], |s| {
-            [s.base, s.mask, partition_count(mg, &plan, model, &pid)]
-        })
-    };
+    incoming
+}
 
-    // Lay out and write every core's data, load the firmware, point user0 at the parameters.
-    let mut cores: Vec<CoreInfo> = Vec::new();
-    let layer_specs = model.layers();
-    let weights = model.get_weights();
-    for (v, place) in mapping.placements.iter() {
-        let mv = mg.vertex(v).expect("placed vertex");
-        let part = plan.parts[&mv.app_vertex];
-        let (x, y, p) = (place.x, place.y, place.core);
-        let mut ins = incoming.get(&v).cloned().unwrap_or_default();
-        // The firmware finds a key's entry by binary search over the bases.
-        ins.sort_unstable();
-        if std::env::var_os("NN_DEBUG").is_some() {
-            eprintln!(
-                "{:?} at {x},{y},{p}: in {:x?} out {:x?} {:x?}",
-                part,
-                ins,
-                out_part(v, "fwd"),
-                out_part(v, "back")
-            );
-        }
-        let mut params = vec![0u32; PARAM_WORDS];
-        params[0] = NN_MAGIC;
-        params[2] = n_train as u32;
-        params[3] = epochs as u32;
-        params[4] = n_eval as u32;
-        params[5] = opts.tick_us;
-        params[6] = opts.timeout_ticks;
-        params[7] = opts.linger_ticks;
-        params[8] = ins.len() as u32;
-        let (o0, o1) = match part {
-            Part::Input => ("fwd", "ctl"),
-            Part::Dense(_) => ("fwd", "back"),
-            Part::Loss => ("back", "done"),
-        };
-        params[10..13].copy_from_slice(&out_part(v, o0));
-        params[13..16].copy_from_slice(&out_part(v, o1));
-        // Slices of a layer resend in turn: slice k waits for the packets of slices 0..k.
-        let slice_index = mg
-            .slices_of(mv.app_vertex)
-            .iter()
-            .position(|&s| s == v)
-            .unwrap_or(0) as u32;
-        let per_resend = params[12].max(params[15]).max(1);
-        params[27] = slice_index * per_resend * RESEND_GAP_US;
+/// One core's SDRAM blocks as they are allocated on its chip, and what goes into them.
+struct Sdram<'t> {
+    target: &'t mut dyn Target,
+    x: u8,
+    y: u8,
+    app_id: u8,
+    /// (address, bytes), in the order they are to be written.
+    writes: Vec<(u32, Vec<u8>)>,
+}
 
-        let app_id = opts.app_id;
-        let mut alloc = |bytes: usize| target.alloc_sdram(x, y, bytes as u32, app_id);
-        let param_addr = alloc(4 * PARAM_WORDS)?;
-        let status = alloc(4 * STATUS_WORDS)?;
-        let in_addr = alloc(4 * 5 * ins.len().max(1))?;
-        params[9] = in_addr;
-        params[17] = status;
-        let mut writes: Vec<(u32, Vec<u8>)> = vec![(in_addr, words_to_bytes(&ins.concat()))];
-        let mut weights_addr = 0;
-        let mut history_addr = 0;
-        let name;
-        match part {
-            Part::Input => {
-                name = "input".to_string();
-                params[1] = ROLE_INPUT;
-                let order_addr = alloc(4 * order.len())?;
-                let x_addr = alloc(4 * rows.len() * features)?;
-                params[16] = order_addr;
-                params[18] = features as u32;
-                params[19] = x_addr;
-                writes.push((order_addr, words_to_bytes(&order)));
-                writes.push((
-                    x_addr,
-                    floats_to_bytes(rows.iter().flat_map(|r| r.iter().copied())),
-                ));
+impl Sdram<'_> {
+    /// A block of `bytes`, filled by a later [`Sdram::write`].
+    fn alloc(&mut self, bytes: usize) -> Result<u32, TargetError> {
+        self.target
+            .alloc_sdram(self.x, self.y, bytes as u32, self.app_id)
+    }
+
+    /// Queues `bytes` to be written at `addr` when the core is loaded.
+    fn write(&mut self, addr: u32, bytes: Vec<u8>) {
+        self.writes.push((addr, bytes));
+    }
+
+    /// A block holding `bytes`.
+    fn block(&mut self, bytes: Vec<u8>) -> Result<u32, TargetError> {
+        let addr = self.alloc(bytes.len())?;
+        self.write(addr, bytes);
+        Ok(addr)
+    }
+}
+
+/// A core's parameter block (nn.h's P_* words), by field.
+struct Params {
+    n_train: u32,
+    epochs: u32,
+    n_eval: u32,
+    tick_us: u32,
+    timeout: u32,
+    linger: u32,
+    n_in_parts: u32,
+    /// Address of the incoming partition entries.
+    in_parts: u32,
+    out: [OutPart; 2],
+    /// Address of the status block.
+    status: u32,
+    stagger_us: u32,
+    role: RoleParams,
+}
+
+/// The role and the words of a parameter block that depend on it (addresses are SDRAM's).
+#[derive(Clone, Copy)]
+enum RoleParams {
+    Input {
+        order: u32,
+        features: u32,
+        x: u32,
+    },
+    Dense {
+        inputs: u32,
+        lo: u32,
+        hi: u32,
+        act: u32,
+        flags: u32,
+        learning_rate: f32,
+        batch: u32,
+        weights: u32,
+        bwd_srcs: u32,
+    },
+    Loss {
+        order: u32,
+        outputs: u32,
+        act: u32,
+        loss: u32,
+        y: u32,
+        pred: u32,
+        history: u32,
+    },
+}
+
+impl RoleParams {
+    /// Where the host reads the core's results: (weights or predictions, training history).
+    fn results(&self) -> (u32, u32) {
+        match *self {
+            RoleParams::Input { .. } => (0, 0),
+            RoleParams::Dense { weights, .. } => (weights, 0),
+            RoleParams::Loss { pred, history, .. } => (pred, history),
+        }
+    }
+}
+
+impl Params {
+    /// The block as the firmware reads it; words the role does not use are 0.
+    fn words(&self) -> [u32; P_WORDS] {
+        let mut w = [0; P_WORDS];
+        w[P_MAGIC] = NN_MAGIC;
+        w[P_N_TRAIN] = self.n_train;
+        w[P_EPOCHS] = self.epochs;
+        w[P_N_EVAL] = self.n_eval;
+        w[P_TICK_US] = self.tick_us;
+        w[P_TIMEOUT] = self.timeout;
+        w[P_LINGER] = self.linger;
+        w[P_N_IN_PARTS] = self.n_in_parts;
+        w[P_IN_PARTS] = self.in_parts;
+        let [out0, out1] = self.out;
+        w[P_OUT0_BASE] = out0.base;
+        w[P_OUT0_MASK] = out0.mask;
+        w[P_OUT0_COUNT] = out0.count;
+        w[P_OUT1_BASE] = out1.base;
+        w[P_OUT1_MASK] = out1.mask;
+        w[P_OUT1_COUNT] = out1.count;
+        w[P_STATUS] = self.status;
+        w[P_STAGGER_US] = self.stagger_us;
+        match self.role {
+            RoleParams::Input { order, features, x } => {
+                w[P_ROLE] = NN_ROLE_INPUT;
+                w[P_ORDER] = order;
+                w[P_IN_FEATURES] = features;
+                w[P_IN_X] = x;
             }
-            Part::Dense(k) => {
-                name = format!("dense {k} units {}..{}", mv.lo, mv.hi);
-                params[1] = ROLE_DENSE;
-                let n_in = if k == 0 {
-                    features
-                } else {
-                    layer_specs[k - 1].units
-                };
-                let units = layer_specs[k].units;
-                let last = k + 1 == layer_specs.len();
-                let (lo, hi) = (mv.lo as usize, mv.hi as usize);
-                let kernel = &weights[2 * k];
-                let bias = &weights[2 * k + 1];
-                let slice: Vec<f32> = (0..n_in)
-                    .flat_map(|i| kernel[i * units + lo..i * units + hi].iter().copied())
-                    .chain(bias[lo..hi].iter().copied())
-                    .collect();
-                weights_addr = alloc(4 * slice.len())?;
-                writes.push((weights_addr, floats_to_bytes(slice)));
-                let sources = if last {
-                    1
-                } else {
-                    mg.slices_of(plan.layers[k + 1]).len() as u32
-                };
-                params[18] = n_in as u32;
-                params[19] = mv.lo;
-                params[20] = mv.hi;
-                params[21] = if last {
-                    0
-                } else {
-                    act_code(layer_specs[k].activation)
-                };
-                params[22] = if k == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 };
-                params[23] = sgd.learning_rate.to_bits();
-                params[24] = sgd.batch_size as u32;
-                params[25] = weights_addr;
-                params[26] = sources;
+            RoleParams::Dense {
+                inputs,
+                lo,
+                hi,
+                act,
+                flags,
+                learning_rate,
+                batch,
+                weights,
+                bwd_srcs,
+            } => {
+                w[P_ROLE] = NN_ROLE_DENSE;
+                w[P_D_INPUTS] = inputs;
+                w[P_D_LO] = lo;
+                w[P_D_HI] = hi;
+                w[P_D_ACT] = act;
+                w[P_D_FLAGS] = flags;
+                w[P_D_LR] = learning_rate.to_bits();
+                w[P_D_BATCH] = batch;
+                w[P_D_WEIGHTS] = weights;
+                w[P_D_BWD_SRCS] = bwd_srcs;
             }
-            Part::Loss => {
-                name = "loss".to_string();
-                params[1] = ROLE_LOSS;
-                let order_addr = alloc(4 * order.len())?;
-                let y_addr = alloc(4 * targets.len() * outputs)?;
-                let pred_addr = alloc(4 * (n_eval * outputs).max(1))?;
-                let hist_addr = alloc(4 * (2 * epochs).max(1))?;
-                params[16] = order_addr;
-                params[18] = outputs as u32;
-                params[19] = act_code(layer_specs.last().expect("a layer").activation);
-                params[20] = loss_code(loss);
-                params[21] = y_addr;
-                params[22] = pred_addr;
-                params[23] = hist_addr;
-                writes.push((order_addr, words_to_bytes(&order)));
-                writes.push((
-                    y_addr,
-                    floats_to_bytes(targets.iter().flat_map(|r| r.iter().copied())),
-                ));
-                writes.push((pred_addr, vec![0; 4 * (n_eval * outputs).max(1)]));
-                writes.push((hist_addr, vec![0; 4 * (2 * epochs).max(1)]));
-                weights_addr = pred_addr;
-                history_addr = hist_addr;
+            RoleParams::Loss {
+                order,
+                outputs,
+                act,
+                loss,
+                y,
+                pred,
+                history,
+            } => {
+                w[P_ROLE] = NN_ROLE_LOSS;
+                w[P_ORDER] = order;
+                w[P_L_OUTPUTS] = outputs;
+                w[P_L_ACT] = act;
+                w[P_L_LOSS] = loss;
+                w[P_L_Y] = y;
+                w[P_L_PRED] = pred;
+                w[P_L_HISTORY] = history;
             }
         }
-        writes.push((param_addr, words_to_bytes(&params)));
-        writes.push((status, vec![0; 4 * STATUS_WORDS]));
-        target.load(x, y, u32::from(p), &program, opts.app_id)?;
-        for (addr, bytes) in writes {
+        w
+    }
+}
+
+/// Loads every core (firmware, then its data, then user0: the parameter block's address, as
+/// the SpiNNaker toolchain gives data regions), then the routing tables; the cores, as run.
+fn load(
+    target: &mut dyn Target,
+    layout: Layout,
+    program: &Program,
+    app_id: u8,
+) -> Result<Vec<CoreInfo>, MachineError> {
+    let mut cores = Vec::with_capacity(layout.cores.len());
+    for image in layout.cores {
+        let (x, y, p) = (image.info.x, image.info.y, image.info.p);
+        target.load(x, y, u32::from(p), program, app_id)?;
+        for (addr, bytes) in image.writes {
             target.write_memory(x, y, addr, &bytes)?;
         }
         let user0 = VCPU_BASE + VCPU_SIZE * u32::from(p) + vcpu::USER;
-        target.write_memory(x, y, user0, &param_addr.to_le_bytes())?;
-        cores.push(CoreInfo {
-            x,
-            y,
-            p,
-            part,
-            lo: mv.lo,
-            hi: mv.hi,
-            status,
-            data: weights_addr,
-            history: history_addr,
-            name,
-        });
+        target.write_memory(x, y, user0, &image.params.to_le_bytes())?;
+        cores.push(image.info);
     }
-    target.load_routes(&mapping.entries)?;
+    target.load_routes(&layout.routes)?;
+    Ok(cores)
+}
 
-    // Run in slices of machine time, reporting progress from the loss core's status.
+/// Runs the machine in slices of time until every core has finished, reporting progress after
+/// each slice; the machine time at the end.
+fn run_to_end(
+    target: &mut dyn Target,
+    cores: &[CoreInfo],
+    job: &Job,
+    stall_ms: u64,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<u64, MachineError> {
     let loss_core = cores
         .iter()
         .find(|c| c.part == Part::Loss)
         .expect("a loss core");
-    let (lx, ly, ls, hist_addr) = (
-        loss_core.x,
-        loss_core.y,
-        loss_core.status,
-        loss_core.history,
-    );
     let slice_ns = 20 * 1_000_000;
     let mut now = 0;
     let mut last_done = 0u64;
@@ -764,95 +1118,135 @@ fn execute(
     loop {
         let end = target.run(now + slice_ns)?;
         now = end.time_ns;
-        for c in target.cores()? {
-            if matches!(c.state, CpuState::RunTimeException | CpuState::Watchdog) {
-                let role = cores
-                    .iter()
-                    .find(|i| (i.x, i.y, i.p) == (c.x, c.y, c.p))
-                    .map_or_else(String::new, |i| i.name.clone());
-                return Err(MachineError::CoreFailed {
-                    x: c.x,
-                    y: c.y,
-                    p: c.p,
-                    role,
-                    state: c.state,
-                    rt_name: c.rt_name,
-                    pc: c.pc,
-                    iobuf: c.iobuf.trim().to_string(),
-                });
-            }
-        }
-        let st = bytes_to_words(&target.read_memory(lx, ly, ls, 4 * STATUS_WORDS)?);
-        let done = u64::from(st[S_SAMPLES]);
-        let epochs_done = (done as usize)
-            .checked_div(n_train)
-            .unwrap_or(0)
-            .min(epochs);
-        let loss_now = if epochs_done > 0 {
-            let h = bytes_to_floats(&target.read_memory(
-                lx,
-                ly,
-                hist_addr + 8 * (epochs_done as u32 - 1),
-                4,
-            )?);
-            Some(h[0])
-        } else {
-            None
-        };
-        progress(&Progress {
-            samples: done,
-            total,
-            epochs: epochs_done,
-            loss: loss_now,
-            sim_time_ns: now,
-        });
-        if done != last_done {
-            last_done = done;
+        check_cores(target, cores)?;
+        let at = progress_at(target, loss_core, job, now)?;
+        progress(&at);
+        if at.samples != last_done {
+            last_done = at.samples;
             last_progress_ns = now;
         }
         let stalled = match end.stop {
-            StopReason::AllFinished => break,
+            StopReason::AllFinished => return Ok(now),
             StopReason::Deadlock => true,
-            StopReason::TimeLimit => now - last_progress_ns > opts.stall_ms * 1_000_000,
+            StopReason::TimeLimit => now - last_progress_ns > stall_ms * 1_000_000,
         };
         if stalled {
-            let reports = target.cores()?;
-            let mut lines = Vec::new();
-            for i in &cores {
-                let r = reports.iter().find(|c| (i.x, i.y, i.p) == (c.x, c.y, c.p));
-                let (state, user) =
-                    r.map_or(("?".to_string(), [0; 4]), |c| (c.state.name(), c.user));
-                let st =
-                    bytes_to_words(&target.read_memory(i.x, i.y, i.status, 4 * STATUS_WORDS)?);
-                let waiting = ["forward values", "backward values", "nothing"]
-                    .get((st[S_WAIT] >> 24) as usize)
-                    .unwrap_or(&"?");
-                lines.push(format!(
-                    "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} ignored {}",
-                    i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], user[3], r.map_or("", |c| c.iobuf.as_str())
-                ));
-            }
-            let cores = lines.join("; ");
             return Err(MachineError::Stalled {
                 ms: (now - last_progress_ns) / 1_000_000,
-                done,
-                total,
-                cores,
+                done: at.samples,
+                total: job.total,
+                cores: stall_report(target, cores)?,
             });
         }
     }
+}
 
-    // Results.
-    let mut requests = 0;
-    let mut resends = 0;
-    let mut out_weights: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; w.len()]).collect();
+/// An error for the first core found stopped by a run-time error or a watchdog reset.
+fn check_cores(target: &mut dyn Target, cores: &[CoreInfo]) -> Result<(), MachineError> {
+    for c in target.cores()? {
+        if matches!(c.state, CpuState::RunTimeException | CpuState::Watchdog) {
+            let role = cores
+                .iter()
+                .find(|i| (i.x, i.y, i.p) == (c.x, c.y, c.p))
+                .map_or_else(String::new, |i| i.name.clone());
+            return Err(MachineError::CoreFailed {
+                x: c.x,
+                y: c.y,
+                p: c.p,
+                role,
+                state: c.state,
+                rt_name: c.rt_name,
+                pc: c.pc,
+                iobuf: c.iobuf.trim().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A core's status block (S_* words).
+fn read_status(target: &mut dyn Target, c: &CoreInfo) -> Result<Vec<u32>, MachineError> {
+    Ok(bytes_to_words(&target.read_memory(
+        c.x,
+        c.y,
+        c.status,
+        4 * S_WORDS,
+    )?))
+}
+
+/// Where the run is at `now`, from the loss core's status and training history.
+fn progress_at(
+    target: &mut dyn Target,
+    loss_core: &CoreInfo,
+    job: &Job,
+    now: u64,
+) -> Result<Progress, MachineError> {
+    let st = read_status(target, loss_core)?;
+    let done = u64::from(st[S_SAMPLES]);
+    let epochs = (done as usize)
+        .checked_div(job.n_train)
+        .unwrap_or(0)
+        .min(job.epochs);
+    let loss = if epochs > 0 {
+        let h = bytes_to_floats(&target.read_memory(
+            loss_core.x,
+            loss_core.y,
+            loss_core.history + 8 * (epochs as u32 - 1),
+            4,
+        )?);
+        Some(h[0])
+    } else {
+        None
+    };
+    Ok(Progress {
+        samples: done,
+        total: job.total,
+        epochs,
+        loss,
+        sim_time_ns: now,
+    })
+}
+
+/// Each core of a stalled run: its state, what it waits for, and what it has done.
+fn stall_report(target: &mut dyn Target, cores: &[CoreInfo]) -> Result<String, MachineError> {
+    let reports = target.cores()?;
+    let mut lines = Vec::new();
+    for i in cores {
+        let r = reports.iter().find(|c| (i.x, i.y, i.p) == (c.x, c.y, c.p));
+        let (state, user) = r.map_or(("?".to_string(), [0; 4]), |c| (c.state.name(), c.user));
+        let st = read_status(target, i)?;
+        let waiting = ["forward values", "backward values", "nothing"]
+            .get((st[S_WAIT] >> 24) as usize)
+            .unwrap_or(&"?");
+        lines.push(format!(
+            "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} ignored {}",
+            i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], user[3], r.map_or("", |c| c.iobuf.as_str())
+        ));
+    }
+    Ok(lines.join("; "))
+}
+
+/// What the finished run left in the cores' SDRAM: history, predictions, evaluation, the
+/// trained weights, and the counts of the run.
+fn read_back(
+    target: &mut dyn Target,
+    model: &Sequential,
+    cores: &[CoreInfo],
+    job: &Job,
+    sim_time_ns: u64,
+) -> Result<MachineRun, MachineError> {
+    let (n_eval, outputs) = (job.n_eval, model.outputs());
     let mut run = MachineRun {
         history: History::default(),
         eval_loss: 0.0,
         eval_accuracy: 0.0,
         predictions: vec![],
-        weights: vec![],
-        sim_time_ns: now,
+        weights: model
+            .get_weights()
+            .iter()
+            .map(|w| vec![0.0; w.len()])
+            .collect(),
+        sim_time_ns,
         cores: cores.len(),
         packets: 0,
         dropped: 0,
@@ -863,10 +1257,10 @@ fn execute(
             .map(|c| (c.name.clone(), c.x, c.y, c.p))
             .collect(),
     };
-    for c in &cores {
-        let st = bytes_to_words(&target.read_memory(c.x, c.y, c.status, 4 * STATUS_WORDS)?);
-        requests += u64::from(st[S_REQUESTS]);
-        resends += u64::from(st[S_RESENDS]);
+    for c in cores {
+        let st = read_status(target, c)?;
+        run.requests += u64::from(st[S_REQUESTS]);
+        run.resends += u64::from(st[S_RESENDS]);
         if st[S_STATE] != 1 {
             return Err(MachineError::Model(format!(
                 "{} finished without completing its samples",
@@ -874,29 +1268,13 @@ fn execute(
             )));
         }
         match c.part {
-            Part::Dense(k) => {
-                let n_in = if k == 0 {
-                    features
-                } else {
-                    layer_specs[k - 1].units
-                };
-                let units = layer_specs[k].units;
-                let w = (c.hi - c.lo) as usize;
-                let vals =
-                    bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (n_in + 1) * w)?);
-                for i in 0..n_in {
-                    for j in 0..w {
-                        out_weights[2 * k][i * units + c.lo as usize + j] = vals[i * w + j];
-                    }
-                }
-                out_weights[2 * k + 1][c.lo as usize..c.hi as usize]
-                    .copy_from_slice(&vals[n_in * w..]);
-            }
+            Part::Dense(k) => read_weights(target, model, c, k, &mut run.weights)?,
             Part::Loss => {
                 let preds =
                     bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * n_eval * outputs)?);
                 run.predictions = preds.chunks(outputs.max(1)).map(<[f32]>::to_vec).collect();
-                let hist = bytes_to_floats(&target.read_memory(c.x, c.y, hist_addr, 8 * epochs)?);
+                let hist =
+                    bytes_to_floats(&target.read_memory(c.x, c.y, c.history, 8 * job.epochs)?);
                 run.history.loss = hist.iter().step_by(2).copied().collect();
                 run.history.accuracy = hist.iter().skip(1).step_by(2).copied().collect();
                 if n_eval > 0 {
@@ -908,12 +1286,30 @@ fn execute(
         }
     }
     let counts = target.packet_counts()?;
-    run.weights = out_weights;
-    run.requests = requests;
-    run.resends = resends;
     run.packets = counts.sent;
     run.dropped = counts.dropped;
     Ok(run)
+}
+
+/// Dense core `c`'s columns of layer `k`'s kernel and its biases, put in place in `weights`.
+fn read_weights(
+    target: &mut dyn Target,
+    model: &Sequential,
+    c: &CoreInfo,
+    k: usize,
+    weights: &mut [Vec<f32>],
+) -> Result<(), MachineError> {
+    let n_in = layer_inputs(model, k);
+    let units = model.layers()[k].units;
+    let w = (c.hi - c.lo) as usize;
+    let vals = bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (n_in + 1) * w)?);
+    for i in 0..n_in {
+        for j in 0..w {
+            weights[2 * k][i * units + c.lo as usize + j] = vals[i * w + j];
+        }
+    }
+    weights[2 * k + 1][c.lo as usize..c.hi as usize].copy_from_slice(&vals[n_in * w..]);
+    Ok(())
 }
 
 /// Whether two weight sets agree within [`WEIGHT_TOLERANCE`]; the largest difference otherwise.
