@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::chip::packet::{InFlight, Source};
 use crate::chip::router::RouterCounters;
 use crate::chip::{Chip, ChipConfig, ChipError};
 use crate::geometry::{opposite, MachineDesc};
@@ -70,21 +71,18 @@ pub struct RouterReport {
     pub link_packets: [u64; 6],
 }
 
-/// A packet on its way over a link to a chip's router.
+/// A packet on its way over a link to another chip's router, with what the machine needs to
+/// hand it over in one fixed order whichever thread sent it.
 #[derive(Clone, Copy, Debug)]
 pub struct Flight {
-    /// When it reaches the destination router.
-    pub arrival: Cycle,
     /// The sending chip's position in the machine's chip order.
     pub src: u32,
     /// Its position among the packets the sending chip sent in the same window.
     pub seq: u32,
     /// The destination chip.
     pub dst: (u8, u8),
-    /// The link of the destination chip it arrives on.
-    pub link: u8,
-    /// The packet.
-    pub packet: crate::chip::packet::Packet,
+    /// The packet, reaching the destination's router at `at` on link `from`.
+    pub packet: InFlight,
 }
 
 /// A machine of chips joined by links (or the part of one that a host thread simulates).
@@ -271,7 +269,7 @@ impl Machine {
     /// whether a core still runs, and when the last core stopped.
     pub(crate) fn local_state(&self) -> (Option<Cycle>, bool, Cycle) {
         let next_core = self.chips.iter().filter_map(|c| c.next_activity()).min();
-        let next_packet = self.in_flight.iter().map(|f| f.arrival).min();
+        let next_packet = self.in_flight.iter().map(|f| f.packet.at).min();
         let next = match (next_core, next_packet) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -307,13 +305,13 @@ impl Machine {
     pub(crate) fn run_window(&mut self, end: Cycle) -> Vec<Flight> {
         let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
             .into_iter()
-            .partition(|f| f.arrival < end);
+            .partition(|f| f.packet.at < end);
         self.in_flight = later;
         // One fixed order, whoever sent them and on whichever thread.
-        due.sort_by_key(|f| (f.arrival, f.src, f.seq));
+        due.sort_by_key(|f| (f.packet.at, f.src, f.seq));
         for f in due {
             let dst = self.index[&f.dst];
-            self.chips[dst].inject(f.link, f.packet, f.arrival);
+            self.chips[dst].inject(f.packet);
         }
         for chip in &mut self.chips {
             // A chip with nothing to do before the window ends is not even looked at.
@@ -325,17 +323,19 @@ impl Machine {
         for (i, chip) in self.chips.iter_mut().enumerate() {
             let (x, y) = (chip.x, chip.y);
             for (seq, p) in chip.take_outgoing().into_iter().enumerate() {
-                // Links are only live towards live chips, so the neighbour exists.
-                let Some(dst) = self.desc.neighbour(x, y, p.link) else {
+                // It arrives on the link opposite the one it left on; links are only live
+                // towards live chips, so the neighbour exists.
+                let Source::Link(arrives_on) = p.from else {
+                    continue;
+                };
+                let Some(dst) = self.desc.neighbour(x, y, opposite(arrives_on)) else {
                     continue;
                 };
                 out.push(Flight {
-                    arrival: p.arrival,
                     src: self.global[i],
                     seq: seq as u32,
                     dst,
-                    link: opposite(p.link),
-                    packet: p.packet,
+                    packet: p,
                 });
             }
         }

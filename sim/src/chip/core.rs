@@ -19,8 +19,8 @@ use super::cc::CommsController;
 use super::device::{Access, Device, Kind};
 use super::dma::{Dma, DmaMemory};
 use super::memory::{self, region_of, Ram, Region};
-use super::packet::Packet;
-use super::router::Source;
+use super::packet::{InFlight, Source};
+use super::router::hold::{Hold, Released};
 use super::timer::DualTimer;
 use super::vic::Vic;
 use super::Shared;
@@ -129,14 +129,10 @@ pub struct CoreState {
     pub vic: Vic,
     /// DMA controller.
     pub dma: Dma,
-    /// Packets launched by this core in the current slice, with their launch cycle.
-    pub outbox: Vec<(Cycle, Packet)>,
-    /// Packets the router holds for this core while its receive buffer is full, in arrival
-    /// order: when each arrived, how long the router waits for it once it is at the head of
-    /// the queue, the packet, and where it came from.
-    pub rx_wait: std::collections::VecDeque<(Cycle, Cycle, Packet, Source)>,
-    /// When the head of `rx_wait` became the head (the previous packet left it).
-    pub rx_head_since: Cycle,
+    /// Packets launched by this core in the current slice, for the router (at: launch time).
+    pub(crate) outbox: Vec<InFlight>,
+    /// Packets the router holds for this core while its receive buffer is full.
+    pub(crate) rx_hold: Hold,
     /// The chip's shared blocks.
     pub shared: Rc<RefCell<Shared>>,
     /// Private instruction TCM.
@@ -254,44 +250,32 @@ impl CoreState {
             .min()
     }
 
-    /// Moves packets the router holds into the receive buffer as it frees up, and drops (and
-    /// counts) those that waited longer than the router's wait time.
-    ///
-    /// The router serves a blocked core's packets one at a time, so a packet's wait starts when
-    /// it reaches the head of the queue, not when it arrives.
+    /// The router moves the packets it holds for this core into the receive buffer as it
+    /// frees up, and drops (and counts) those that waited longer than its wait time.
     pub fn refill_rx(&mut self) {
-        while let Some(&(arrival, wait, pkt, source)) = self.rx_wait.front() {
-            let deadline = arrival.max(self.rx_head_since) + wait;
-            if deadline < self.now {
-                self.rx_wait.pop_front();
-                self.rx_head_since = deadline;
-                let phys = self.phys;
-                let mut sh = self.shared.borrow_mut();
-                sh.router
-                    .count_dropped(&pkt, source, 0, 1 << phys, deadline);
-                sh.emit(
-                    deadline,
-                    Event::Drop {
-                        key: pkt.key,
+        let (phys, now) = (self.phys, self.now);
+        let shared = self.shared.clone();
+        self.rx_hold.refill(&mut self.cc, now, |r| {
+            let mut sh = shared.borrow_mut();
+            match r {
+                Released::Dropped { packet: f, at } => {
+                    sh.router.count_dropped(&f.packet, f.from, 0, 1 << phys, at);
+                    let ev = Event::Drop {
+                        key: f.packet.key,
                         links: 0,
                         cores: 1 << phys,
-                    },
-                );
-            } else if self.cc.deliver(pkt, self.now) {
-                self.rx_wait.pop_front();
-                self.rx_head_since = self.now;
-                let phys = self.phys;
-                self.shared.borrow_mut().emit(
-                    self.now,
-                    Event::Deliver {
+                    };
+                    sh.emit(at, ev);
+                }
+                Released::Delivered(f) => {
+                    let ev = Event::Deliver {
                         p: phys,
-                        key: pkt.key,
-                    },
-                );
-            } else {
-                break;
+                        key: f.packet.key,
+                    };
+                    sh.emit(now, ev);
+                }
             }
-        }
+        });
     }
 
     fn request_stop(&mut self) {
@@ -345,7 +329,7 @@ fn periph_read(st: &mut CoreState, kind: Kind, offset: u32) -> u32 {
     let at = st.access();
     let v = st.with_device(kind, |d| d.read(offset, at));
     match kind {
-        Kind::Cc if offset == CC_RXKEY && !st.rx_wait.is_empty() => st.refill_rx(),
+        Kind::Cc if offset == CC_RXKEY && !st.rx_hold.is_empty() => st.refill_rx(),
         Kind::Vic => st.vic_out = (st.vic.irq(), st.vic.fiq()),
         Kind::SysCtl => st.shared.borrow_mut().touch(),
         _ => {}
@@ -392,7 +376,11 @@ fn periph_write(st: &mut CoreState, kind: Kind, offset: u32, value: u32) {
     match kind {
         Kind::Cc => {
             if let Some(pkt) = st.cc.take_launched() {
-                st.outbox.push((now, pkt));
+                st.outbox.push(InFlight {
+                    packet: pkt,
+                    at: now,
+                    from: Source::Core(st.phys),
+                });
                 st.last_tx = now;
                 let ev = Event::Send {
                     p: st.phys,
@@ -478,8 +466,7 @@ impl Core {
             vic: Vic::new(),
             dma: Dma::new(phys),
             outbox: Vec::new(),
-            rx_wait: std::collections::VecDeque::new(),
-            rx_head_since: 0,
+            rx_hold: Hold::default(),
             shared,
             itcm: itcm.clone(),
             dtcm: dtcm.clone(),

@@ -1,4 +1,8 @@
-//! Packets as they travel between comms controllers and routers (§3.1 of the hardware notes).
+//! Packets as they travel between comms controllers and routers (§3.1 of the hardware notes),
+//! and [`InFlight`], the one form a packet has on its whole way from one core's comms
+//! controller to another's receive buffer.
+
+use crate::Cycle;
 
 /// The four SpiNNaker packet types, from control byte bits [7:6].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -57,4 +61,26 @@ impl Packet {
             40
         }
     }
+}
+
+/// Where a packet enters a router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Sent by the local core with this physical number.
+    Core(u8),
+    /// Arrived on this inter-chip link (0..=5).
+    Link(u8),
+}
+
+/// A packet on its way: launched by a core (into the core's outbox), held for a full receive
+/// buffer, or on a link to the next chip. The same value passes through every stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// The packet.
+    pub packet: Packet,
+    /// When it reaches its next stage: the router (launched), the receive buffer (held), the
+    /// next chip's router (on a link).
+    pub at: Cycle,
+    /// Where the router it heads for (or came through, once held) takes it from.
+    pub from: Source,
 }

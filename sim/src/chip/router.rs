@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! The chip's packet router: registers, MC/P2P tables, routing decisions, dump capture and the
-//! 16 diagnostic counters (hardware notes §2.5 registers, §3 packets and routing, §4 sources).
+//! The chip's packet router, all of it in this module: registers, MC/P2P tables, routing
+//! decisions, dump capture and the 16 diagnostic counters here (hardware notes §2.5 registers,
+//! §3 packets and routing, §4 sources); its datapath on the chip in [`forward`] (a packet from
+//! a core or a link to cores and links, emergency legs included), its six link outputs with
+//! their serialisation and the emergency detour in [`links`], and the packets it holds for a
+//! core whose receive buffer is full in [`hold`].
 //!
-//! The router decides where a packet goes; the chip moves it. Packets the router itself
+//! The router decides where a packet goes; the datapath moves it. Packets the router itself
 //! discards are captured by [`Router::route`]; the chip reports delivery failures afterwards
 //! with [`Router::count_dropped`]. For fault-injection tests the router can also be told to
 //! lose every Nth multicast packet it routes ([`Router::set_drop_mc_every`]); the chip asks
 //! [`Router::drops_by_fault`] before delivering and records such losses as any other drop.
 
+mod forward;
+pub mod hold;
+pub mod links;
+
 use super::device::{Access, Device};
+pub use super::packet::Source;
 use super::packet::{Packet, PacketKind};
 use crate::Cycle;
 
@@ -113,15 +122,6 @@ const BOOT_FILTERS: [u32; 16] = [
     0,
     0,
 ];
-
-/// Where a packet entered the router.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// Sent by the local core with this physical number.
-    Core(u8),
-    /// Arrived on this inter-chip link (0..=5).
-    Link(u8),
-}
 
 /// The outputs a packet is sent to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
