@@ -14,10 +14,10 @@ use libfuzzer_sys::fuzz_target;
 use spinn_proto::scp::{ScpReply, ScpRequest};
 use spinn_proto::sdp::SdpMessage;
 use spinn_proto::aplx;
-use spinn_sim::chip::ChipConfig;
-use spinn_hw::report::StopReason;
-use spinn_hw::program::Program;
 use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_hw::report::StopReason;
+use spinn_sim::chip::ChipConfig;
 use spinn_sim::machine::Machine;
 use spinn_sim::scamp::{Requester, Scamp};
 
