@@ -618,7 +618,7 @@ pub const SYSRAM_HEAP_BASE: u32 = 0xE500_1100;
 /// End of the SysRAM heap (`SYS_USER_TOP`, where the vcpu blocks start).
 pub const SYSRAM_HEAP_TOP: u32 = 0xE500_7000;
 /// Per-core SDRAM buffers (`sv->sdram_bufs`).
-pub const SDRAM_BUFS: u32 = 0x6000_0000;
+pub const SDRAM_BUFS: u32 = spinn_hw::map::SDRAM_BASE;
 /// Entries of the P2P hop table (one per P2P address).
 pub const HOP_TABLE_ENTRIES: u32 = 65536;
 /// A hop-table entry no P2PB has reached: id 128, hops 0xFFFF.

@@ -134,7 +134,7 @@ pub struct CoreState {
     /// Packets the router holds for this core while its receive buffer is full.
     pub(crate) rx_hold: Hold,
     /// The chip's shared blocks.
-    pub shared: Rc<RefCell<Shared>>,
+    pub(crate) shared: Rc<RefCell<Shared>>,
     /// Private instruction TCM.
     pub itcm: Rc<Ram>,
     /// Private data TCM.
