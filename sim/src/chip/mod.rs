@@ -17,6 +17,7 @@ pub mod timer;
 pub mod vic;
 pub mod watchdog;
 
+mod host;
 mod scheduler;
 mod shared;
 
