@@ -177,7 +177,6 @@ fn bare_metal_elf_reports_through_its_vcpu_block() {
 fn two_runs_are_identical() {
     let digest = |name: &str, cores: &[u32]| {
         let (chip, stop, r) = run(name, cores, 1000);
-        let sh = chip.shared();
         let mems: Vec<u64> = cores
             .iter()
             .map(|&c| {
@@ -188,8 +187,8 @@ fn two_runs_are_identical() {
         (
             format!("{stop:?} {r:?}"),
             chip.now(),
-            sh.sysram.digest(),
-            sh.sdram.digest(),
+            chip.sysram_digest(),
+            chip.sdram_digest(),
             mems,
             chip.packets_sent(),
         )
@@ -227,7 +226,7 @@ fn an_unfed_watchdog_resets_the_chip_and_its_cores_show_wdog() {
         );
     }
     // The system controller says why the chip was reset: SC_RST_CODE = 1 (WDT).
-    assert_eq!(chip.shared_mut().sysctl.read(0x30, 0), 1);
+    assert_eq!(chip.read_sysctl_reg(0x30), 1);
 }
 
 #[test]
@@ -235,9 +234,7 @@ fn a_watchdog_set_to_reset_only_the_monitor_leaves_application_cores_running() {
     // SC_MON_ID bit 16 (reset on watchdog) set by the host: the monitor alone is reset.
     let prog = program("wdog");
     let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
-    chip.shared_mut()
-        .sysctl
-        .write(0x34, 0x5EC0_0000 | 1 << 16, 0);
+    chip.write_sysctl_reg(0x34, 0x5EC0_0000 | 1 << 16);
     chip.load(1, &prog, 16, 0).unwrap();
     assert_eq!(chip.run(200 * MS), StopReason::AllFinished);
     assert!(chip.watchdog_fired().is_some());

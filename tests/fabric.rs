@@ -9,7 +9,7 @@ use spinn_hw::program::Program;
 use spinn_hw::report::StopReason;
 use spinn_hw::routes::RouteEntry;
 use spinn_hw::routes::{chip_key, to_every_chip};
-use spinn_hw::sysram::{vcpu, vcpu_field};
+use spinn_hw::sysram::vcpu;
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::machine::Machine;
 use spinn_sim::CPU_CLK_MHZ;
@@ -44,13 +44,12 @@ fn setup_paced(
 ) {
     m.load(c.0, c.1, p as u32, &fabric(), 30).unwrap();
     let chip = m.chip(c.0, c.1).unwrap();
-    let sh = chip.shared();
     let addr = PARAMS + 0x1_0000 * p as u32;
     let mut words = vec![expect, keys.len() as u32, payload as u32 | gap_us << 8];
     words.extend_from_slice(keys);
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    assert!(sh.sdram.write((addr - 0x6000_0000) as usize, &bytes));
-    sh.sysram.write_u32(vcpu_field(p, vcpu::USER), addr);
+    assert!(chip.write_system(addr, &bytes));
+    chip.set_vcpu_word(p, vcpu::USER, addr);
 }
 
 fn all_to_all(desc: MachineDesc, payload: bool) -> (Machine, StopReason) {
@@ -482,9 +481,8 @@ fn p2p_tables_are_built_as_after_boot() {
     let desc = m.desc().clone();
     for &(x, y) in &desc.chips() {
         let chip = m.chip(x, y).unwrap();
-        let router = &chip.shared().router;
         assert_eq!(
-            router.p2p_entry((x as u16) << 8 | y as u16),
+            chip.p2p_entry((x as u16) << 8 | y as u16),
             7,
             "own entry: the monitor"
         );
@@ -492,7 +490,7 @@ fn p2p_tables_are_built_as_after_boot() {
             if (dx, dy) == (x, y) {
                 continue;
             }
-            let l = router.p2p_entry((dx as u16) << 8 | dy as u16);
+            let l = chip.p2p_entry((dx as u16) << 8 | dy as u16);
             let n = desc.neighbour(x, y, l).expect("a live link");
             assert_eq!(
                 desc.hops(n, (dx, dy)).unwrap() + 1,
@@ -655,11 +653,7 @@ fn injected_drops_under_all_to_all_traffic_are_every_fifth_packet_at_each_router
         m.load(l.x, l.y, l.p, &l.program, l.app_id).unwrap();
     }
     for p in &setup.pokes {
-        assert!(m
-            .chip(p.x, p.y)
-            .unwrap()
-            .shared()
-            .write_system(p.addr, &p.data));
+        assert!(m.chip(p.x, p.y).unwrap().write_system(p.addr, &p.data));
     }
     m.load_routes(&setup.routes).unwrap();
     assert_eq!(m.run(20 * MS), StopReason::AllFinished);

@@ -7,7 +7,16 @@ use std::process::Command;
 /// The crates `package` depends on (normal dependencies, all the way down) with `features`.
 fn dependencies(package: &str, features: &[&str]) -> String {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", package])
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
         .args(features)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -21,7 +30,8 @@ fn dependencies(package: &str, features: &[&str]) -> String {
 }
 
 fn has(tree: &str, krate: &str) -> bool {
-    tree.lines().any(|l| l.split_whitespace().next() == Some(krate))
+    tree.lines()
+        .any(|l| l.split_whitespace().next() == Some(krate))
 }
 
 #[test]

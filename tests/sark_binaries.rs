@@ -21,7 +21,7 @@ use spinn_hw::program::Program;
 use spinn_sim::chip::sysram::{self, vcpu, CpuState};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::machine::Machine;
-use spinn_sim::sark::{self, Heap, SysMem};
+use spinn_sim::sark::{self, Heap};
 
 mod common;
 use common::root;
@@ -66,28 +66,25 @@ fn run(path: &Path, zeroed_data: bool) -> Outcome {
     let mut m = Machine::new(MachineDesc::single(), ChipConfig::default());
     if zeroed_data {
         let chip = m.chip(0, 0).unwrap();
-        let sh = chip.shared();
-        let mem = SysMem::of(&sh);
-        let block = Heap::from_sv(mem, sark::sv::SDRAM_HEAP).unwrap().alloc(
-            4096,
-            1,
-            30,
-            sark::ALLOC_ID | 30 << 8,
-        );
+        let block = chip.with_sys_mem(|mem| {
+            Heap::from_sv(mem, sark::sv::SDRAM_HEAP).unwrap().alloc(
+                4096,
+                1,
+                30,
+                sark::ALLOC_ID | 30 << 8,
+            )
+        });
         assert_ne!(block, 0);
-        sh.sysram
-            .write_u32(sysram::vcpu_field(1, vcpu::USER), block);
+        chip.set_vcpu_word(1, vcpu::USER, block);
     }
     m.load(0, 0, 1, &program, 30).unwrap();
     m.run(m.now() + 2_000_000);
     let chip = m.chip(0, 0).unwrap();
-    let sh = chip.shared();
-    let v = |f| sysram::vcpu_field(1, f);
     Outcome {
-        state: sysram::cpu_state(&sh.sysram, 1),
-        rt_code: sh.sysram.read_u8(v(vcpu::RT_CODE)),
-        sw_ver: sh.sysram.read_u32(v(vcpu::SW_VER)),
-        iobuf: sh.sysram.read_u32(v(vcpu::IOBUF)),
+        state: chip.cpu_state(1),
+        rt_code: chip.vcpu_byte(1, vcpu::RT_CODE),
+        sw_ver: chip.vcpu_word(1, vcpu::SW_VER),
+        iobuf: chip.vcpu_word(1, vcpu::IOBUF),
         text: chip.iobuf(1),
     }
 }

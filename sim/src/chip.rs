@@ -15,6 +15,7 @@ pub mod core;
 pub mod device;
 pub mod dma;
 pub mod fault;
+mod host;
 mod load;
 pub mod memory;
 pub mod packet;
@@ -179,12 +180,12 @@ impl Chip {
     }
 
     /// The chip's shared blocks.
-    pub fn shared(&self) -> std::cell::Ref<'_, Shared> {
+    pub(crate) fn shared(&self) -> std::cell::Ref<'_, Shared> {
         self.shared.borrow()
     }
 
     /// The chip's shared blocks, mutable (e.g. to write routing tables from the host).
-    pub fn shared_mut(&self) -> std::cell::RefMut<'_, Shared> {
+    pub(crate) fn shared_mut(&self) -> std::cell::RefMut<'_, Shared> {
         self.shared.borrow_mut()
     }
 

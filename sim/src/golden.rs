@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use unicorn_engine::RegisterARM;
 
-use crate::chip::memory::SDRAM_BASE;
+use crate::chip::memory::{SDRAM_BASE, SDRAM_SIZE};
 use crate::chip::Chip;
 
 /// Size of the SDRAM blocks digested separately (only blocks holding a non-zero byte appear).
@@ -64,20 +64,21 @@ pub fn chip_lines(chip: &Chip) -> Vec<String> {
         out.push(format!("{id} dtcm: {:016x}", core.state().dtcm.digest()));
         out.push(format!("{id} iobuf: \"{}\"", r.iobuf.escape_debug()));
     }
-    let sh = chip.shared();
-    out.push(format!("chip {x},{y} sysram: {:016x}", sh.sysram.digest()));
+    out.push(format!(
+        "chip {x},{y} sysram: {:016x}",
+        chip.sysram_digest()
+    ));
     let mut block = vec![0u8; SDRAM_BLOCK];
-    for b in 0..sh.sdram.len() / SDRAM_BLOCK {
-        sh.sdram.read(b * SDRAM_BLOCK, &mut block);
+    for b in 0..SDRAM_SIZE as usize / SDRAM_BLOCK {
+        let addr = SDRAM_BASE + (b * SDRAM_BLOCK) as u32;
+        chip.read_system(addr, &mut block);
         if block.iter().any(|&v| v != 0) {
             out.push(format!(
-                "chip {x},{y} sdram {:#010x}: {:016x}",
-                SDRAM_BASE as usize + b * SDRAM_BLOCK,
+                "chip {x},{y} sdram {addr:#010x}: {:016x}",
                 digest(&block)
             ));
         }
     }
-    drop(sh);
     let c = chip.router_counters();
     out.push(format!(
         "router {x},{y}: routed {} dropped {} emergency {} mc {} p2p {} nn {} fr {} links {:?}",

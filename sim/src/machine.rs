@@ -159,7 +159,7 @@ impl Machine {
             let addr = ((dst.0 as u16) << 8) | dst.1 as u16;
             for chip in &mut chips {
                 if let Some(&l) = links.get(&(chip.x, chip.y)) {
-                    chip.shared_mut().router.set_p2p_entry(addr, l);
+                    chip.set_p2p_entry(addr, l);
                 }
             }
         }

@@ -124,7 +124,7 @@ impl Setup {
             let Some(chip) = m.chip(p.x, p.y) else {
                 continue;
             };
-            if !chip.shared().write_system(p.addr, &p.data) {
+            if !chip.write_system(p.addr, &p.data) {
                 return Err(MachineError::BadPoke(p.x, p.y, p.addr));
             }
         }
@@ -157,7 +157,7 @@ fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
         .chips()
         .iter()
         .map(|c| {
-            let mut d = c.shared().sysram.digest();
+            let mut d = c.sysram_digest();
             for v in 1..c.num_cores() as u8 {
                 if let Some(core) = c.core(v) {
                     d = d.rotate_left(7)

@@ -70,7 +70,7 @@ pub struct SysMem<'a> {
 
 impl<'a> SysMem<'a> {
     /// The System RAM and SDRAM of a chip's shared blocks.
-    pub fn of(sh: &'a Shared) -> SysMem<'a> {
+    pub(crate) fn of(sh: &'a Shared) -> SysMem<'a> {
         SysMem {
             sysram: &sh.sysram,
             sdram: &sh.sdram,

@@ -67,7 +67,7 @@ impl Target for SimTarget {
 
     fn write_memory(&mut self, x: u8, y: u8, addr: u32, data: &[u8]) -> Result<(), TargetError> {
         let chip = self.machine.chip(x, y).ok_or(MachineError::NoChip(x, y))?;
-        let ok = chip.shared().write_system(addr, data);
+        let ok = chip.write_system(addr, data);
         ok.then_some(())
             .ok_or(TargetError::BadAddress(x, y, addr, data.len()))
     }
@@ -75,7 +75,7 @@ impl Target for SimTarget {
     fn read_memory(&mut self, x: u8, y: u8, addr: u32, len: usize) -> Result<Vec<u8>, TargetError> {
         let chip = self.machine.chip(x, y).ok_or(MachineError::NoChip(x, y))?;
         let mut buf = vec![0u8; len];
-        let ok = chip.shared().read_system(addr, &mut buf);
+        let ok = chip.read_system(addr, &mut buf);
         ok.then_some(buf)
             .ok_or(TargetError::BadAddress(x, y, addr, len))
     }

@@ -14,20 +14,20 @@ use crate::Cycle;
 /// The chip-level blocks every core of the chip reaches over the System NoC.
 pub struct Shared {
     /// The multicast/P2P/NN/FR router.
-    pub router: Router,
+    pub(crate) router: Router,
     /// The system controller.
-    pub sysctl: SystemController,
+    pub(crate) sysctl: SystemController,
     /// The SP805 watchdog.
-    pub watchdog: Watchdog,
+    pub(crate) watchdog: Watchdog,
     /// System RAM (32 KiB).
-    pub sysram: Rc<Ram>,
+    pub(crate) sysram: Rc<Ram>,
     /// SDRAM (128 MiB).
-    pub sdram: Rc<Ram>,
+    pub(crate) sdram: Rc<Ram>,
     /// The PL340 SDRAM controller.
-    pub pl340: Pl340,
+    pub(crate) pl340: Pl340,
     pub(crate) touched: bool,
     /// Where this chip's trace events go, when tracing is on.
-    pub tracer: Option<Tracer>,
+    pub(crate) tracer: Option<Tracer>,
 }
 
 /// Reads SDRAM or System RAM at a core address (shared by the host side and the DMA controllers).

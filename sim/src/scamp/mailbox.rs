@@ -31,15 +31,16 @@ use std::collections::BTreeMap;
 
 use spinn_proto::scp::{ScpReply, ScpRequest};
 
-use super::{error_reply, mem_read, seq_of, sysram_off, Outgoing, Scamp, SC_CODE};
-use crate::chip::sysram::{self, SV_BASE};
+use super::{error_reply, mem_read, seq_of, Outgoing, Scamp};
 use crate::chip::Chip;
 use crate::machine::Machine;
 use crate::Cycle;
-use spinn_hw::map::sysctl_reg::{CLR_IRQ as SC_CLR_IRQ, SET_IRQ as SC_SET_IRQ};
 
 use crate::sark::sv::{MBOX_FLAGS as SV_MBOX_FLAGS, SHM_ROOT as SV_SHM_ROOT};
 use crate::sark::SDP_MSG_SIZE;
+
+/// `sv->shm_root`'s second word: buffers in use (low half) and the most ever (high half).
+const SV_SHM_COUNTS: u32 = SV_SHM_ROOT + 4;
 
 /// vcpu mailbox fields, application → monitor (§6.6).
 const MBOX_MP_MSG: u32 = 52;
@@ -54,35 +55,22 @@ const LOCK_MBOX: u32 = 1;
 const MSG_LENGTH: u32 = 4;
 const MSG_HEADER: u32 = 8;
 
-fn sv_off(field: u32) -> usize {
-    sysram_off(SV_BASE + field)
-}
-
 /// Takes every message waiting in `chip`'s application → monitor mailboxes, as SC&MP's
 /// `ap_int` does: clears the flags (and the monitor's CPU interrupt), returns the buffers to the
 /// pool, sets the mailboxes idle. Returns the messages with their sending core; nothing when no
 /// flag is set or a core holds LOCK_MBOX or LOCK_MSG.
 fn take_messages(chip: &mut Chip) -> Vec<(u8, Option<SdpMessage>)> {
-    let flags = {
-        let sh = chip.shared();
-        let flags = sh.sysram.read_u32(sv_off(SV_MBOX_FLAGS));
-        if flags == 0 || sh.sysctl.lock_held(LOCK_MBOX) || sh.sysctl.lock_held(LOCK_MSG) {
-            return Vec::new();
-        }
-        flags
-    };
+    let flags = chip.sv_word(SV_MBOX_FLAGS);
+    if flags == 0 || chip.lock_held(LOCK_MBOX) || chip.lock_held(LOCK_MSG) {
+        return Vec::new();
+    }
     let mut taken = Vec::new();
     for v in 0..chip.num_cores().min(32) as u8 {
         if flags & (1 << v) == 0 {
             continue;
         }
-        let (cmd, ptr) = {
-            let sh = chip.shared();
-            (
-                sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_MP_CMD)),
-                sh.sysram.read_u32(sysram::vcpu_field(v, MBOX_MP_MSG)),
-            )
-        };
+        let cmd = chip.vcpu_byte(v, MBOX_MP_CMD);
+        let ptr = chip.vcpu_word(v, MBOX_MP_MSG);
         if cmd != SHM_MSG {
             taken.push((v, None));
             continue;
@@ -103,29 +91,22 @@ fn take_messages(chip: &mut Chip) -> Vec<(u8, Option<SdpMessage>)> {
                     }
                 })
         });
-        let sh = chip.shared();
         if msg.is_some() {
             // sark_shmsg_free: back on the pool's free list.
-            let root = sv_off(SV_SHM_ROOT);
-            let free = sh.sysram.read_u32(root);
-            let count = sh.sysram.read_u32(root + 4);
+            let free = chip.sv_word(SV_SHM_ROOT);
+            let count = chip.sv_word(SV_SHM_COUNTS);
             let _ = crate::scamp::mem_write(chip, None, ptr, &free.to_le_bytes());
-            sh.sysram.write_u32(root, ptr);
+            chip.set_sv_word(SV_SHM_ROOT, ptr);
             let count = (count & 0xFFFF_0000) | (count as u16).wrapping_sub(1) as u32;
-            sh.sysram.write_u32(root + 4, count);
+            chip.set_sv_word(SV_SHM_COUNTS, count);
         }
-        sh.sysram
-            .write_u8(sysram::vcpu_field(v, MBOX_MP_CMD), SHM_IDLE);
+        chip.set_vcpu_byte(v, MBOX_MP_CMD, SHM_IDLE);
         taken.push((v, msg.flatten()));
     }
     let left = flags & !taken.iter().fold(0u32, |m, &(v, _)| m | 1 << v);
-    let monitor = chip.phys_of(0);
-    {
-        let mut sh = chip.shared_mut();
-        sh.sysram.write_u32(sv_off(SV_MBOX_FLAGS), left);
-        if left == 0 {
-            sh.sysctl.write(SC_CLR_IRQ, SC_CODE | 1 << monitor, monitor);
-        }
+    chip.set_sv_word(SV_MBOX_FLAGS, left);
+    if left == 0 {
+        chip.clear_cpu_ints(1 << chip.phys_of(0));
     }
     chip.host_touched();
     taken
@@ -176,41 +157,30 @@ enum Posted {
 fn post(chip: &mut Chip, msg: &SdpMessage) -> Posted {
     let v = msg.header.dest_cpu();
     let phys = chip.phys_of(v);
-    {
-        let sh = chip.shared();
-        if sh.sysctl.lock_held(LOCK_MSG)
-            || sh.sysram.read_u8(sysram::vcpu_field(v, MBOX_AP_CMD)) != SHM_IDLE
-        {
-            return Posted::Busy;
-        }
-        let root = sv_off(SV_SHM_ROOT);
-        let buf = sh.sysram.read_u32(root);
-        if buf == 0 {
-            return Posted::Failed(spinn_proto::scp::RC_BUF);
-        }
-        let next = mem_read(chip, None, buf, 4)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        sh.sysram.write_u32(root, next);
-        let counts = sh.sysram.read_u32(root + 4);
-        let count = (counts as u16).wrapping_add(1);
-        let max = ((counts >> 16) as u16).max(count);
-        sh.sysram
-            .write_u32(root + 4, u32::from(count) | u32::from(max) << 16);
-        let length = (HEADER_LEN + msg.data.len()) as u16;
-        let mut body = Vec::with_capacity(usize::from(length) + 4);
-        body.extend_from_slice(&length.to_le_bytes());
-        body.extend_from_slice(&0u16.to_le_bytes());
-        body.extend_from_slice(&msg.header.to_bytes());
-        body.extend_from_slice(&msg.data);
-        let _ = crate::scamp::mem_write(chip, None, buf + MSG_LENGTH, &body);
-        sh.sysram.write_u32(sysram::vcpu_field(v, MBOX_AP_MSG), buf);
-        sh.sysram
-            .write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_MSG);
+    if chip.lock_held(LOCK_MSG) || chip.vcpu_byte(v, MBOX_AP_CMD) != SHM_IDLE {
+        return Posted::Busy;
     }
-    let monitor = chip.phys_of(0);
-    chip.shared_mut()
-        .sysctl
-        .write(SC_SET_IRQ, SC_CODE | 1 << phys, monitor);
+    let buf = chip.sv_word(SV_SHM_ROOT);
+    if buf == 0 {
+        return Posted::Failed(spinn_proto::scp::RC_BUF);
+    }
+    let next =
+        mem_read(chip, None, buf, 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    chip.set_sv_word(SV_SHM_ROOT, next);
+    let counts = chip.sv_word(SV_SHM_COUNTS);
+    let count = (counts as u16).wrapping_add(1);
+    let max = ((counts >> 16) as u16).max(count);
+    chip.set_sv_word(SV_SHM_COUNTS, u32::from(count) | u32::from(max) << 16);
+    let length = (HEADER_LEN + msg.data.len()) as u16;
+    let mut body = Vec::with_capacity(usize::from(length) + 4);
+    body.extend_from_slice(&length.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&msg.header.to_bytes());
+    body.extend_from_slice(&msg.data);
+    let _ = crate::scamp::mem_write(chip, None, buf + MSG_LENGTH, &body);
+    chip.set_vcpu_word(v, MBOX_AP_MSG, buf);
+    chip.set_vcpu_byte(v, MBOX_AP_CMD, SHM_MSG);
+    chip.raise_cpu_ints(1 << phys);
     chip.host_touched();
     Posted::Done
 }

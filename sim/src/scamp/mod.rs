@@ -43,7 +43,7 @@ use spinn_proto::scp::*;
 use spinn_proto::sdp::{SdpHeader, SdpMessage, FLAG_NR, FLAG_SUM, PORT_ETH, TAG_NONE};
 
 use crate::chip::memory::{region_of, Ram, Region};
-use crate::chip::sysram::{self, sv, vcpu, CpuState, SDRAM_SYS};
+use crate::chip::sysram::{sv, vcpu, CpuState, SDRAM_SYS};
 use crate::chip::Chip;
 use crate::machine::Machine;
 use crate::program::{Program, APLX_MAX_ENTRIES};
@@ -79,9 +79,6 @@ const SHM_SIGNAL: u8 = 3;
 /// RTE code ABORT, for images the loader could not run.
 const RTE_ABORT: u8 = 9;
 
-use spinn_hw::map::router_reg::FR as ROUTER_FR_OFFSET;
-use spinn_hw::map::sysctl_reg::{CLRFLAG as SC_CLRFLAG, SET_IRQ as SC_SET_IRQ};
-pub(crate) use spinn_hw::map::sysctl_reg::{SC_CODE, SETFLAG as SC_SETFLAG};
 use spinn_hw::map::{device_at, Device};
 
 /// IP tag table (§5.6): 8 fixed tags then 8 transient ones.
@@ -298,7 +295,10 @@ fn region_selects(region: u32, x: u8, y: u8) -> bool {
 
 /// Where a core-view address leads, for the host's reads and writes.
 enum Target {
-    Ram(Rc<Ram>, usize),
+    /// A core's own TCM, at this offset.
+    Tcm(Rc<Ram>, usize),
+    /// SDRAM or System RAM (the address itself says where).
+    System,
     Router(u32),
     Sysctl(u32),
 }
@@ -312,13 +312,12 @@ fn locate(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Target> {
         } else {
             &core.state().itcm
         };
-        Some(Target::Ram(ram.clone(), o as usize))
+        Some(Target::Tcm(ram.clone(), o as usize))
     };
     match region_of(addr, len) {
         Some(Region::Itcm(o)) => tcm(false, o),
         Some(Region::Dtcm(o)) => tcm(true, o),
-        Some(Region::Sdram(o)) => Some(Target::Ram(chip.shared().sdram.clone(), o as usize)),
-        Some(Region::SysRam(o)) => Some(Target::Ram(chip.shared().sysram.clone(), o as usize)),
+        Some(Region::Sdram(_)) | Some(Region::SysRam(_)) => Some(Target::System),
         Some(Region::SysRom(_)) => None,
         None => match device_at(addr, len)? {
             (Device::Router, o) => Some(Target::Router(o)),
@@ -336,34 +335,30 @@ fn mem_read(chip: &Chip, cpu: Option<u8>, addr: u32, len: u32) -> Option<Vec<u8>
         return Some(Vec::new());
     }
     match target {
-        Target::Ram(ram, o) => {
+        Target::Tcm(ram, o) => {
             let mut buf = vec![0u8; len as usize];
             ram.read(o, &mut buf).then_some(buf)
         }
-        periph => {
-            let (off, router) = match periph {
-                Target::Router(o) => (o, true),
-                Target::Sysctl(o) => (o, false),
-                Target::Ram(..) => unreachable!(),
-            };
-            let monitor = chip.phys_of(0);
-            let mut sh = chip.shared_mut();
-            let start = off & !3;
-            let mut bytes = Vec::with_capacity(len as usize + 8);
-            let mut w = start;
-            while w < off + len {
-                let v = if router {
-                    sh.router.read(w)
-                } else {
-                    sh.sysctl.read(w, monitor)
-                };
-                bytes.extend_from_slice(&v.to_le_bytes());
-                w += 4;
-            }
-            let skip = (off - start) as usize;
-            Some(bytes[skip..skip + len as usize].to_vec())
+        Target::System => {
+            let mut buf = vec![0u8; len as usize];
+            chip.read_system(addr, &mut buf).then_some(buf)
         }
+        Target::Router(off) => Some(read_words(off, len, |w| chip.read_router_reg(w))),
+        Target::Sysctl(off) => Some(read_words(off, len, |w| chip.read_sysctl_reg(w))),
     }
+}
+
+/// `len` bytes from byte `off` of a register block read a whole word at a time by `read`.
+fn read_words(off: u32, len: u32, mut read: impl FnMut(u32) -> u32) -> Vec<u8> {
+    let start = off & !3;
+    let mut bytes = Vec::with_capacity(len as usize + 8);
+    let mut w = start;
+    while w < off + len {
+        bytes.extend_from_slice(&read(w).to_le_bytes());
+        w += 4;
+    }
+    let skip = (off - start) as usize;
+    bytes[skip..skip + len as usize].to_vec()
 }
 
 /// Writes `data` as core `cpu` of `chip` would (peripherals only in whole aligned words).
@@ -371,30 +366,26 @@ fn mem_write(chip: &Chip, cpu: Option<u8>, addr: u32, data: &[u8]) -> bool {
     let Ok(len) = u32::try_from(data.len()) else {
         return false;
     };
+    let words = || {
+        data.chunks_exact(4)
+            .enumerate()
+            .map(|(i, w)| (4 * i as u32, u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+    };
     match locate(chip, cpu, addr, len) {
-        Some(Target::Ram(ram, o)) => ram.write(o, data),
+        Some(Target::Tcm(ram, o)) => ram.write(o, data),
+        Some(Target::System) => chip.write_system(addr, data),
         Some(Target::Router(off)) | Some(Target::Sysctl(off)) if off % 4 != 0 || len % 4 != 0 => {
             false
         }
         Some(Target::Router(off)) => {
-            let mut sh = chip.shared_mut();
-            for (i, w) in data.chunks_exact(4).enumerate() {
-                sh.router.write(
-                    off + 4 * i as u32,
-                    u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-                );
+            for (i, w) in words() {
+                chip.write_router_reg(off + i, w);
             }
             true
         }
         Some(Target::Sysctl(off)) => {
-            let monitor = chip.phys_of(0);
-            let mut sh = chip.shared_mut();
-            for (i, w) in data.chunks_exact(4).enumerate() {
-                sh.sysctl.write(
-                    off + 4 * i as u32,
-                    u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-                    monitor,
-                );
+            for (i, w) in words() {
+                chip.write_sysctl_reg(off + i, w);
             }
             true
         }
@@ -506,16 +497,10 @@ impl Scamp {
                 sync: 0,
             };
             let chip = machine.chip(x, y).expect("listed chip");
-            {
-                let sh = chip.shared();
-                let w16 = |f: u32, v: u16| {
-                    sh.sysram
-                        .write(sysram_off(sysram::SV_BASE + f), &v.to_le_bytes())
-                };
-                w16(sv::ETH_ADDR, p2p(eth.0, eth.1));
-                w16(sv::DBG_ADDR, p2p(root.0, root.1));
-                w16(sv::P2P_ROOT, p2p(root.0, root.1));
-            }
+            let w16 = |f: u32, v: u16| chip.write_sv(f, &v.to_le_bytes());
+            w16(sv::ETH_ADDR, p2p(eth.0, eth.1));
+            w16(sv::DBG_ADDR, p2p(root.0, root.1));
+            w16(sv::P2P_ROOT, p2p(root.0, root.1));
             monitors.insert((x, y), m);
         }
         let mut scamp = Scamp {
@@ -545,9 +530,7 @@ impl Scamp {
     pub fn set_ip(&mut self, machine: &Machine, ip: [u8; 4]) {
         self.ip = ip;
         if let Some(chip) = machine.chip(self.root.0, self.root.1) {
-            chip.shared()
-                .sysram
-                .write(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &ip);
+            chip.write_sv(sv_more::IP_ADDR, &ip);
         }
     }
 
@@ -667,7 +650,7 @@ impl Scamp {
         let chip_xy = if dest != root && h.flags & FLAG_NR == 0 {
             let reachable = machine
                 .chip(root.0, root.1)
-                .is_some_and(|c| c.shared().router.p2p_entry(p2p(dest.0, dest.1)) < 6)
+                .is_some_and(|c| c.p2p_entry(p2p(dest.0, dest.1)) < 6)
                 && machine.chip(dest.0, dest.1).is_some();
             if !reachable {
                 return error(&h, RC_ROUTE);
@@ -870,10 +853,9 @@ impl Scamp {
                     if self.monitors.get(&(c.x, c.y)).map(|m| m.eth) != board {
                         continue;
                     }
-                    let sh = c.shared();
                     for v in 1..c.num_cores() as u8 {
-                        let app = sh.sysram.read_u8(sysram::vcpu_field(v, vcpu::APP_ID));
-                        let state = sh.sysram.read_u8(sysram::vcpu_field(v, vcpu::CPU_STATE));
+                        let app = c.vcpu_byte(v, vcpu::APP_ID);
+                        let state = c.vcpu_byte(v, vcpu::CPU_STATE);
                         if u32::from(app) == a1 && u32::from(state) == a2 {
                             count += 1;
                         }
@@ -907,26 +889,26 @@ impl Scamp {
         let (Some(chip), Some(m)) = (machine.chip(xy.0, xy.1), self.monitors.get(&xy)) else {
             return ScpReply::status(RC_ROUTE, seq);
         };
-        let sh = chip.shared();
-        let mem = SysMem::of(&sh);
-        let eth_up = sh.sysram.read_u8(sysram_off(sysram::SV_BASE + sv::ETH_UP)) != 0;
+        let eth_up = chip.sv_byte(sv::ETH_UP) != 0;
+        let rtr_free = chip.with_sys_mem(|mem| RouterCopy::of(mem).map_or(0, |r| r.largest_free()));
         let arg1 = (chip.num_cores() as u32 & 0x1F)
             | u32::from(chip.live_links()) << 8
-            | (RouterCopy::of(mem).map_or(0, |r| r.largest_free()) & 0x7FF) << 14
+            | (rtr_free & 0x7FF) << 14
             | u32::from(eth_up) << 25;
         let mut data = Vec::with_capacity(26);
         for v in 0..18u8 {
-            data.push(sh.sysram.read_u8(sysram::vcpu_field(v, vcpu::CPU_STATE)));
+            data.push(chip.vcpu_byte(v, vcpu::CPU_STATE));
         }
         let eth = p2p(m.eth.0, m.eth.1);
         data.extend_from_slice(&eth.to_le_bytes());
         let mut ip = [0u8; 4];
-        sh.sysram
-            .read(sysram_off(sysram::SV_BASE + sv_more::IP_ADDR), &mut ip);
+        chip.read_sv(sv_more::IP_ADDR, &mut ip);
         data.extend_from_slice(&ip);
-        let parent = sh.router.p2p_entry(p2p(self.root.0, self.root.1));
+        let parent = chip.p2p_entry(p2p(self.root.0, self.root.1));
         data.extend_from_slice(&u16::from(parent).to_le_bytes());
-        let max = |field| Heap::from_sv(mem, field).map_or(0, |h| h.largest_free());
+        let max = |field| {
+            chip.with_sys_mem(|mem| Heap::from_sv(mem, field).map_or(0, |h| h.largest_free()))
+        };
         ScpReply::ok(
             seq,
             &[arg1, max(sark::sv::SDRAM_HEAP), max(sark::sv::SYSRAM_HEAP)],
@@ -1036,61 +1018,63 @@ impl Scamp {
         let Some(chip) = machine.chip(xy.0, xy.1) else {
             return ScpReply::status(RC_ROUTE, seq);
         };
-        let sh = chip.shared();
-        let mem = SysMem::of(&sh);
-        let (Some(heap), Some(rtr)) = (
-            Heap::from_sv(mem, sark::sv::SDRAM_HEAP),
-            RouterCopy::of(mem),
-        ) else {
-            // A chip whose system area was overwritten from the host: SC&MP would fault.
-            return ScpReply::status(RC_ARG, seq);
-        };
-        let mut clear = Vec::new();
-        let reply = match op {
-            ALLOC_SDRAM => {
-                let ptr = heap.alloc(a2, a3, app_id, extra);
-                if ptr != 0 {
-                    app_in_use(mem, app_id as u8);
-                }
-                ScpReply::ok(seq, &[ptr], &[])
-            }
-            FREE_SDRAM => {
-                if !heap.free(a2) {
-                    return ScpReply::status(RC_ARG, seq);
-                }
-                ScpReply::ok(seq, &[], &[])
-            }
-            // App 0 owns SC&MP's own blocks (the system area): never freed by ID.
-            FREE_SDRAM_ID if app_id == 0 => ScpReply::ok(seq, &[0], &[]),
-            FREE_SDRAM_ID => ScpReply::ok(seq, &[heap.free_app(app_id)], &[]),
-            ALLOC_RTR => {
-                let first = rtr.alloc(a2, app_id);
-                if first != 0 {
-                    app_in_use(mem, app_id as u8);
-                }
-                ScpReply::ok(seq, &[first], &[])
-            }
-            FREE_RTR => {
-                if let Some(block) = rtr.free(a2) {
-                    if a3 != 0 {
-                        clear.push(block);
+        // The reply, and the router entries to clear once the heaps are left alone.
+        let (reply, clear) = chip.with_sys_mem(|mem| {
+            let refuse = || (ScpReply::status(RC_ARG, seq), Vec::new());
+            let (Some(heap), Some(rtr)) = (
+                Heap::from_sv(mem, sark::sv::SDRAM_HEAP),
+                RouterCopy::of(mem),
+            ) else {
+                // A chip whose system area was overwritten from the host: SC&MP would fault.
+                return refuse();
+            };
+            let mut clear = Vec::new();
+            let reply = match op {
+                ALLOC_SDRAM => {
+                    let ptr = heap.alloc(a2, a3, app_id, extra);
+                    if ptr != 0 {
+                        app_in_use(mem, app_id as u8);
                     }
+                    ScpReply::ok(seq, &[ptr], &[])
                 }
-                ScpReply::ok(seq, &[], &[])
-            }
-            FREE_RTR_ID => {
-                let freed = rtr.free_app(app_id);
-                let n = freed.len() as u32;
-                if a2 != 0 {
-                    clear = freed;
+                FREE_SDRAM => {
+                    if !heap.free(a2) {
+                        return refuse();
+                    }
+                    ScpReply::ok(seq, &[], &[])
                 }
-                ScpReply::ok(seq, &[n], &[])
-            }
-            SDRAM_SPACE => ScpReply::ok(seq, &[heap.free_bytes(), heap.largest_free()], &[]),
-            HEAP_TAG_PTR => ScpReply::ok(seq, &[sark::tag_ptr(mem, a2 & 255, app_id)], &[]),
-            _ => return ScpReply::status(RC_ARG, seq),
-        };
-        drop(sh);
+                // App 0 owns SC&MP's own blocks (the system area): never freed by ID.
+                FREE_SDRAM_ID if app_id == 0 => ScpReply::ok(seq, &[0], &[]),
+                FREE_SDRAM_ID => ScpReply::ok(seq, &[heap.free_app(app_id)], &[]),
+                ALLOC_RTR => {
+                    let first = rtr.alloc(a2, app_id);
+                    if first != 0 {
+                        app_in_use(mem, app_id as u8);
+                    }
+                    ScpReply::ok(seq, &[first], &[])
+                }
+                FREE_RTR => {
+                    if let Some(block) = rtr.free(a2) {
+                        if a3 != 0 {
+                            clear.push(block);
+                        }
+                    }
+                    ScpReply::ok(seq, &[], &[])
+                }
+                FREE_RTR_ID => {
+                    let freed = rtr.free_app(app_id);
+                    let n = freed.len() as u32;
+                    if a2 != 0 {
+                        clear = freed;
+                    }
+                    ScpReply::ok(seq, &[n], &[])
+                }
+                SDRAM_SPACE => ScpReply::ok(seq, &[heap.free_bytes(), heap.largest_free()], &[]),
+                HEAP_TAG_PTR => ScpReply::ok(seq, &[sark::tag_ptr(mem, a2 & 255, app_id)], &[]),
+                _ => return refuse(),
+            };
+            (reply, clear)
+        });
         for (first, count) in clear {
             clear_entries(chip, first, count);
         }
@@ -1110,10 +1094,11 @@ impl Scamp {
         match op {
             RTR_INIT => {
                 clear_entries(chip, RTR_ALLOC_FIRST, RTR_ALLOC_LAST - RTR_ALLOC_FIRST);
-                let sh = chip.shared();
-                if let Some(copy) = RouterCopy::of(SysMem::of(&sh)) {
-                    copy.init(RTR_ALLOC_FIRST);
-                }
+                chip.with_sys_mem(|mem| {
+                    if let Some(copy) = RouterCopy::of(mem) {
+                        copy.init(RTR_ALLOC_FIRST);
+                    }
+                });
                 ok
             }
             RTR_CLEAR => {
@@ -1161,13 +1146,11 @@ impl Scamp {
             RTR_FR => {
                 // rtr_fr_get/rtr_fr_set: the host speaks in virtual cores, kept in sv->fr_copy;
                 // the register holds physical ones.
-                let copy_at = sysram_off(sysram::SV_BASE + sark::sv::FR_COPY);
                 if a2 & (1 << 31) != 0 {
-                    return ScpReply::ok(seq, &[chip.shared().sysram.read_u32(copy_at)], &[]);
+                    return ScpReply::ok(seq, &[chip.sv_word(sark::sv::FR_COPY)], &[]);
                 }
-                chip.shared().sysram.write_u32(copy_at, a2);
-                let phys = chip.route_to_physical(a2);
-                chip.shared_mut().router.write(ROUTER_FR_OFFSET, phys);
+                chip.set_sv_word(sark::sv::FR_COPY, a2);
+                chip.set_fixed_route(chip.route_to_physical(a2));
                 ok
             }
             _ => ScpReply::status(RC_ARG, seq),
@@ -1234,14 +1217,9 @@ impl Scamp {
         chip.advance_to(now);
         let program = read_aplx(chip, aplx);
         // SC&MP raises the cores' SC flags for the SYNC barriers.
-        chip.shared_mut()
-            .sysctl
-            .write(SC_SETFLAG, mask, chip.phys_of(0));
-        {
-            let live = (1u32 << chip.num_cores()) - 1;
-            let sh = chip.shared();
-            app_started(SysMem::of(&sh), app_id, mask & live & !1);
-        }
+        chip.set_sc_flags(mask);
+        let live = (1u32 << chip.num_cores()) - 1;
+        chip.with_sys_mem(|mem| app_started(mem, app_id, mask & live & !1));
         let time = unix_time();
         for v in 1..chip.num_cores() as u8 {
             if mask & (1 << v) == 0 {
@@ -1249,20 +1227,16 @@ impl Scamp {
             }
             m.held.remove(&v);
             let set = |chip: &Chip, state: CpuState| {
-                let sh = chip.shared();
-                let f = |field| sysram::vcpu_field(v, field);
-                sh.sysram.write_u8(f(vcpu::CPU_STATE), state.to_u8());
-                sh.sysram.write_u8(f(vcpu::APP_ID), app_id);
-                sh.sysram.write_u32(f(vcpu::TIME), time);
+                chip.set_cpu_state(v, state);
+                chip.set_vcpu_byte(v, vcpu::APP_ID, app_id);
+                chip.set_vcpu_word(v, vcpu::TIME, time);
             };
             let program = match &program {
                 Ok(p) => p,
                 Err(_) => {
                     chip.unload(v);
                     set(chip, CpuState::RunTimeException);
-                    chip.shared()
-                        .sysram
-                        .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                    chip.set_vcpu_byte(v, vcpu::RT_CODE, RTE_ABORT);
                     continue;
                 }
             };
@@ -1282,14 +1256,10 @@ impl Scamp {
             if chip.load(u32::from(v), program, app_id, flags).is_err() {
                 chip.unload(v);
                 set(chip, CpuState::RunTimeException);
-                chip.shared()
-                    .sysram
-                    .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                chip.set_vcpu_byte(v, vcpu::RT_CODE, RTE_ABORT);
                 continue;
             }
-            chip.shared()
-                .sysram
-                .write_u32(sysram::vcpu_field(v, vcpu::TIME), time);
+            chip.set_vcpu_word(v, vcpu::TIME, time);
         }
     }
 
@@ -1315,14 +1285,10 @@ impl Scamp {
             return;
         };
         chip.advance_to(now);
-        let monitor = chip.phys_of(0);
         let mut virt_mask = 0u32;
         let mut phys_mask = 0u32;
         for v in 1..chip.num_cores() as u8 {
-            let app = chip
-                .shared()
-                .sysram
-                .read_u8(sysram::vcpu_field(v, vcpu::APP_ID));
+            let app = chip.vcpu_byte(v, vcpu::APP_ID);
             if app & app_mask == app_id {
                 virt_mask |= 1 << v;
                 phys_mask |= 1 << chip.phys_of(v);
@@ -1333,10 +1299,8 @@ impl Scamp {
             for v in cores(virt_mask) {
                 chip.unload(v);
                 m.held.remove(&v);
-                let sh = chip.shared();
-                sh.sysram
-                    .write_u8(sysram::vcpu_field(v, vcpu::CPU_STATE), state.to_u8());
-                sh.sysram.write_u8(sysram::vcpu_field(v, vcpu::APP_ID), 0);
+                chip.set_cpu_state(v, state);
+                chip.set_vcpu_byte(v, vcpu::APP_ID, 0);
             }
         };
         match sig {
@@ -1353,17 +1317,12 @@ impl Scamp {
                 }
             }
             SIG_SYNC0 | SIG_SYNC1 => {
-                let mut sh = chip.shared_mut();
-                sh.sysctl.write(
-                    if sig == SIG_SYNC0 {
-                        SC_CLRFLAG
-                    } else {
-                        SC_SETFLAG
-                    },
-                    virt_mask,
-                    monitor,
-                );
-                sh.sysctl.write(SC_SET_IRQ, SC_CODE | phys_mask, monitor);
+                if sig == SIG_SYNC0 {
+                    chip.clear_sc_flags(virt_mask);
+                } else {
+                    chip.set_sc_flags(virt_mask);
+                }
+                chip.raise_cpu_ints(phys_mask);
             }
             SIG_START..=13 => {
                 let mut irq = 0u32;
@@ -1374,26 +1333,17 @@ impl Scamp {
                                 .load(u32::from(v), &h.program, h.app_id, h.flags & !1)
                                 .is_err()
                             {
-                                let sh = chip.shared();
-                                sh.sysram.write_u8(
-                                    sysram::vcpu_field(v, vcpu::CPU_STATE),
-                                    CpuState::RunTimeException.to_u8(),
-                                );
-                                sh.sysram
-                                    .write_u8(sysram::vcpu_field(v, vcpu::RT_CODE), RTE_ABORT);
+                                chip.set_cpu_state(v, CpuState::RunTimeException);
+                                chip.set_vcpu_byte(v, vcpu::RT_CODE, RTE_ABORT);
                             }
                             continue;
                         }
                     }
-                    let sh = chip.shared();
-                    sh.sysram
-                        .write_u8(sysram::vcpu_field(v, MBOX_AP_CMD), SHM_SIGNAL);
-                    sh.sysram.write_u32(sysram::vcpu_field(v, MBOX_AP_MSG), sig);
+                    chip.set_vcpu_byte(v, MBOX_AP_CMD, SHM_SIGNAL);
+                    chip.set_vcpu_word(v, MBOX_AP_MSG, sig);
                     irq |= 1 << chip.phys_of(v);
                 }
-                chip.shared_mut()
-                    .sysctl
-                    .write(SC_SET_IRQ, SC_CODE | irq, monitor);
+                chip.raise_cpu_ints(irq);
             }
             _ => {}
         }
@@ -1521,38 +1471,30 @@ fn error_reply(header: &SdpHeader, data: &[u8], rc: u16) -> Option<SdpMessage> {
     })
 }
 
-fn sysram_off(addr: u32) -> usize {
-    (addr - crate::chip::memory::SYSRAM_BASE) as usize
-}
-
 /// Resets router entries `first..first+count` as `rtr_mc_clear` does (never matching), in the
 /// router and in its copy.
 fn clear_entries(chip: &Chip, first: u32, count: u32) {
-    let mut sh = chip.shared_mut();
-    let sh = &mut *sh;
-    // The copy borrows the memories while the router is written: disjoint fields.
-    let copy = RouterCopy::of(SysMem {
-        sysram: &sh.sysram,
-        sdram: &sh.sdram,
-    });
-    for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
-        sh.router
-            .set_mc_entry(i as usize, 0xFFFF_FFFF, 0, 0xFF00_0000);
-        if let Some(copy) = copy {
-            copy.set_entry(i, 0xFFFF_FFFF, 0, RTR_UNUSED_ROUTE);
+    chip.with_sys_mem(|mem| {
+        let copy = RouterCopy::of(mem);
+        for i in first..first.saturating_add(count).min(RTR_ALLOC_LAST) {
+            chip.clear_mc_entry(i as usize);
+            if let Some(copy) = copy {
+                copy.set_entry(i, 0xFFFF_FFFF, 0, RTR_UNUSED_ROUTE);
+            }
         }
-    }
+    });
 }
 
 /// `rtr_mc_set` from the monitor: entry `i` with a virtual-core route, in the router (physical
 /// cores) and in its copy, marked as set by the monitor for `app_id`.
 fn set_entry(chip: &Chip, i: u32, key: u32, mask: u32, route: u32, app_id: u8) {
     chip.set_mc_entry_virtual(i as usize, key, mask, route);
-    let sh = chip.shared();
-    if let Some(copy) = RouterCopy::of(SysMem::of(&sh)) {
-        copy.set_entry(i, key, mask, route);
-        copy.mark_set(i, 0, app_id);
-    }
+    chip.with_sys_mem(|mem| {
+        if let Some(copy) = RouterCopy::of(mem) {
+            copy.set_entry(i, key, mask, route);
+            copy.mark_set(i, 0, app_id);
+        }
+    });
 }
 
 /// An allocation for `app_id` (CMD_ALLOC ops 0 and 3): its resources need cleaning again.
@@ -1584,13 +1526,11 @@ fn clean_app_id(chip: &Chip, app_id: u8) {
         // INFERRED: app 0 owns SC&MP's own blocks; freeing them would wreck the monitor.
         return;
     }
-    let mut freed = Vec::new();
-    {
-        let sh = chip.shared();
-        let mem = SysMem::of(&sh);
+    // The router entries it held, None when it was already clean.
+    let freed = chip.with_sys_mem(|mem| {
         let mut d = sark::app_data(mem, app_id).unwrap_or_default();
         if d.clean != 0 {
-            return;
+            return None;
         }
         for field in [
             sark::sv::SDRAM_HEAP,
@@ -1601,13 +1541,16 @@ fn clean_app_id(chip: &Chip, app_id: u8) {
                 h.free_app(u32::from(app_id));
             }
         }
-        if let Some(copy) = RouterCopy::of(mem) {
-            freed = copy.free_app(u32::from(app_id));
-        }
+        let freed =
+            RouterCopy::of(mem).map_or_else(Vec::new, |copy| copy.free_app(u32::from(app_id)));
         d.cores = 0;
         d.clean = 1;
         sark::set_app_data(mem, app_id, d);
-    }
+        Some(freed)
+    });
+    let Some(freed) = freed else {
+        return;
+    };
     for (first, count) in freed {
         clear_entries(chip, first, count);
     }

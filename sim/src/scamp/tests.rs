@@ -503,9 +503,9 @@ fn router_entries_allocated_and_loaded_from_sdram() {
     );
     let chip = m.chip(0, 0).unwrap();
     let phys1 = chip.phys_of(1);
-    let r = chip.shared().router.mc_entry(1);
+    let r = chip.mc_entry(1);
     assert_eq!(r, (0x100, 0xFFFF_FF00, 1 << (6 + phys1) | 1));
-    assert_eq!(chip.shared().router.mc_entry(3).0, 0x300);
+    assert_eq!(chip.mc_entry(3).0, 0x300);
     // INFO shows the smaller free block; free by app clears the entries.
     assert_eq!(
         (ok(&mut m, &mut s, 0, 0, CMD_INFO, [0; 3], &[])
@@ -529,7 +529,7 @@ fn router_entries_allocated_and_loaded_from_sdram() {
         Some(1)
     );
     assert_eq!(
-        m.chip(0, 0).unwrap().shared().router.mc_entry(1),
+        m.chip(0, 0).unwrap().mc_entry(1),
         (0xFFFF_FFFF, 0, 0xFF00_0000)
     );
     // Bad loads: past the table end, unreadable table.
@@ -585,11 +585,11 @@ fn router_entries_allocated_and_loaded_from_sdram() {
     // Init clears everything from entry 1 and resets the allocator.
     ok(&mut m, &mut s, 0, 0, CMD_RTR, [RTR_INIT, 0, 0], &[]);
     assert_eq!(
-        m.chip(0, 0).unwrap().shared().router.mc_entry(3),
+        m.chip(0, 0).unwrap().mc_entry(3),
         (0xFFFF_FFFF, 0, 0xFF00_0000)
     );
     assert_eq!(
-        m.chip(0, 0).unwrap().shared().router.mc_entry(0).0,
+        m.chip(0, 0).unwrap().mc_entry(0).0,
         0xFFFF_5554,
         "entry 0 stays SC&MP's"
     );
@@ -1276,13 +1276,7 @@ fn sync_signals_drive_the_sc_flags_and_cpu_int() {
     let (mut m, mut s) = board(MachineDesc::single());
     stage_hello(&mut m, &mut s, 0, 0);
     ok(&mut m, &mut s, 0, 0, CMD_AR, [80 << 24 | 0b10, 0, 0], &[]);
-    let flags = || {
-        m.chip(0, 0)
-            .unwrap()
-            .shared_mut()
-            .sysctl
-            .read(SC_SETFLAG, 0)
-    };
+    let flags = || m.chip(0, 0).unwrap().sc_flags();
     assert_eq!(flags() & 0b10, 0b10, "set when the app starts");
     let mut m2 = m;
     ok(
@@ -1295,8 +1289,8 @@ fn sync_signals_drive_the_sc_flags_and_cpu_int() {
         &[],
     );
     let chip = m2.chip(0, 0).unwrap();
-    assert_eq!(chip.shared_mut().sysctl.read(SC_SETFLAG, 0) & 0b10, 0);
-    assert!(chip.shared().sysctl.cpu_int(chip.phys_of(1)));
+    assert_eq!(chip.sc_flags() & 0b10, 0);
+    assert!(chip.cpu_int(chip.phys_of(1)));
     ok(
         &mut m2,
         &mut s,
@@ -1306,15 +1300,7 @@ fn sync_signals_drive_the_sc_flags_and_cpu_int() {
         [SIG_TYPE_NN, SIG_SYNC1 << 16 | 0xFF << 8 | 80, 0xFFFF],
         &[],
     );
-    assert_eq!(
-        m2.chip(0, 0)
-            .unwrap()
-            .shared_mut()
-            .sysctl
-            .read(SC_SETFLAG, 0)
-            & 0b10,
-        0b10
-    );
+    assert_eq!(m2.chip(0, 0).unwrap().sc_flags() & 0b10, 0b10);
     // Other signals go through the mailbox.
     ok(
         &mut m2,
@@ -1358,21 +1344,12 @@ fn core_sdp_waits_in_the_mailbox_until_the_monitor_takes_it() {
     m.run(m.now() + 200_000);
     {
         let chip = m.chip(0, 0).unwrap();
-        let sh = chip.shared();
         // Posted: flag bit 4, mailbox SHM_MSG with the pool's first buffer, monitor's CPU_INT up.
-        assert_eq!(
-            sh.sysram
-                .read_u32(sysram_off(sysram::SV_BASE + crate::sark::sv::MBOX_FLAGS)),
-            1 << 4
-        );
-        assert_eq!(sh.sysram.read_u8(sysram::vcpu_field(4, 57)), 1);
-        assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(4, 52)), 0xE500_1118);
-        assert!(sh.sysctl.cpu_int(chip.phys_of(0)));
-        assert_eq!(
-            sysram::cpu_state(&sh.sysram, 4),
-            CpuState::CMain,
-            "still waiting"
-        );
+        assert_eq!(chip.sv_word(crate::sark::sv::MBOX_FLAGS), 1 << 4);
+        assert_eq!(chip.vcpu_byte(4, 57), 1);
+        assert_eq!(chip.vcpu_word(4, 52), 0xE500_1118);
+        assert!(chip.cpu_int(chip.phys_of(0)));
+        assert_eq!(chip.cpu_state(4), CpuState::CMain, "still waiting");
     }
     let out = s.service_mailboxes(&mut m);
     assert_eq!(out.len(), 1);
@@ -1382,20 +1359,12 @@ fn core_sdp_waits_in_the_mailbox_until_the_monitor_takes_it() {
     assert!(msg.data.ends_with(b"hello host from core 4 on chip 0,0"));
     {
         let chip = m.chip(0, 0).unwrap();
-        assert!(
-            !chip.shared().sysctl.cpu_int(chip.phys_of(0)),
-            "monitor's CPU_INT cleared"
-        );
+        assert!(!chip.cpu_int(chip.phys_of(0)), "monitor's CPU_INT cleared");
     }
     m.run(m.now() + 200_000);
     let chip = m.chip(0, 0).unwrap();
-    let sh = chip.shared();
-    assert_eq!(sysram::cpu_state(&sh.sysram, 4), CpuState::Exit);
-    assert_eq!(
-        sh.sysram.read_u32(sysram::vcpu_field(4, vcpu::USER + 4)),
-        1,
-        "SUCCESS"
-    );
+    assert_eq!(chip.cpu_state(4), CpuState::Exit);
+    assert_eq!(chip.vcpu_word(4, vcpu::USER + 4), 1, "SUCCESS");
 }
 
 #[test]
@@ -1406,23 +1375,17 @@ fn core_sdp_times_out_without_a_monitor_model() {
     let mut m = Machine::new(MachineDesc::spinn3(), ChipConfig::default());
     m.load(0, 0, 1, &sdp_out(), 9).unwrap();
     m.run(m.now() + 25_000_000);
-    let sh = m.chip(0, 0).unwrap().shared();
-    assert_eq!(sysram::cpu_state(&sh.sysram, 1), CpuState::Exit);
+    let chip = m.chip(0, 0).unwrap();
+    assert_eq!(chip.cpu_state(1), CpuState::Exit);
+    assert_eq!(chip.vcpu_word(1, vcpu::USER + 4), 0, "FAILURE");
+    assert_eq!(chip.vcpu_word(1, vcpu::USER), 0x5D0);
     assert_eq!(
-        sh.sysram.read_u32(sysram::vcpu_field(1, vcpu::USER + 4)),
-        0,
-        "FAILURE"
-    );
-    assert_eq!(sh.sysram.read_u32(sysram::vcpu_field(1, vcpu::USER)), 0x5D0);
-    assert_eq!(
-        sh.sysram
-            .read_u32(sysram_off(sysram::SV_BASE + crate::sark::sv::SHM_ROOT)),
+        chip.sv_word(crate::sark::sv::SHM_ROOT),
         0xE500_1118,
         "buffer returned"
     );
     assert_eq!(
-        sh.sysram
-            .read_u32(sysram_off(sysram::SV_BASE + crate::sark::sv::MBOX_FLAGS)),
+        chip.sv_word(crate::sark::sv::MBOX_FLAGS),
         0,
         "flag withdrawn"
     );
@@ -1459,13 +1422,7 @@ fn a_flood_of_sdp_reaches_a_core_in_order_up_to_the_monitors_buffers() {
     m.load(0, 0, 1, &p, 31).unwrap();
     m.run(m.now() + 200_000);
     assert_eq!(state(&m, 0, 0, 1), CpuState::Run);
-    let user3 = |m: &Machine| {
-        m.chip(0, 0)
-            .unwrap()
-            .shared()
-            .sysram
-            .read_u32(sysram::vcpu_field(1, vcpu::USER + 12))
-    };
+    let user3 = |m: &Machine| m.chip(0, 0).unwrap().vcpu_word(1, vcpu::USER + 12);
     let flood = |m: &mut Machine, s: &mut Scamp, n: u16| {
         for i in 0..n {
             let h = SdpHeader::to_core(0, 0, 1, 2, false);
@@ -1494,11 +1451,8 @@ fn a_flood_of_sdp_reaches_a_core_in_order_up_to_the_monitors_buffers() {
     assert!(!s.deliveries_pending());
     assert_eq!(user3(&m), 30 + 32);
     // Every SHM buffer is back in the pool.
-    let sh = m.chip(0, 0).unwrap().shared();
     assert_eq!(
-        sh.sysram
-            .read_u32(sysram_off(sysram::SV_BASE + crate::sark::sv::SHM_ROOT + 4))
-            & 0xFFFF,
+        m.chip(0, 0).unwrap().sv_word(crate::sark::sv::SHM_ROOT + 4) & 0xFFFF,
         0
     );
 }
@@ -1538,7 +1492,7 @@ fn a_core_stopped_while_holding_a_lock_leaves_it_held() {
     )
     .unwrap();
     m.load(0, 0, 1, &p, 30).unwrap();
-    let held = |m: &Machine| m.chip(0, 0).unwrap().shared().sysctl.lock_held(7);
+    let held = |m: &Machine| m.chip(0, 0).unwrap().lock_held(7);
     let mut steps = 0;
     while !held(&m) {
         m.run(m.now() + 50);
