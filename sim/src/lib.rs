@@ -6,6 +6,7 @@
 
 pub mod chip;
 pub mod cost;
+pub mod engine;
 pub mod golden;
 pub mod machine;
 pub mod parallel;

@@ -1016,6 +1016,40 @@ mod tests {
     }
 
     #[test]
+    fn code_rewritten_by_the_guest_runs_as_rewritten() {
+        // Writes `mov r2,#1; bx lr` into ITCM page 0x2000 (no code there yet, so its TLB write
+        // entry is filled as for data), calls it (the page gets code), rewrites the mov to
+        // `mov r2,#2` and calls it again: the second call must run the new instruction.
+        let code = [
+            0xE3A0_0A02, // mov r0,#0x2000
+            0xE59F_1028, // ldr r1,=mov r2,#1
+            0xE580_1000, // str r1,[r0]
+            0xE59F_1024, // ldr r1,=bx lr
+            0xE580_1004, // str r1,[r0,#4]
+            0xE3A0_2000, // mov r2,#0
+            0xE12F_FF30, // blx r0
+            0xE1A0_3002, // mov r3,r2
+            0xE59F_1014, // ldr r1,=mov r2,#2
+            0xE580_1000, // str r1,[r0]
+            0xE12F_FF30, // blx r0
+            0xE1A0_4002, // mov r4,r2
+            B_SELF,
+            0xE3A0_2001, // mov r2,#1
+            0xE12F_FF1E, // bx lr
+            0xE3A0_2002, // mov r2,#2
+        ];
+        for align_check in [true, false] {
+            let mut core = core_with(&code, align_check);
+            core.run_slice(10_000);
+            assert_eq!(
+                (core.reg(RegisterARM::R3), core.reg(RegisterARM::R4)),
+                (1, 2),
+                "align_check {align_check}"
+            );
+        }
+    }
+
+    #[test]
     fn unmapped_load_is_a_data_abort() {
         // mov r0,#0x50000000; ldr r1,[r0]
         let mut core = core_with(&[0xE3A0_0205, 0xE590_1000, B_SELF], true);
