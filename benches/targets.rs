@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Issue 12's table in one run: each speed and memory figure beside its target, the plain
+//! engine measured in the same run where a figure is a ratio to it. Shorter than the focused
+//! benches (core_mips, idle_chip, fabric, nn), so that one run shows where spinn stands.
+//!
+//! Run: `cargo bench --bench targets` (knobs: `IDLE_MS=N` for the SpiNN-5 idle run).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use spinn_hw::geometry::MachineDesc;
+use spinn_hw::program::Program;
+use spinn_nn::machine::{self, MachineOptions};
+use spinn_nn::ModelSpec;
+use spinn_sim::chip::{Chip, ChipConfig};
+use spinn_sim::parallel::{self, Load, Setup};
+use spinn_sim::{workloads, CPU_CLK_MHZ};
+use spinn_toolchain::target::SimTarget;
+use unicorn_engine::unicorn_const::{Arch, Mode, Permission};
+use unicorn_engine::{RegisterARM, Unicorn};
+
+const MS: u64 = CPU_CLK_MHZ * 1000;
+
+fn elf(name: &str) -> Program {
+    Program::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf")),
+    )
+    .unwrap()
+}
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A line of the table: the figure, what was measured, the target, and whether it is met.
+fn row(figure: &str, now: String, target: &str, met: bool) {
+    let mark = if met { "met" } else { "not yet" };
+    println!("{figure:<52} {now:>26}   target {target:<12} {mark}");
+}
+
+/// This process's peak resident set in bytes (/proc/self/status VmHWM).
+fn peak_resident() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Guest MIPS of the `bench` kernel on a spinn core (default mode: alignment checked), and on
+/// a plain engine of the same build with no hooks.
+fn core_speed() -> (f64, f64) {
+    let prog = elf("bench");
+    let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
+    chip.load(1, &prog, 16, 0).unwrap();
+    let t = Instant::now();
+    chip.run(u64::MAX / 2);
+    let spinn = t.elapsed().as_secs_f64();
+    let insns = chip.reports()[0].instructions as f64;
+
+    let mut uc = Unicorn::new(Arch::ARM, Mode::ARM946).unwrap();
+    uc.mem_map(0, 0x8000, Permission::ALL).unwrap();
+    uc.mem_map(0x40_0000, 0x1_0000, Permission::ALL).unwrap();
+    for seg in &prog.segments {
+        uc.mem_write(seg.addr as u64, &seg.data).unwrap();
+    }
+    let stop = 0x7F00u64;
+    uc.reg_write(RegisterARM::SP, 0x41_0000).unwrap();
+    uc.reg_write(RegisterARM::R0, 400).unwrap();
+    uc.reg_write(RegisterARM::LR, stop).unwrap();
+    let t = Instant::now();
+    uc.emu_start(prog.symbols["bench_kernel"] as u64, stop, 0, 0)
+        .unwrap();
+    let plain = t.elapsed().as_secs_f64();
+    (insns / spinn / 1e6, insns / plain / 1e6)
+}
+
+/// Simulated time ÷ host time for 17 cores idling on a 1 ms tick.
+fn idle_chip() -> f64 {
+    let prog = elf("idle");
+    let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
+    for p in 1..=17 {
+        chip.load(p, &prog, 16, 0).unwrap();
+    }
+    let t = Instant::now();
+    chip.run(2000 * MS);
+    2.0 / t.elapsed().as_secs_f64()
+}
+
+/// Host time ÷ machine time of `spinn train models/iris.toml` (one epoch).
+fn train_iris() -> f64 {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/iris.toml");
+    let spec = ModelSpec::from_file(&path).unwrap();
+    let (train, test) = spec.load_data().unwrap();
+    let mut model = spec.build();
+    let opts = MachineOptions::for_model(&spec);
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let t = Instant::now();
+    let run = machine::train(
+        &mut target,
+        &mut model,
+        &train,
+        &test,
+        1,
+        spec.training.shuffle_seed,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    t.elapsed().as_secs_f64() / (run.sim_time_ns as f64 * 1e-9)
+}
+
+/// A SpiNN-5 with every application core idling on a 1 ms tick, on 2 threads: simulated ÷
+/// host time (building the engines included) and the peak resident memory.
+fn spinn5_idle(ms: u64) -> (f64, u64, usize) {
+    let program = Arc::new(elf("idle"));
+    let mut setup = Setup {
+        desc: MachineDesc::spinn5(),
+        config: ChipConfig::default(),
+        loads: vec![],
+        routes: vec![],
+        pokes: vec![],
+        fingerprint: false,
+        trace: None,
+    };
+    for (x, y) in setup.desc.chips() {
+        setup.loads.extend((1..18).map(|p| Load {
+            x,
+            y,
+            p,
+            program: program.clone(),
+            app_id: 30,
+        }));
+    }
+    let t = Instant::now();
+    let out = parallel::run(&setup, 2, ms * MS).unwrap();
+    let speed = ms as f64 / 1000.0 / t.elapsed().as_secs_f64();
+    (speed, peak_resident(), out.cores.len())
+}
+
+/// Host seconds of the SpiNN-5 all-to-all on 1 and on 2 threads.
+fn fabric() -> (f64, f64) {
+    let setup = workloads::all_to_all(MachineDesc::spinn5(), Arc::new(elf("fabric")), 2, false);
+    let mut host = [0.0; 2];
+    for (i, threads) in [1, 2].into_iter().enumerate() {
+        let t = Instant::now();
+        parallel::run(&setup, threads, 200 * MS).unwrap();
+        host[i] = t.elapsed().as_secs_f64();
+    }
+    (host[0], host[1])
+}
+
+fn main() {
+    println!("{:<52} {:>26}   {:<19} ", "figure", "now", "target");
+    let (spinn, plain) = core_speed();
+    row(
+        "core_mips, default mode, × our engine hook-free",
+        format!("{:.2} ({spinn:.0} / {plain:.0} MIPS)", spinn / plain),
+        "≥ 0.6",
+        spinn / plain >= 0.6,
+    );
+    let idle = idle_chip();
+    row(
+        "idle_chip (17 cores, 1 ms tick), × real time",
+        format!("{idle:.1}"),
+        "≥ 40",
+        idle >= 40.0,
+    );
+    let iris = train_iris();
+    row(
+        "spinn train iris (1 epoch), host ÷ machine time",
+        format!("{iris:.2}"),
+        "≤ 1",
+        iris <= 1.0,
+    );
+    let (one, two) = fabric();
+    row(
+        "fabric all-to-all on SpiNN-5, 2 threads vs 1",
+        format!("{:.2}× ({one:.2} s / {two:.2} s)", one / two),
+        "≥ 1.9",
+        one / two >= 1.9,
+    );
+    // Last: its peak resident memory is the process's.
+    let (speed, peak, cores) = spinn5_idle(knob("IDLE_MS", 20));
+    row(
+        "SpiNN-5 idling on a 1 ms tick, 2 threads, × real time",
+        format!("{speed:.4} ({cores} cores)"),
+        "≥ 0.3",
+        speed >= 0.3,
+    );
+    let per_core = peak as f64 / cores as f64 / 1e6;
+    row(
+        "memory, fully loaded SpiNN-5 (peak resident)",
+        format!("{:.2} GB", peak as f64 / 1e9),
+        "≤ 2.5 GB",
+        peak as f64 <= 2.5e9,
+    );
+    row(
+        "memory per loaded core (that peak ÷ cores)",
+        format!("{per_core:.2} MB"),
+        "≤ 2.5 MB",
+        per_core <= 2.5,
+    );
+}
