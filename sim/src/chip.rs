@@ -14,7 +14,6 @@ pub mod cc;
 pub mod core;
 pub mod device;
 pub mod dma;
-pub mod fault;
 mod host;
 mod load;
 pub mod memory;

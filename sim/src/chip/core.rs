@@ -37,6 +37,27 @@ pub const PERIPHERAL_ACCESS_CYCLES: u64 = 10;
 pub const SYSRAM_ACCESS_CYCLES: u64 = 20;
 /// Extra cycles for one SDRAM access from a core (UNVERIFIED; §1.3 "20–30× slower than TCM").
 pub const SDRAM_ACCESS_CYCLES: u64 = 30;
+/// The memories whose accesses cost extra cycles, both aliases: SDRAM, System RAM.
+const SLOW_MEMORY: [(u32, u32); 3] = [
+    (
+        memory::SDRAM_BASE,
+        memory::SDRAM_BASE_UNBUF + memory::SDRAM_SIZE - 1,
+    ),
+    (
+        memory::SYSRAM_BASE,
+        memory::SYSRAM_BASE + memory::SYSRAM_SIZE - 1,
+    ),
+    (
+        memory::SYSRAM_BASE_UNBUF,
+        memory::SYSRAM_BASE_UNBUF + memory::SYSRAM_SIZE - 1,
+    ),
+];
+
+extern "C" {
+    /// engine/patches/0003: alignment faults on (as SCTLR.A asks) or off for one engine.
+    fn spinn_set_alignment_faults(uc: *mut std::ffi::c_void, on: bool);
+}
+
 /// Cycles to enter an exception (UNVERIFIED: ARM9E-S pipeline refill after the vector fetch).
 pub const EXCEPTION_ENTRY_CYCLES: u64 = 3;
 
@@ -147,13 +168,6 @@ pub struct CoreState {
     masked_pending: bool,
     /// The VIC's IRQ and FIQ outputs as of its last change (cheap to test in the block hook).
     vic_out: (bool, bool),
-    /// Index (within the current block) of a misaligned data access found by the memory hook.
-    pending_fault: Option<u32>,
-    /// Index of the data access that hit unmapped or protected memory.
-    bad_access: Option<u32>,
-    /// The block being executed: start, size, Thumb state, data accesses made so far.
-    block: (u32, u32, bool),
-    block_accesses: u32,
     pending_intr: Option<u32>,
     itcm_costs: Vec<Option<BlockCost>>,
     other_costs: HashMap<(u32, bool), BlockCost>,
@@ -475,10 +489,6 @@ impl Core {
             ran_block: false,
             masked_pending: false,
             vic_out: (false, false),
-            pending_fault: None,
-            bad_access: None,
-            block: (0, 0, false),
-            block_accesses: 0,
             pending_intr: None,
             itcm_costs: vec![None; (memory::ITCM_SIZE / 2) as usize],
             other_costs: HashMap::new(),
@@ -587,30 +597,25 @@ impl Core {
             }),
             "adding the interrupt hook",
         )?);
+        // Alignment faults are the engine's (engine/patches/0003), as the guest's SCTLR.A asks;
+        // `align_check` off switches them off whatever the guest asks.
+        // SAFETY: the handle is this live engine's, before it first runs.
+        unsafe { spinn_set_alignment_faults(uc.get_handle(), align_check) };
         if align_check {
-            hooks.push(eng(
-                uc.add_mem_hook(
-                    HookType::MEM_READ | HookType::MEM_WRITE,
-                    0,
-                    u32::MAX as u64,
-                    mem_hook,
-                ),
-                "adding the memory hook",
-            )?);
+            // Only these pages take the engine's slow path (engine/patches/0004): the hook
+            // charges the extra cycles of System RAM and SDRAM accesses.
+            for (begin, end) in SLOW_MEMORY {
+                hooks.push(eng(
+                    uc.add_mem_hook(
+                        HookType::MEM_READ | HookType::MEM_WRITE,
+                        u64::from(begin),
+                        u64::from(end),
+                        mem_hook,
+                    ),
+                    "adding the memory hook",
+                )?);
+            }
         }
-        // Only called on a fault, so free: remembers which access of the block failed.
-        let bad = HookType::MEM_READ_UNMAPPED
-            | HookType::MEM_WRITE_UNMAPPED
-            | HookType::MEM_READ_PROT
-            | HookType::MEM_WRITE_PROT;
-        hooks.push(eng(
-            uc.add_mem_hook(bad, 0, u32::MAX as u64, |uc, _ty, _addr, _size, _value| {
-                let st = uc.get_data_mut();
-                st.bad_access = Some(st.block_accesses);
-                false
-            }),
-            "adding the fault hook",
-        )?);
         Ok(Core {
             uc,
             hooks,
@@ -774,8 +779,6 @@ impl Core {
             }
             st.stop_requested = false;
             st.ran_block = false;
-            st.pending_fault = None;
-            st.bad_access = None;
             st.pending_intr = None;
             if st.itcm.take_dirty() {
                 // Code written from outside the engine (loader, DMA): drop stale costs.
@@ -798,12 +801,8 @@ impl Core {
         let thumb = self.reg(RegisterARM::CPSR) & CPSR_T != 0;
         match result {
             Ok(()) => {
-                if let Some(index) = self.state().pending_fault {
-                    // Alignment fault found by the memory hook (see `mem_hook` for the limits).
-                    let fault_pc = self.faulting_pc(index, pc);
-                    self.enter_exception(Exception::DataAbort, fault_pc.wrapping_add(8));
-                    return SliceEnd::Exception(Exception::DataAbort);
-                }
+                // An alignment fault comes as QEMU's data abort, with the PC on the faulting
+                // instruction (engine/patches/0003).
                 if let Some(intno) = self.state().pending_intr {
                     return self.software_exception(intno, pc, thumb);
                 }
@@ -819,12 +818,9 @@ impl Core {
                 | uc_error::READ_PROT
                 | uc_error::WRITE_PROT,
             ) => {
-                let fault_pc = match self.state().bad_access {
-                    Some(index) if self.state().align_check => self.faulting_pc(index, pc),
-                    // Without the access count the PC is the block's start: the best we know.
-                    _ => pc,
-                };
-                self.enter_exception(Exception::DataAbort, fault_pc.wrapping_add(8));
+                // The engine stops on the faulting access with the PC on its instruction
+                // (engine/patches/0004).
+                self.enter_exception(Exception::DataAbort, pc.wrapping_add(8));
                 SliceEnd::Exception(Exception::DataAbort)
             }
             Err(uc_error::FETCH_UNMAPPED | uc_error::FETCH_PROT) => {
@@ -842,16 +838,6 @@ impl Core {
                 SliceEnd::Halted
             }
         }
-    }
-
-    /// The address of the instruction that made data access `index` of the current block
-    /// (Unicorn leaves `pc_now` at the block's start after a fault).
-    fn faulting_pc(&self, index: u32, pc_now: u32) -> u32 {
-        let (start, size, thumb) = self.state().block;
-        let cpsr = self.reg(RegisterARM::CPSR);
-        self.read_mem(start, size as usize)
-            .and_then(|code| super::fault::faulting_instruction(&code, start, thumb, index, cpsr))
-            .unwrap_or(pc_now)
     }
 
     fn software_exception(&mut self, intno: u32, pc: u32, thumb: bool) -> SliceEnd {
@@ -924,12 +910,10 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
     } else {
         None
     };
-    let mut thumb_block = false;
     let cost = match cached {
         Some(c) => c,
         None => {
             let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32 & CPSR_T != 0;
-            thumb_block = thumb;
             let st = uc.get_data();
             let key = (addr, thumb);
             if let Some(c) = st.other_costs.get(&key) {
@@ -956,34 +940,20 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
         return;
     }
     st.ran_block = true;
-    st.block = (addr, size, thumb_block);
-    st.block_accesses = 0;
     st.now += cost.cycles as u64;
     st.instructions += cost.instructions as u64;
 }
 
+/// Charges the extra cycles of a System RAM or SDRAM access; only those pages are hooked.
 fn mem_hook(
     uc: &mut Unicorn<CoreState>,
     _ty: MemType,
     addr: u64,
-    size: usize,
+    _size: usize,
     _value: i64,
 ) -> bool {
-    let addr32 = addr as u32;
-    let misaligned = size > 1 && addr32 & (size as u32 - 1) != 0;
     let st = uc.get_data_mut();
-    st.block_accesses += 1;
-    if misaligned && st.pending_fault.is_none() {
-        // Unicorn 2.0's ARM model ignores CP15 c1 bit A, so the check is ours. Stopping here
-        // leaves the block at this access (the unit tests check nothing after it runs); the
-        // faulting instruction is found from the access's position in the block, because
-        // Unicorn leaves the PC at the block's start.
-        st.pending_fault = Some(st.block_accesses - 1);
-        st.stop_requested = true;
-        let _ = uc.emu_stop();
-    }
-    let st = uc.get_data_mut();
-    match addr32 >> 24 {
+    match (addr as u32) >> 24 {
         0x60..=0x7F => st.now += SDRAM_ACCESS_CYCLES,
         0xE5 | 0xF5 => st.now += SYSRAM_ACCESS_CYCLES,
         _ => {}
@@ -1094,20 +1064,54 @@ mod tests {
 
     #[test]
     fn unaligned_word_load_aborts_only_when_checking() {
+        // mrc p15,0,r2,c1,c0,0; orr r2,r2,#2 (A); mcr p15,0,r2,c1,c0,0;
         // mov r0,#0x400000; add r0,r0,#1; ldr r1,[r0]; mov r5,#1; b .
-        let code = [0xE3A0_0501, 0xE280_0001, 0xE590_1000, 0xE3A0_5001, B_SELF];
+        let code = [
+            0xEE11_2F10,
+            0xE382_2002,
+            0xEE01_2F10,
+            0xE3A0_0501,
+            0xE280_0001,
+            0xE590_1000,
+            0xE3A0_5001,
+            B_SELF,
+        ];
         let mut core = core_with(&code, true);
         assert_eq!(
             core.run_slice(10_000),
             SliceEnd::Exception(Exception::DataAbort)
         );
-        assert_eq!(lr_of(&core), 0x108 + 8);
+        assert_eq!(lr_of(&core), 0x114 + 8);
         // The abort is precise: the instruction after the faulting load did not run.
         assert_eq!(core.reg(RegisterARM::R5), 0);
+        // Alignment faults switched off: the load completes whatever SCTLR.A says.
         let mut core = core_with(&code, false);
         assert_eq!(core.run_slice(10_000), SliceEnd::Budget);
-        assert_eq!(core.pc(), 0x110);
+        assert_eq!(core.pc(), 0x11C);
         assert_eq!(core.reg(RegisterARM::R5), 1);
+        // SCTLR.A clear (the first three instructions skipped): no fault either.
+        let mut core = core_with(&code[3..], true);
+        assert_eq!(core.run_slice(10_000), SliceEnd::Budget);
+        assert_eq!(core.reg(RegisterARM::R5), 1);
+    }
+
+    #[test]
+    fn a_store_to_unmapped_memory_stops_at_its_instruction() {
+        // mov r0,#0x50000000; mov r3,#1; str r3,[r0]; mov r5,#1; b .
+        let code = [0xE3A0_0205, 0xE3A0_3001, 0xE580_3000, 0xE3A0_5001, B_SELF];
+        for align_check in [true, false] {
+            let mut core = core_with(&code, align_check);
+            assert_eq!(
+                core.run_slice(10_000),
+                SliceEnd::Exception(Exception::DataAbort)
+            );
+            assert_eq!(lr_of(&core), 0x108 + 8, "align_check {align_check}");
+            assert_eq!(
+                core.reg(RegisterARM::R5),
+                0,
+                "the rest of the block did not run"
+            );
+        }
     }
 
     #[test]
