@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! How building a machine grows with it: `Machine::new` for `boards:N`, timed, with the host
-//! memory it leaves resident per chip. Construction should be linear in the chips.
+//! memory it leaves resident per chip. Construction should be linear in the chips. Also the
+//! measurement behind `spinn_sim::budget`'s figures (`CHIP_BYTES`, `CORE_BYTES`,
+//! `CORE_MAPPINGS`).
 //!
 //! Run: `cargo bench --bench build_machine` (boards 12, 48, 192; `BOARDS=12,48` to choose).
 //! `CORES_ELF=hello.elf [CORES_MS=10]`: instead, the memory and mappings of each loaded core,

@@ -39,6 +39,9 @@ pub enum MachineError {
     /// Another simulation thread could not build its share of the machine.
     #[error("another simulation thread failed to build its chips")]
     OtherThread,
+    /// The host cannot hold the machine asked for (refused before building it).
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
     /// A chip's routing table would not fit.
     #[error("chip ({0},{1}): {2} routing entries do not fit the 1023 free entries of the router")]
     TableFull(u8, u8, usize),
