@@ -651,6 +651,30 @@ fn runs_the_host_cannot_hold_are_refused_before_building_with_status_2() {
 }
 
 #[test]
+fn a_model_with_a_billion_unit_layer_is_refused_before_it_allocates() {
+    let text = std::fs::read_to_string(model("xor")).unwrap().replacen(
+        "units = 4,",
+        "units = 1_000_000_000,",
+        1,
+    );
+    assert!(
+        text.contains("1_000_000_000"),
+        "xor.toml's first layer: {text}"
+    );
+    let path = tmp("huge.toml", text.as_bytes());
+    let (code, out, err) = spinn_within(&["train", &path], &[], REFUSAL_LIMIT);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("huge.toml: model.layers[0]: a dense layer of 1000000000 units on 2 inputs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("at most 67108864") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
 fn run_takes_aplx_files_by_content() {
     // hello as APLX (by the project's converter), under a name that says nothing of its kind.
     let hello =
