@@ -12,7 +12,7 @@ use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, Machi
 use spinn_nn::{predicted_class, Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
 use spinn_toolchain::board::BoardTarget;
-use spinn_toolchain::target::{SimTarget, Target};
+use spinn_toolchain::target::{SimTarget, Target, TargetError};
 
 /// Where a network runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -154,7 +154,8 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
                 drop_mc_every: args.drop_every,
                 ..ChipConfig::default()
             };
-            Ok(Box::new(SimTarget::new(desc, config)))
+            let target = SimTarget::checked(desc, config).map_err(|e| e.to_string())?;
+            Ok(Box::new(target))
         }
         TargetKind::Board => {
             let host = args
@@ -381,6 +382,8 @@ fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> 
 /// A run that went wrong: the user's input (status 2), or the machine (status 1).
 fn failed(e: MachineError) -> Result<bool, String> {
     match e {
+        // The host cannot hold the run: bad input, like a machine that does not exist.
+        MachineError::Target(TargetError::Budget(_)) => Err(e.to_string()),
         MachineError::CoreFailed { .. }
         | MachineError::Stalled { .. }
         | MachineError::Target(_) => {

@@ -42,6 +42,13 @@ fn listen_addr(spec: &str) -> Result<SocketAddr, String> {
 /// Serves until the process is stopped; errors are bad input (exit 2).
 pub fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let desc = MachineDesc::parse(&args.machine).map_err(|e| format!("--machine: {e}"))?;
+    // The machine, before anything is built (the cores host tools load later are not foreseen).
+    let estimate = spinn_sim::budget::Estimate {
+        chips: desc.chips().len() as u64,
+        cores: 0,
+        threads: 1,
+    };
+    spinn_sim::budget::check(&estimate).map_err(|e| e.to_string())?;
     let addr = listen_addr(&args.listen)?;
     let socket = serve::bind(addr, args.allow_remote).map_err(|e| format!("--listen: {e}"))?;
     let local = socket.local_addr().map_err(|e| format!("--listen: {e}"))?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 mod common;
-use common::spinn;
+use common::{spinn, spinn_within};
 
 fn elf(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -533,6 +533,145 @@ fn train_refuses_bad_input_with_status_2() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("RTE"), "{err}");
+}
+
+/// Long enough for a debug build on a busy host, short of a run that builds a machine of
+/// thousands of chips: a guard against hangs, not a measurement.
+const REFUSAL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+#[test]
+fn runs_the_host_cannot_hold_are_refused_before_building_with_status_2() {
+    use spinn_sim::budget::{Estimate, AVAILABLE_VAR, USABLE_PERCENT};
+    let hello = elf("hello");
+    let all = format!("all={hello}");
+    // Every core of 1,000 boards: an emulator each, terabytes on any host (its real figure).
+    let (code, out, err) = spinn_within(
+        &["run", &hello, "--machine", "boards:1000", "--load", &all],
+        &[],
+        REFUSAL_LIMIT,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    for needle in [
+        "spinn: this run needs about 2.0 TiB of host memory",
+        "48000 chips at 400 KiB each",
+        "816000 loaded cores at 2.5 MiB each",
+        "load fewer cores",
+        "--threads do not change it",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+
+    // boards:1000 with one core: about 18 GiB, refused on a host with 4 GiB (whether or not
+    // this host could hold it, it must never hang or be killed).
+    let small = [(AVAILABLE_VAR, "4G")];
+    let (code, _, err) = spinn_within(
+        &["run", &hello, "--machine", "boards:1000", "--threads", "4"],
+        &small,
+        REFUSAL_LIMIT,
+    );
+    assert_eq!(code, 2, "{err}");
+    for needle in [
+        "needs about 18.",
+        "48000 chips",
+        "1 loaded core at",
+        "4.0 GiB available (SPINN_MEMORY_AVAILABLE",
+        "fewer boards",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+    assert!(!err.contains("load fewer cores"), "{err}");
+    // `spinn test` goes the same way.
+    let (code, _, err) = spinn_within(
+        &[
+            "test",
+            "--golden",
+            "/nonexistent.golden",
+            "--bless",
+            &hello,
+            "--machine",
+            "boards:1000",
+        ],
+        &small,
+        REFUSAL_LIMIT,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("48000 chips"), "{err}");
+
+    // The simulator target of `spinn train`: the machine before it is built...
+    let (code, _, err) = spinn_within(
+        &["train", &model("xor"), "--machine", "boards:1000"],
+        &small,
+        REFUSAL_LIMIT,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("48000 chips") && err.lines().count() == 1,
+        "{err}"
+    );
+    // ...and the network's cores before the first is loaded: room for spinn3's chips, not for
+    // the 4 cores xor takes.
+    let need = |cores| {
+        Estimate {
+            chips: 4,
+            cores,
+            threads: 1,
+        }
+        .bytes()
+    };
+    let available = (need(0) + need(4)) / 2 * 100 / USABLE_PERCENT;
+    let available = available.to_string();
+    let weights = tmp("refused.weights.json", b"");
+    let (code, _, err) = spinn_within(
+        &[
+            "train",
+            &model("xor"),
+            "--epochs",
+            "1",
+            "--weights",
+            &weights,
+        ],
+        &[(AVAILABLE_VAR, &available)],
+        REFUSAL_LIMIT,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("4 chips")
+            && err.contains("4 loaded cores")
+            && err.contains("load fewer cores"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&weights).unwrap(), b"", "nothing trained");
+
+    // A figure that is no size.
+    let (code, _, err) = spinn_within(&["run", &hello], &[(AVAILABLE_VAR, "lots")], REFUSAL_LIMIT);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SPINN_MEMORY_AVAILABLE=`lots`"), "{err}");
+}
+
+#[test]
+fn a_model_with_a_billion_unit_layer_is_refused_before_it_allocates() {
+    let text = std::fs::read_to_string(model("xor")).unwrap().replacen(
+        "units = 4,",
+        "units = 1_000_000_000,",
+        1,
+    );
+    assert!(
+        text.contains("1_000_000_000"),
+        "xor.toml's first layer: {text}"
+    );
+    let path = tmp("huge.toml", text.as_bytes());
+    let (code, out, err) = spinn_within(&["train", &path], &[], REFUSAL_LIMIT);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("huge.toml: model.layers[0]: a dense layer of 1000000000 units on 2 inputs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("at most 67108864") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

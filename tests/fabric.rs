@@ -501,6 +501,62 @@ fn p2p_tables_are_built_as_after_boot() {
     }
 }
 
+/// The P2P tables SC&MP leaves, written out in full: every entry as a router read it before
+/// the tables were looked up lazily (drop, then the monitor for the chip itself, then a
+/// shortest path's first link to every chip it reaches).
+fn written_out_p2p(desc: &MachineDesc, chip: (u8, u8)) -> Vec<u8> {
+    let mut table = vec![6u8; 65536];
+    table[usize::from(chip.0) << 8 | usize::from(chip.1)] = 7;
+    for dst in desc.chips() {
+        if let Some(&l) = spinn_hw::routes::next_links(desc, dst).get(&chip) {
+            table[usize::from(dst.0) << 8 | usize::from(dst.1)] = l;
+        }
+    }
+    table
+}
+
+#[test]
+fn looked_up_p2p_tables_read_as_the_written_out_ones_by_entry_and_by_register() {
+    use spinn_hw::map::router_reg::P2P_TABLE;
+    let descs = [
+        MachineDesc::spinn3(),
+        MachineDesc::boards(3).unwrap(),
+        MachineDesc::from_json(
+            r#"{"base": "spinn5", "dead_chips": [[2, 2], [3, 3], [0, 3]],
+                "dead_links": [[4, 4, 0], [5, 6, 2], [1, 0, 1]]}"#,
+        )
+        .unwrap(),
+    ];
+    for desc in descs {
+        let m = Machine::new(desc.clone(), ChipConfig::default());
+        for (i, &(x, y)) in desc.chips().iter().enumerate() {
+            let chip = m.chip(x, y).unwrap();
+            let expected = written_out_p2p(&desc, (x, y));
+            // Entry by entry (as packets and SC&MP look them up)...
+            for (a, &e) in expected.iter().enumerate() {
+                assert_eq!(chip.p2p_entry(a as u16), e, "({x},{y}) entry {a:#06x}");
+            }
+            // ...and word by word through the registers (as SARK reads them), on some chips
+            // before a write and on others after one.
+            if i % 2 == 1 {
+                chip.set_p2p_entry(0xFF00, 3);
+            }
+            for w in 0..8192u32 {
+                let word = chip.read_router_reg(P2P_TABLE + 4 * w);
+                for k in 0..8u32 {
+                    let a = (w * 8 + k) as usize;
+                    let e = if i % 2 == 1 && a == 0xFF00 {
+                        3
+                    } else {
+                        expected[a]
+                    };
+                    assert_eq!((word >> (3 * k)) & 7, u32::from(e), "({x},{y}) word {w}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn dropping_every_fifth_mc_packet_on_a_spinn3_is_counted_the_same_on_1_and_2_threads() {
     use spinn_sim::parallel::{run, Setup};

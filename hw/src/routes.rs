@@ -109,30 +109,138 @@ pub fn chip_key(x: u8, y: u8) -> u32 {
 /// For every chip that can reach `dst`, the first link of a shortest path there (the lowest
 /// link number on ties): what both the P2P tables SC&MP builds and [`to_every_chip`] use.
 pub fn next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
-    // Breadth-first from the destination gives every chip its distance to it.
-    let mut dist = BTreeMap::from([(dst, 0u32)]);
-    let mut queue = VecDeque::from([dst]);
-    while let Some(c) = queue.pop_front() {
-        for l in 0..6 {
-            if let Some(n) = desc.neighbour(c.0, c.1, l) {
-                if !dist.contains_key(&n) {
-                    dist.insert(n, dist[&c] + 1);
-                    queue.push_back(n);
+    Towards::new(desc, dst).iter().collect()
+}
+
+/// Link hops from one chip to every chip of a machine over live links (breadth-first), held
+/// in a flat table so that building it is linear in the machine's size.
+#[derive(Clone, Debug)]
+pub struct Distances {
+    height: u8,
+    /// Hops per position `x * height + y`; `u32::MAX` where no chip is reached.
+    dist: Vec<u32>,
+}
+
+impl Distances {
+    /// Hops from `origin` to every chip (all unreachable when `origin` is not a live chip).
+    pub fn new(desc: &MachineDesc, origin: (u8, u8)) -> Distances {
+        let (w, h) = (usize::from(desc.width()), usize::from(desc.height()));
+        let mut dist = vec![u32::MAX; w * h];
+        let at = |(x, y): (u8, u8)| usize::from(x) * h + usize::from(y);
+        if desc.has_chip(origin.0, origin.1) {
+            dist[at(origin)] = 0;
+            let mut queue = VecDeque::from([origin]);
+            while let Some(c) = queue.pop_front() {
+                let d = dist[at(c)] + 1;
+                for l in 0..6 {
+                    if let Some(n) = desc.neighbour(c.0, c.1, l) {
+                        if dist[at(n)] == u32::MAX {
+                            dist[at(n)] = d;
+                            queue.push_back(n);
+                        }
+                    }
                 }
             }
         }
-    }
-    let mut out = BTreeMap::new();
-    for (&c, &d) in &dist {
-        if c != dst {
-            let l = (0..6u8).find(|&l| {
-                desc.neighbour(c.0, c.1, l)
-                    .is_some_and(|n| dist.get(&n) == Some(&(d - 1)))
-            });
-            out.insert(c, l.expect("a chip at distance d has a neighbour at d - 1"));
+        Distances {
+            height: desc.height(),
+            dist,
         }
     }
-    out
+
+    /// Hops to `chip`, None when it is no chip reached from the origin.
+    pub fn get(&self, chip: (u8, u8)) -> Option<u32> {
+        if chip.1 >= self.height {
+            return None;
+        }
+        let i = usize::from(chip.0) * usize::from(self.height) + usize::from(chip.1);
+        self.dist.get(i).copied().filter(|&d| d != u32::MAX)
+    }
+}
+
+/// [`next_links`] towards one destination as a flat table: O(1) lookups, built in time linear
+/// in the machine's size.
+#[derive(Clone, Debug)]
+pub struct Towards {
+    height: u8,
+    /// First link per position `x * height + y`; [`Towards::NONE`] for the destination itself
+    /// and where no chip reaches it.
+    links: Vec<u8>,
+}
+
+impl Towards {
+    /// Marks a position with no first link.
+    const NONE: u8 = u8::MAX;
+
+    /// The first link of a shortest path to `dst` from every chip that reaches it.
+    pub fn new(desc: &MachineDesc, dst: (u8, u8)) -> Towards {
+        let dist = Distances::new(desc, dst);
+        let h = desc.height();
+        let mut links = vec![Self::NONE; dist.dist.len()];
+        for (i, &d) in dist.dist.iter().enumerate() {
+            if d == 0 || d == u32::MAX {
+                continue;
+            }
+            let (x, y) = ((i / usize::from(h)) as u8, (i % usize::from(h)) as u8);
+            let l = (0..6u8).find(|&l| {
+                desc.neighbour(x, y, l)
+                    .is_some_and(|n| dist.get(n) == Some(d - 1))
+            });
+            links[i] = l.expect("a chip at distance d has a neighbour at d - 1");
+        }
+        Towards { height: h, links }
+    }
+
+    /// The first link from `from`, None when `from` is the destination or does not reach it.
+    pub fn link(&self, from: (u8, u8)) -> Option<u8> {
+        if from.1 >= self.height {
+            return None;
+        }
+        let i = usize::from(from.0) * usize::from(self.height) + usize::from(from.1);
+        self.links.get(i).copied().filter(|&l| l != Self::NONE)
+    }
+
+    /// Every chip that reaches the destination with its first link, in (x, y) order.
+    pub fn iter(&self) -> impl Iterator<Item = ((u8, u8), u8)> + '_ {
+        let h = usize::from(self.height);
+        self.links
+            .iter()
+            .enumerate()
+            .filter(|&(_, &l)| l != Self::NONE)
+            .map(move |(i, &l)| (((i / h) as u8, (i % h) as u8), l))
+    }
+
+    /// Host bytes one table takes for a machine of `width` x `height` positions.
+    pub fn bytes(width: u8, height: u8) -> usize {
+        usize::from(width) * usize::from(height)
+    }
+}
+
+/// From `from`, the first link of a shortest path to every chip it reaches (the lowest link on
+/// ties, as [`next_links`] chooses), in (x, y) order: one chip's row of the P2P tables, in
+/// time linear in the machine's size (distances are symmetric, so seven breadth-first searches,
+/// from `from` and from each neighbour, decide every destination).
+pub fn first_links_from(desc: &MachineDesc, from: (u8, u8)) -> Vec<((u8, u8), u8)> {
+    let own = Distances::new(desc, from);
+    let mut links: Vec<u8> = vec![Towards::NONE; own.dist.len()];
+    for l in 0..6u8 {
+        let Some(n) = desc.neighbour(from.0, from.1, l) else {
+            continue;
+        };
+        let theirs = Distances::new(desc, n);
+        for (i, (&d, &dn)) in own.dist.iter().zip(&theirs.dist).enumerate() {
+            // Lower links were tried first, so the first one found is the lowest.
+            if d != 0 && d != u32::MAX && links[i] == Towards::NONE && dn == d - 1 {
+                links[i] = l;
+            }
+        }
+    }
+    Towards {
+        height: desc.height(),
+        links,
+    }
+    .iter()
+    .collect()
 }
 
 /// Routing by destination chip over shortest paths: on every chip, one entry per destination
@@ -184,6 +292,95 @@ mod tests {
             .find(|e| (e.x, e.y) == (0, 0) && e.key == chip_key(1, 0))
             .unwrap();
         assert_eq!(east.route, 1);
+    }
+
+    /// The first links as the P2P tables were built before they were flat: a breadth-first
+    /// search over maps, lowest link on ties.
+    fn reference_next_links(desc: &MachineDesc, dst: (u8, u8)) -> BTreeMap<(u8, u8), u8> {
+        let mut dist = BTreeMap::from([(dst, 0u32)]);
+        let mut queue = VecDeque::from([dst]);
+        while let Some(c) = queue.pop_front() {
+            for l in 0..6 {
+                if let Some(n) = desc.neighbour(c.0, c.1, l) {
+                    if !dist.contains_key(&n) {
+                        dist.insert(n, dist[&c] + 1);
+                        queue.push_back(n);
+                    }
+                }
+            }
+        }
+        dist.iter()
+            .filter(|&(&c, _)| c != dst)
+            .map(|(&c, &d)| {
+                let l = (0..6u8).find(|&l| {
+                    desc.neighbour(c.0, c.1, l)
+                        .is_some_and(|n| dist.get(&n) == Some(&(d - 1)))
+                });
+                (c, l.unwrap())
+            })
+            .collect()
+    }
+
+    fn machines() -> Vec<MachineDesc> {
+        vec![
+            MachineDesc::single(),
+            MachineDesc::spinn3(),
+            MachineDesc::spinn5(),
+            MachineDesc::torus(2, 3),
+            MachineDesc::torus(5, 4),
+            MachineDesc::boards(2).unwrap(),
+            MachineDesc::boards(3).unwrap(),
+            // Dead chips and links make paths bend and cut some chips off.
+            MachineDesc::from_json(
+                r#"{"base": "spinn5", "dead_chips": [[1, 1], [2, 2], [3, 3], [0, 3]],
+                    "dead_links": [[4, 4, 0], [5, 6, 2], [0, 0, 0]]}"#,
+            )
+            .unwrap(),
+            MachineDesc::from_json(
+                r#"{"width": 6, "height": 3, "wrap": true, "dead_links": [[0, 0, 3], [2, 1, 1]],
+                    "dead_chips": [[3, 1]]}"#,
+            )
+            .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn flat_tables_choose_the_links_the_map_search_chose() {
+        for desc in machines() {
+            for dst in desc.chips() {
+                let reference = reference_next_links(&desc, dst);
+                assert_eq!(next_links(&desc, dst), reference, "towards {dst:?}");
+                let towards = Towards::new(&desc, dst);
+                let dist = Distances::new(&desc, dst);
+                for x in 0..=desc.width() {
+                    for y in 0..=desc.height() {
+                        assert_eq!(towards.link((x, y)), reference.get(&(x, y)).copied());
+                        let hops = desc.hops((x, y), dst);
+                        assert_eq!(dist.get((x, y)), hops, "({x},{y}) to {dst:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_is_the_column_tables_read_across() {
+        for desc in machines() {
+            let chips = desc.chips();
+            for &from in &chips {
+                let row: Vec<((u8, u8), u8)> = chips
+                    .iter()
+                    .filter_map(|&dst| Some((dst, Towards::new(&desc, dst).link(from)?)))
+                    .collect();
+                assert_eq!(first_links_from(&desc, from), row, "from {from:?}");
+            }
+        }
+        // Not a chip: nothing reached.
+        assert!(first_links_from(&MachineDesc::spinn5(), (7, 0)).is_empty());
+        assert!(Towards::new(&MachineDesc::spinn5(), (7, 0))
+            .iter()
+            .next()
+            .is_none());
     }
 
     #[test]

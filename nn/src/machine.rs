@@ -1083,6 +1083,8 @@ fn load(
     program: &Program,
     app_id: u8,
 ) -> Result<Vec<CoreInfo>, MachineError> {
+    // All or nothing: a network the target cannot hold is refused before its first core.
+    target.check_capacity(layout.cores.len())?;
     let mut cores = Vec::with_capacity(layout.cores.len());
     for image in layout.cores {
         let (x, y, p) = (image.info.x, image.info.y, image.info.p);

@@ -133,6 +133,11 @@ pub enum SpecError {
     },
 }
 
+/// Most weights and biases a model file may describe: 2^26, 256 MiB as binary32 for one copy
+/// of the weights (the host reference holds a few, training on the machine as many again in
+/// SDRAM), far beyond what the simulated machine trains in reasonable time.
+pub const MAX_PARAMETERS: u64 = 1 << 26;
+
 /// Valid activation names as written in model files (Keras names).
 pub const ACTIVATION_NAMES: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
 
@@ -430,7 +435,8 @@ impl ModelSpec {
         }
     }
 
-    /// Checks ranges and consistency: positive sizes, at least one layer,
+    /// Checks ranges and consistency: positive sizes, at most [`MAX_PARAMETERS`] weights and
+    /// biases (per layer and in all), at least one layer,
     /// finite positive learning rate, `0 <= test_fraction < 1`, a file for
     /// file formats (none for xor), and inputs and outputs matching formats
     /// whose shape is fixed ([`ModelSpec::load_data`] checks the data itself).
@@ -448,6 +454,7 @@ impl ModelSpec {
         if let Some(k) = net.layers.iter().position(|l| l.units == 0) {
             return Err(self.invalid(format!("model.layers[{k}].units"), "must be at least 1"));
         }
+        self.check_size()?;
         let t = &self.training;
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
             return Err(self.invalid(
@@ -496,6 +503,45 @@ impl ModelSpec {
         }
         if let Some((features, targets)) = d.format.shape() {
             self.check_shape(features, targets)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses networks too large to hold ([`MAX_PARAMETERS`]), before anything is allocated
+    /// for them: the host reference and the machine would otherwise grow until the host runs
+    /// out of memory.
+    fn check_size(&self) -> Result<(), SpecError> {
+        let gib = |params: u64| params as f64 * 4.0 / f64::from(1u32 << 30);
+        let limit = format!(
+            "a model may have at most {MAX_PARAMETERS} ({:.2} GiB as binary32)",
+            gib(MAX_PARAMETERS)
+        );
+        let mut inputs = self.model.inputs as u64;
+        let mut total = 0u64;
+        for (k, l) in self.model.layers.iter().enumerate() {
+            let units = l.units as u64;
+            // A weight from every input to every unit, and a bias per unit.
+            let params = inputs.saturating_add(1).saturating_mul(units);
+            if params > MAX_PARAMETERS {
+                return Err(self.invalid(
+                    format!("model.layers[{k}]"),
+                    format!(
+                        "a dense layer of {units} units on {inputs} inputs has {params} weights and biases ({:.1} GiB as binary32); {limit}",
+                        gib(params)
+                    ),
+                ));
+            }
+            total = total.saturating_add(params);
+            inputs = units;
+        }
+        if total > MAX_PARAMETERS {
+            return Err(self.invalid(
+                "model.layers",
+                format!(
+                    "the layers have {total} weights and biases in all ({:.1} GiB as binary32); {limit}",
+                    gib(total)
+                ),
+            ));
         }
         Ok(())
     }
@@ -995,6 +1041,48 @@ init_seed = 1
         let e = parse(&XOR.replace("inputs = 2", "inputs = 3")).unwrap_err();
         assert!(
             e.to_string().starts_with("<model text>: model.inputs: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_billion_unit_layer_is_refused_before_anything_is_allocated() {
+        // Parsing is all that happens: the error comes back without building the network.
+        let huge = XOR.replace("{ units = 4,", "{ units = 1_000_000_000,");
+        assert_ne!(huge, XOR);
+        let (f, m) = invalid_field(&huge);
+        assert_eq!(f, "model.layers[0]", "{m}");
+        assert!(
+            m.contains("1000000000 units on 2 inputs has 3000000000 weights and biases"),
+            "{m}"
+        );
+        assert!(
+            m.contains("11.2 GiB") && m.contains("at most 67108864"),
+            "{m}"
+        );
+        // Only the first layer over the limit is named (the one fed by it is over it too).
+        // Inputs count too: a wide input into a modest layer.
+        let (f, m) = invalid_field(
+            &XOR.replace("inputs = 2", "inputs = 100_000_000")
+                .replace("format = \"xor\"", "format = \"iris\"\nfile = \"x.csv\""),
+        );
+        assert_eq!(f, "model.layers[0]", "{m}");
+        // Layers each under the limit, too many in all.
+        let wide = XOR.replace(
+            "layers = [ { units = 4, activation = \"sigmoid\" }, { units = 1, activation = \"sigmoid\" } ]",
+            "layers = [ { units = 6000, activation = \"relu\" }, { units = 6000, activation = \"relu\" }, \
+             { units = 6000, activation = \"relu\" }, { units = 1, activation = \"sigmoid\" } ]",
+        );
+        let (f, m) = invalid_field(&wide);
+        assert_eq!(f, "model.layers", "{m}");
+        assert!(m.contains("in all"), "{m}");
+        // At the limit's scale but under it: accepted.
+        let big = XOR.replace("{ units = 4,", "{ units = 4096,");
+        assert!(parse(&big).is_ok());
+        // Through the file reader, as `spinn train` reads it.
+        let e = parse(&huge).unwrap_err().to_string();
+        assert!(
+            e.starts_with("<model text>: model.layers[0]: a dense layer of 1000000000 units"),
             "{e}"
         );
     }

@@ -4,6 +4,7 @@
 //! modelled at register level (see `../shared/docs/spinnaker-hardware.md` in the project tree for
 //! the facts each module follows).
 
+pub mod budget;
 pub mod chip;
 pub mod cost;
 pub mod engine;

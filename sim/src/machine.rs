@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::chip::packet::{InFlight, Source};
+use crate::chip::router::p2p::P2pRoutes;
 use crate::chip::router::RouterCounters;
 use crate::chip::{Chip, ChipConfig, ChipError};
 use crate::geometry::{opposite, MachineDesc};
@@ -38,6 +39,9 @@ pub enum MachineError {
     /// Another simulation thread could not build its share of the machine.
     #[error("another simulation thread failed to build its chips")]
     OtherThread,
+    /// The host cannot hold the machine asked for (refused before building it).
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
     /// A chip's routing table would not fit.
     #[error("chip ({0},{1}): {2} routing entries do not fit the 1023 free entries of the router")]
     TableFull(u8, u8, usize),
@@ -154,14 +158,10 @@ impl Machine {
             chips.push(chip);
         }
         // P2P tables as SC&MP leaves them after boot: every reachable chip over a shortest path.
-        for &dst in &all {
-            let links = crate::routes::next_links(&desc, dst);
-            let addr = ((dst.0 as u16) << 8) | dst.1 as u16;
-            for chip in &mut chips {
-                if let Some(&l) = links.get(&(chip.x, chip.y)) {
-                    chip.set_p2p_entry(addr, l);
-                }
-            }
+        // Written out they would be N² entries; the routers look them up when used instead.
+        let p2p = P2pRoutes::new(desc.clone());
+        for chip in &chips {
+            chip.set_boot_p2p(p2p.clone());
         }
         // Without links nothing crosses between chips, so chips need no common windows.
         let linked = all.iter().any(|&(x, y)| desc.live_links(x, y) != 0);

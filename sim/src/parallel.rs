@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 
+use crate::budget::{self, Estimate};
 use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
 use crate::golden;
@@ -99,6 +100,24 @@ impl Outcome {
 }
 
 impl Setup {
+    /// What running this setup on `threads` host threads holds in host memory: the machine's
+    /// chips and every distinct core the loads name on them.
+    pub fn estimate(&self, threads: usize) -> Estimate {
+        let mut cores: Vec<(u8, u8, u32)> = self
+            .loads
+            .iter()
+            .filter(|l| self.desc.has_chip(l.x, l.y))
+            .map(|l| (l.x, l.y, l.p))
+            .collect();
+        cores.sort_unstable();
+        cores.dedup();
+        Estimate {
+            chips: self.desc.chips().len() as u64,
+            cores: cores.len() as u64,
+            threads: threads as u64,
+        }
+    }
+
     /// Builds the share of the machine for which `mine` holds, loaded and poked.
     fn build(&self, mine: impl Fn(usize) -> bool) -> Result<Machine, MachineError> {
         let mut m = Machine::part(self.desc.clone(), self.config.clone(), mine);
@@ -240,6 +259,9 @@ struct Slot {
 pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, MachineError> {
     let n_chips = setup.desc.chips().len().max(1);
     let threads = threads.clamp(1, n_chips);
+    // Refused before anything is built: a machine the host cannot hold would otherwise grow
+    // until the kernel kills the process.
+    budget::check(&setup.estimate(threads))?;
     let owner = |g: usize| g * threads / n_chips;
     let barrier = SpinBarrier::new(threads);
     let slots: Vec<[Slot; 2]> = (0..threads)

@@ -665,13 +665,7 @@ pub fn boot_system_area(mem: SysMem<'_>, self_p2p: u16, entry0: (u32, u32, u32))
     mem.set_sv(sv::SYS_HEAP, sys.base());
     let flags = ALLOC_ID; // app 0
     let hop_table = sys.alloc(HOP_TABLE_ENTRIES * 4, 0, 0, flags);
-    let hops: Vec<u8> = HOP_UNSEEN
-        .to_le_bytes()
-        .iter()
-        .copied()
-        .cycle()
-        .take((HOP_TABLE_ENTRIES * 4) as usize)
-        .collect();
+    let hops = HOP_UNSEEN.to_le_bytes().repeat(HOP_TABLE_ENTRIES as usize);
     system_write(mem.sysram, mem.sdram, hop_table, &hops);
     mem.w32(hop_table + 4 * u32::from(self_p2p), 0);
     let rtr_copy = sys.alloc((RTR_ALLOC_LAST + 1) * RTR_ENTRY, 0, 0, flags);

@@ -24,6 +24,41 @@ pub fn spinn(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `spinn` with `args` and extra environment `env` as [`spinn`] does, killing it and
+/// failing the test when it has not finished within `limit` (a guard against hangs, not a
+/// measurement).
+pub fn spinn_within(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (i32, String, String) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = Scratch::new(&format!("within-{n}"));
+    let (out_path, err_path) = (scratch.0.join("stdout"), scratch.0.join("stderr"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spinn"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().expect("spinn runs"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "spinn {args:?} did not finish within {limit:?} (killed)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
+    )
+}
+
 /// SC&MP's UDP port.
 pub const SCP_PORT: u16 = 17893;
 /// How long the server may take to answer its first CMD_VER.

@@ -6,6 +6,9 @@ use spinn_hw::program::Program;
 use spinn_hw::report::CoreReport;
 use spinn_hw::routes::RouteEntry;
 use spinn_hw::{Cycle, NS_PER_CYCLE};
+use std::collections::BTreeSet;
+
+use spinn_sim::budget::{Estimate, Host};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::machine::{Machine, MachineError};
 
@@ -16,6 +19,11 @@ use crate::target::{PacketCounts, RunEnd, Target, TargetError};
 pub struct SimTarget {
     machine: Machine,
     sdram: SdramLayout,
+    /// What the host had when the machine was built, to refuse loads it cannot hold (None:
+    /// built without the check).
+    host: Option<Host>,
+    /// Every core loaded so far (a core loaded again holds no second emulator).
+    loaded: BTreeSet<(u8, u8, u32)>,
 }
 
 impl SimTarget {
@@ -24,6 +32,29 @@ impl SimTarget {
         SimTarget {
             machine: Machine::new(desc, config),
             sdram: SdramLayout::new(),
+            host: None,
+            loaded: BTreeSet::new(),
+        }
+    }
+
+    /// A booted simulated machine of the given shape, refused before it is built when this
+    /// host's memory cannot hold it ([`spinn_sim::budget`]); later loads that would take more
+    /// than the host had are refused too.
+    pub fn checked(desc: MachineDesc, config: ChipConfig) -> Result<SimTarget, TargetError> {
+        let host = Host::probe()?;
+        Self::estimate(&desc, 0).check(&host)?;
+        Ok(SimTarget {
+            host: Some(host),
+            ..SimTarget::new(desc, config)
+        })
+    }
+
+    /// The host memory this machine holds with `cores` loaded cores (one host thread).
+    fn estimate(desc: &MachineDesc, cores: usize) -> Estimate {
+        Estimate {
+            chips: desc.chips().len() as u64,
+            cores: cores as u64,
+            threads: 1,
         }
     }
 
@@ -51,7 +82,21 @@ impl Target for SimTarget {
         program: &Program,
         app_id: u8,
     ) -> Result<(), TargetError> {
-        Ok(self.machine.load(x, y, p, program, app_id)?)
+        let new = !self.loaded.contains(&(x, y, p));
+        if new {
+            // Refused before the core's emulator exists.
+            self.check_capacity(1)?;
+        }
+        self.machine.load(x, y, p, program, app_id)?;
+        self.loaded.insert((x, y, p));
+        Ok(())
+    }
+
+    fn check_capacity(&self, cores: usize) -> Result<(), TargetError> {
+        if let Some(host) = &self.host {
+            Self::estimate(self.machine.desc(), self.loaded.len() + cores).check(host)?;
+        }
+        Ok(())
     }
 
     fn load_routes(&mut self, entries: &[RouteEntry]) -> Result<(), TargetError> {

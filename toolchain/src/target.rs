@@ -15,6 +15,10 @@ pub enum TargetError {
     #[cfg(feature = "sim")]
     #[error(transparent)]
     Machine(#[from] spinn_sim::machine::MachineError),
+    /// The simulator's host cannot hold the machine or the cores asked for.
+    #[cfg(feature = "sim")]
+    #[error(transparent)]
+    Budget(#[from] spinn_sim::budget::BudgetError),
     /// No memory answers at this address of this chip.
     #[error("chip ({0},{1}): no memory at {2:#010x} (+{3} bytes)")]
     BadAddress(u8, u8, u32, usize),
@@ -76,6 +80,12 @@ pub trait Target {
         program: &Program,
         app_id: u8,
     ) -> Result<(), TargetError>;
+    /// Refuses, before any of them is loaded, `cores` more loaded cores than the target can
+    /// hold (a simulator's host memory); a board holds what it has cores for.
+    fn check_capacity(&self, cores: usize) -> Result<(), TargetError> {
+        let _ = cores;
+        Ok(())
+    }
     /// Writes multicast routing entries (virtual cores in the route words).
     fn load_routes(&mut self, entries: &[RouteEntry]) -> Result<(), TargetError>;
     /// Allocates `bytes` of chip (x, y)'s SDRAM for application `app_id` and returns the

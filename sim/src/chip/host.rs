@@ -125,6 +125,12 @@ impl Chip {
         self.shared_mut().router.set_p2p_entry(dest, route);
     }
 
+    /// Gives the router the P2P routes SC&MP's boot leaves, looked up when first used.
+    pub(crate) fn set_boot_p2p(&self, routes: std::rc::Rc<crate::chip::router::p2p::P2pRoutes>) {
+        let chip = (self.x, self.y);
+        self.shared_mut().router.set_boot_p2p(routes, chip);
+    }
+
     /// Multicast entry `i` as the router holds it: (key, mask, route with physical cores).
     pub fn mc_entry(&self, i: usize) -> (u32, u32, u32) {
         self.shared().router.mc_entry(i)

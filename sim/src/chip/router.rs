@@ -15,11 +15,15 @@
 mod forward;
 pub mod hold;
 pub mod links;
+pub mod p2p;
+
+use std::rc::Rc;
 
 use super::device::{Access, Device};
 pub use super::packet::Source;
 use super::packet::{Packet, PacketKind};
 use crate::Cycle;
+use p2p::P2pRoutes;
 
 /// Entries in the multicast TCAM (§2.5).
 pub const MC_TABLE_SIZE: usize = 1024;
@@ -167,6 +171,14 @@ impl Decision {
     }
 }
 
+/// P2P entries a router takes from its machine's routes until they are written out.
+#[derive(Clone, Debug)]
+struct BootP2p {
+    routes: Rc<P2pRoutes>,
+    /// The router's chip.
+    chip: (u8, u8),
+}
+
 /// One chip's router.
 #[derive(Clone, Debug)]
 pub struct Router {
@@ -187,6 +199,9 @@ pub struct Router {
     mc_mask: Vec<u32>,
     mc_route: Vec<u32>,
     p2p: Vec<u32>,
+    /// While set, the P2P entries that SC&MP's boot fills in come from these shared routes
+    /// rather than from `p2p` (which holds the rest); written out on the first register access.
+    p2p_boot: Option<BootP2p>,
     // Indices of entries that can match at all, in priority order; rebuilt after table writes.
     mc_live: Vec<u16>,
     mc_live_dirty: bool,
@@ -218,6 +233,7 @@ impl Router {
             mc_mask: vec![0; MC_TABLE_SIZE],
             mc_route: vec![0; MC_TABLE_SIZE],
             p2p: vec![P2P_INIT; P2P_TABLE_SIZE],
+            p2p_boot: None,
             mc_live: Vec::new(),
             mc_live_dirty: true,
             counters: RouterCounters::default(),
@@ -236,6 +252,7 @@ impl Router {
     /// entry at the monitor with `set_p2p_entry((x << 8) | y, 7)`, as SC&MP does.
     pub fn boot_init(&mut self, monitor_phys: u8) {
         self.p2p.fill(P2P_INIT);
+        self.p2p_boot = None;
         self.clear_mc();
         // Entry 0 is SC&MP's time-sync/signal key pair 0xFFFF5554/5 toward the monitor (§3.3).
         let monitor_route = 1u32.checked_shl(6 + u32::from(monitor_phys)).unwrap_or(0);
@@ -275,6 +292,7 @@ impl Router {
                 } else if let Some(i) = index_in(offset, MC_ROUTE_BASE, MC_TABLE_SIZE) {
                     self.mc_route[i]
                 } else if let Some(i) = index_in(offset, P2P_BASE, P2P_TABLE_SIZE) {
+                    self.write_out_p2p();
                     self.p2p[i]
                 } else {
                     // Key/mask CAMs are write-only; error, timing and histogram registers
@@ -320,6 +338,7 @@ impl Router {
                     self.mc_mask[i] = value;
                     self.mc_live_dirty = true;
                 } else if let Some(i) = index_in(offset, P2P_BASE, P2P_TABLE_SIZE) {
+                    self.write_out_p2p();
                     self.p2p[i] = value & 0x00FF_FFFF;
                 }
             }
@@ -465,16 +484,41 @@ impl Router {
 
     /// The 3-bit P2P entry for chip address `dest`: 0-5 link, 6 drop, 7 local monitor.
     pub fn p2p_entry(&self, dest: u16) -> u8 {
+        if let Some(boot) = &self.p2p_boot {
+            if let Some(link) = boot.routes.link(boot.chip, dest) {
+                return link;
+            }
+        }
         let a = usize::from(dest);
         ((self.p2p[a >> 3] >> (3 * (a & 7))) & 7) as u8
     }
 
     /// Sets the P2P entry for chip address `dest` (only the low 3 bits of `route` are used).
     pub fn set_p2p_entry(&mut self, dest: u16, route: u8) {
+        self.write_out_p2p();
         let a = usize::from(dest);
         let shift = 3 * (a & 7);
         let word = &mut self.p2p[a >> 3];
         *word = (*word & !(7 << shift)) | (u32::from(route) & 7) << shift;
+    }
+
+    /// Gives this router, on chip `chip`, the P2P entries SC&MP's boot leaves: a shortest path
+    /// to every chip `routes` reaches (its own entry and the others stay as they are). They are
+    /// looked up when used, so that building a machine does not write N² entries.
+    pub fn set_boot_p2p(&mut self, routes: Rc<P2pRoutes>, chip: (u8, u8)) {
+        self.write_out_p2p();
+        self.p2p_boot = Some(BootP2p { routes, chip });
+    }
+
+    /// Writes the boot P2P entries into the table, once, before the table is accessed as a
+    /// whole (register reads and writes, single-entry writes).
+    fn write_out_p2p(&mut self) {
+        let Some(boot) = self.p2p_boot.take() else {
+            return;
+        };
+        for ((x, y), link) in boot.routes.row(boot.chip) {
+            self.set_p2p_entry(u16::from(x) << 8 | u16::from(y), link);
+        }
     }
 
     fn clear_mc(&mut self) {
@@ -763,6 +807,30 @@ mod tests {
             assert_eq!(r.read(DGF0 + 4 * n), 0);
         }
         assert_eq!(r.read(DGEN), 0xFFFF);
+    }
+
+    #[test]
+    fn boot_p2p_routes_answer_until_the_table_is_reset() {
+        use spinn_hw::geometry::MachineDesc;
+        let routes = P2pRoutes::new(MachineDesc::spinn3());
+        let mut r = booted();
+        r.set_boot_p2p(routes.clone(), (0, 0));
+        // (1,0) is east, (0,1) north; (0,0) itself stays the monitor, no chip stays a drop.
+        assert_eq!(r.p2p_entry(0x0100), 0);
+        assert_eq!(r.p2p_entry(0x0001), 2);
+        assert_eq!(r.p2p_entry(CHIP), 7);
+        assert_eq!(r.p2p_entry(0x0505), 6);
+        // A register read writes the table out: the same entries, word by word (word 0x20
+        // holds 0x0100, east, and 0x0101, (1,1) to the north-east; the rest are no chips).
+        assert_eq!(r.read(P2P_BASE + 4 * 0x20), (P2P_INIT & !0o77) | 1 << 3);
+        assert_eq!(r.p2p_entry(0x0100), 0);
+        // Boot and reset start from an empty table again.
+        r.set_boot_p2p(routes.clone(), (0, 0));
+        r.boot_init(MON);
+        assert_eq!(r.p2p_entry(0x0100), 6);
+        r.set_boot_p2p(routes, (0, 0));
+        Device::reset(&mut r);
+        assert_eq!(r.p2p_entry(0x0100), 6);
     }
 
     #[test]
