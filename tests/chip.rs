@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
+use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::Program;
 use spinn_hw::report::{CoreReport, StopReason};
 use spinn_sim::chip::{Chip, ChipConfig};
+use spinn_sim::machine::Machine;
 use spinn_sim::CPU_CLK_MHZ;
 
 const MS: u64 = CPU_CLK_MHZ * 1000;
@@ -244,4 +246,26 @@ fn a_watchdog_set_to_reset_only_the_monitor_leaves_application_cores_running() {
         (spinn_hw::sysram::CpuState::Exit, 100)
     );
     assert_eq!(chip.cpu_state(0), spinn_hw::sysram::CpuState::Watchdog);
+}
+
+#[test]
+fn where_a_core_stops_does_not_depend_on_other_cores() {
+    // hello alone on a SpiNN-3, and hello beside the `events` app on the same chip: the slices
+    // of core 1 end at different places (the machine's windows, the other core), but it stops
+    // right after the block that writes EXIT either way.
+    let run = |with_events: bool| {
+        let mut m = Machine::new(MachineDesc::spinn3(), ChipConfig::default());
+        m.load(0, 0, 1, &program("hello"), 16).unwrap();
+        if with_events {
+            m.load(0, 0, 5, &program("events"), 16).unwrap();
+        }
+        m.run(200 * MS);
+        m.reports().remove(0)
+    };
+    let (a, b) = (run(false), run(true));
+    assert_eq!(a.state, "EXIT");
+    assert_eq!(
+        (a.cycles, a.instructions, a.pc),
+        (b.cycles, b.instructions, b.pc)
+    );
 }

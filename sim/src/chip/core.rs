@@ -162,6 +162,10 @@ pub struct CoreState {
     pub dtcm: Rc<Ram>,
     /// Check alignment on every data access (CP15 c1 bit A, which SARK-style start-up sets).
     pub align_check: bool,
+    /// Offset in System RAM of this core's vcpu `cpu_state` byte (set when a program is
+    /// loaded): a write of a final state there (EXIT, RTE, WDOG) ends the slice at the next
+    /// block, so where a core stops never depends on where slices end.
+    pub cpu_state_at: Option<u32>,
     stop_requested: bool,
     ran_block: bool,
     /// An interrupt is asserted but masked by CPSR: blocks check whether the guest unmasked it.
@@ -485,6 +489,7 @@ impl Core {
             itcm: itcm.clone(),
             dtcm: dtcm.clone(),
             align_check,
+            cpu_state_at: None,
             stop_requested: false,
             ran_block: false,
             masked_pending: false,
@@ -601,10 +606,16 @@ impl Core {
         // `align_check` off switches them off whatever the guest asks.
         // SAFETY: the handle is this live engine's, before it first runs.
         unsafe { spinn_set_alignment_faults(uc.get_handle(), align_check) };
-        if align_check {
+        {
             // Only these pages take the engine's slow path (engine/patches/0004): the hook
-            // charges the extra cycles of System RAM and SDRAM accesses.
-            for (begin, end) in SLOW_MEMORY {
+            // watches the core's vcpu state in System RAM, and with `align_check` charges the
+            // extra cycles of System RAM and SDRAM accesses.
+            let watched = if align_check {
+                &SLOW_MEMORY[..]
+            } else {
+                &SLOW_MEMORY[1..]
+            };
+            for &(begin, end) in watched {
                 hooks.push(eng(
                     uc.add_mem_hook(
                         HookType::MEM_READ | HookType::MEM_WRITE,
@@ -944,19 +955,30 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
     st.instructions += cost.instructions as u64;
 }
 
-/// Charges the extra cycles of a System RAM or SDRAM access; only those pages are hooked.
-fn mem_hook(
-    uc: &mut Unicorn<CoreState>,
-    _ty: MemType,
-    addr: u64,
-    _size: usize,
-    _value: i64,
-) -> bool {
+/// Charges the extra cycles of a System RAM or SDRAM access (only those pages are hooked), and
+/// ends the slice after a block that writes a final state into this core's vcpu block.
+fn mem_hook(uc: &mut Unicorn<CoreState>, ty: MemType, addr: u64, size: usize, value: i64) -> bool {
     let st = uc.get_data_mut();
-    match (addr as u32) >> 24 {
-        0x60..=0x7F => st.now += SDRAM_ACCESS_CYCLES,
-        0xE5 | 0xF5 => st.now += SYSRAM_ACCESS_CYCLES,
-        _ => {}
+    let addr = addr as u32;
+    let sysram = matches!(addr >> 24, 0xE5 | 0xF5);
+    if st.align_check {
+        st.now += if sysram {
+            SYSRAM_ACCESS_CYCLES
+        } else {
+            SDRAM_ACCESS_CYCLES
+        };
+    }
+    if sysram && ty == MemType::WRITE {
+        if let Some(at) = st.cpu_state_at {
+            let off = addr & (memory::SYSRAM_SIZE - 1);
+            if (off..off + size as u32).contains(&at) {
+                let byte = (value as u64 >> (8 * (at - off))) as u8;
+                if spinn_hw::sysram::CpuState::from_u8(byte).is_final() {
+                    st.stop_requested = true;
+                    let _ = uc.emu_stop();
+                }
+            }
+        }
     }
     true
 }
