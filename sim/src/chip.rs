@@ -39,7 +39,7 @@ use self::device::Device;
 use self::router::links::Links;
 use self::router::RouterCounters;
 use self::sysctl::WatchdogReset;
-use self::sysram::{vcpu, CpuState};
+use self::sysram::CpuState;
 use crate::report::StopReason;
 use crate::trace::Event;
 use crate::Cycle;
@@ -481,11 +481,7 @@ impl Chip {
             if !hit {
                 continue;
             }
-            let virt = self.p2v[p];
-            self.shared.borrow().sysram.write_u8(
-                sysram::vcpu_field(virt, vcpu::CPU_STATE),
-                CpuState::Watchdog.to_u8(),
-            );
+            self.set_cpu_state(self.p2v[p], CpuState::Watchdog);
             if !self.is_active(p) {
                 continue;
             }

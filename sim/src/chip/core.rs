@@ -959,18 +959,19 @@ fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
 /// ends the slice after a block that writes a final state into this core's vcpu block.
 fn mem_hook(uc: &mut Unicorn<CoreState>, ty: MemType, addr: u64, size: usize, value: i64) -> bool {
     let st = uc.get_data_mut();
-    let addr = addr as u32;
-    let sysram = matches!(addr >> 24, 0xE5 | 0xF5);
+    let sysram = match region_of(addr as u32, 1) {
+        Some(Region::SysRam(off)) => Some(off),
+        _ => None,
+    };
     if st.align_check {
-        st.now += if sysram {
+        st.now += if sysram.is_some() {
             SYSRAM_ACCESS_CYCLES
         } else {
             SDRAM_ACCESS_CYCLES
         };
     }
-    if sysram && ty == MemType::WRITE {
+    if let (Some(off), MemType::WRITE) = (sysram, ty) {
         if let Some(at) = st.cpu_state_at {
-            let off = addr & (memory::SYSRAM_SIZE - 1);
             if (off..off + size as u32).contains(&at) {
                 let byte = (value as u64 >> (8 * (at - off))) as u8;
                 if spinn_hw::sysram::CpuState::from_u8(byte).is_final() {

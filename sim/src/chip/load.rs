@@ -24,10 +24,7 @@ impl Chip {
         let v = virt as u8;
         let phys = self.v2p[virt as usize];
         let mut core = Core::new(phys, self.shared.clone(), self.config.align_check)?;
-        core.state_mut().cpu_state_at = Some(
-            (sysram::vcpu_field(v, vcpu::CPU_STATE) as u32)
-                & (crate::chip::memory::SYSRAM_SIZE - 1),
-        );
+        core.state_mut().cpu_state_at = Some(sysram::vcpu_field(v, vcpu::CPU_STATE) as u32);
         {
             let sh = self.shared.borrow();
             let st = core.state();
