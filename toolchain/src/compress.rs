@@ -13,6 +13,8 @@
 //! order: a general entry may cover keys that belong to other routes as long
 //! as more specific entries above it catch those keys first.
 
+pub mod examples;
+
 use std::collections::BTreeMap;
 
 /// One multicast routing entry: packets whose key matches `key` under `mask` go to `route`.
@@ -717,30 +719,9 @@ mod tests {
         );
     }
 
+    use super::examples::*;
     use super::*;
     use std::time::Instant;
-
-    /// SplitMix64: a tiny deterministic generator so tests need no crates.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn next_u32(&mut self) -> u32 {
-            (self.next_u64() >> 32) as u32
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next_u64() % n
-        }
-        fn range(&mut self, lo: usize, hi: usize) -> usize {
-            lo + self.below((hi - lo) as u64) as usize
-        }
-    }
 
     const A: u32 = 1 << 0;
     const B: u32 = 1 << 7;
@@ -752,18 +733,6 @@ mod tests {
 
     fn full(key: u32, route: u32) -> Entry {
         Entry::new(key, 0xFFFF_FFFF, route)
-    }
-
-    /// A handful of route words mixing links and cores.
-    fn routes(rng: &mut Rng, n: usize) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
-        while out.len() < n {
-            let r = rng.next_u32() & 0x00FF_FFFF;
-            if r != 0 && !out.contains(&r) {
-                out.push(r);
-            }
-        }
-        out
     }
 
     /// Checks that every listed key routes as the input routed it.
@@ -786,93 +755,6 @@ mod tests {
             }
         }
         keys
-    }
-
-    /// Distinct random keys with full masks.
-    fn random_full_table(rng: &mut Rng, n: usize, n_routes: usize) -> Vec<Entry> {
-        let rs = routes(rng, n_routes);
-        let mut seen = std::collections::HashSet::new();
-        let mut table = Vec::new();
-        while table.len() < n {
-            let k = rng.next_u32();
-            if seen.insert(k) {
-                table.push(full(k, rs[rng.below(n_routes as u64) as usize]));
-            }
-        }
-        table
-    }
-
-    /// Non-overlapping entries with random (possibly scattered) don't-care
-    /// bits inside a `bits`-wide key space, so merges collide often.
-    fn random_ternary_table(
-        rng: &mut Rng,
-        n: usize,
-        n_routes: usize,
-        bits: u32,
-        max_x: u32,
-    ) -> Vec<Entry> {
-        let rs = routes(rng, n_routes);
-        let space = (1u32 << bits) - 1;
-        let mut table: Vec<Entry> = Vec::new();
-        let mut attempts = 0;
-        while table.len() < n && attempts < n * 50 {
-            attempts += 1;
-            let mut x = 0u32;
-            for _ in 0..rng.below(u64::from(max_x) + 1) {
-                x |= 1 << rng.below(u64::from(bits));
-            }
-            let mask = !x;
-            let key = rng.next_u32() & space & mask;
-            let e = Entry::new(key, mask, rs[rng.below(n_routes as u64) as usize]);
-            if !table.iter().any(|t| t.overlaps(&e)) {
-                table.push(e);
-            }
-        }
-        table
-    }
-
-    /// Aligned, non-overlapping blocks of 2^s keys anywhere in 32 bits.
-    fn random_block_table(rng: &mut Rng, n: usize, n_routes: usize) -> Vec<Entry> {
-        let rs = routes(rng, n_routes);
-        let mut table: Vec<Entry> = Vec::new();
-        while table.len() < n {
-            let s = rng.below(9) as u32;
-            let mask = u32::MAX << s;
-            let e = Entry::new(
-                rng.next_u32() & mask,
-                mask,
-                rs[rng.below(n_routes as u64) as usize],
-            );
-            if !table.iter().any(|t| t.overlaps(&e)) {
-                table.push(e);
-            }
-        }
-        table
-    }
-
-    /// A SpiNNaker-like table: key = x<<24 | y<<16 | core<<11, one entry
-    /// per source core, routed by where the source chip lies.
-    fn machine_table(n_chips_side: u32) -> Vec<Entry> {
-        let mut table = Vec::new();
-        for x in 0..n_chips_side {
-            for y in 0..n_chips_side {
-                for p in 1..17 {
-                    let route = if x < n_chips_side / 2 {
-                        link(0)
-                    } else if y < n_chips_side / 2 {
-                        link(2)
-                    } else {
-                        1 << (6 + p % 3)
-                    };
-                    table.push(Entry::new(
-                        (x << 24) | (y << 16) | (p << 11),
-                        0xFFFF_F800,
-                        route,
-                    ));
-                }
-            }
-        }
-        table
     }
 
     #[test]
