@@ -5,21 +5,15 @@
 //!
 //! Run: `cargo bench --bench core_mips`
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use spinn_hw::program::Program;
 use spinn_sim::chip::{Chip, ChipConfig};
-use unicorn_engine::unicorn_const::{Arch, Mode, Permission};
-use unicorn_engine::{RegisterARM, Unicorn};
+
+mod common;
 
 const ROUNDS: u64 = 400;
 const REPEATS: usize = 5;
-
-fn program() -> Program {
-    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/bench.elf"))
-        .unwrap()
-}
 
 /// The whole app on the simulator: (instructions, seconds).
 fn simulated(prog: &Program, align_check: bool) -> (u64, f64) {
@@ -43,32 +37,13 @@ fn simulated(prog: &Program, align_check: bool) -> (u64, f64) {
     (r.instructions, dt)
 }
 
-/// The kernel alone on a bare Unicorn engine with no hooks: seconds.
-fn plain(prog: &Program) -> f64 {
-    let mut uc = Unicorn::new(Arch::ARM, Mode::ARM946).unwrap();
-    uc.mem_map(0, 0x8000, Permission::ALL).unwrap();
-    uc.mem_map(0x40_0000, 0x1_0000, Permission::ALL).unwrap();
-    for seg in &prog.segments {
-        uc.mem_write(seg.addr as u64, &seg.data).unwrap();
-    }
-    // The kernel's arrays are in .bss (zero), so skipping the runtime's start-up changes nothing.
-    let kernel = prog.symbols["bench_kernel"];
-    let stop = 0x7F00u64;
-    uc.reg_write(RegisterARM::SP, 0x41_0000).unwrap();
-    uc.reg_write(RegisterARM::R0, ROUNDS).unwrap();
-    uc.reg_write(RegisterARM::LR, stop).unwrap();
-    let t = Instant::now();
-    uc.emu_start(kernel as u64, stop, 0, 0).unwrap();
-    t.elapsed().as_secs_f64()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
 fn main() {
-    let prog = program();
+    let prog = common::elf("bench");
     let mut sim = Vec::new();
     let mut fast = Vec::new();
     let mut raw = Vec::new();
@@ -79,7 +54,7 @@ fn main() {
         insns = n;
         sim.push(t);
         fast.push(simulated(&prog, false).1);
-        raw.push(plain(&prog));
+        raw.push(common::plain_engine_seconds(&prog, ROUNDS));
     }
     let mips = |t: f64| insns as f64 / t / 1e6;
     let (s, f, r) = (median(sim), median(fast), median(raw));

@@ -5,36 +5,24 @@
 //!
 //! Run: `cargo bench --bench fabric` (knobs: `ROUNDS=N` all-to-all rounds, `IDLE_MS=N`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use spinn_hw::geometry::MachineDesc;
-use spinn_hw::program::Program;
-use spinn_sim::chip::ChipConfig;
-use spinn_sim::parallel::{self, Load, Setup};
+use spinn_sim::parallel;
 use spinn_sim::workloads;
 use spinn_sim::CPU_CLK_MHZ;
 
-fn elf(name: &str) -> Arc<Program> {
-    Arc::new(
-        Program::from_file(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf")),
-        )
-        .unwrap(),
-    )
-}
-
-fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
 fn main() {
-    let rounds = knob("ROUNDS", 4) as usize;
-    let setup = workloads::all_to_all(MachineDesc::spinn5(), elf("fabric"), rounds, false);
+    let rounds = common::knob("ROUNDS", 4) as usize;
+    let setup = workloads::all_to_all(
+        MachineDesc::spinn5(),
+        Arc::new(common::elf("fabric")),
+        rounds,
+        false,
+    );
     let limit = 200 * 1000 * CPU_CLK_MHZ;
     let mut results = Vec::new();
     for threads in [1, 2] {
@@ -51,27 +39,8 @@ fn main() {
         results[0].0 == results[1].0
     );
 
-    let ms = knob("IDLE_MS", 50);
-    let idle = Setup {
-        desc: MachineDesc::spinn5(),
-        config: ChipConfig::default(),
-        loads: vec![],
-        routes: vec![],
-        pokes: vec![],
-        fingerprint: false,
-        trace: None,
-    };
-    let program = elf("idle");
-    let mut idle = idle;
-    for (x, y) in idle.desc.chips() {
-        idle.loads.extend((1..18).map(|p| Load {
-            x,
-            y,
-            p,
-            program: program.clone(),
-            app_id: 30,
-        }));
-    }
+    let ms = common::knob("IDLE_MS", 50);
+    let idle = common::loaded_everywhere(MachineDesc::spinn5(), Arc::new(common::elf("idle")));
     for threads in [1, 2] {
         let t = Instant::now();
         let out = parallel::run(&idle, threads, ms * 1000 * CPU_CLK_MHZ).unwrap();

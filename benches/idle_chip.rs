@@ -5,22 +5,16 @@
 //!
 //! Run: `cargo bench --bench idle_chip`
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use spinn_hw::program::Program;
 use spinn_sim::chip::{Chip, ChipConfig};
 use spinn_sim::CPU_CLK_MHZ;
 
+mod common;
+
 fn main() {
-    let prog = Program::from_file(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/idle.elf"),
-    )
-    .unwrap();
-    let seconds: u64 = std::env::var("SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let prog = common::elf("idle");
+    let seconds = common::knob("SECONDS", 10);
     let align_check = std::env::var_os("NO_ALIGN").is_none();
     let mut chip = Chip::new(
         0,
@@ -32,10 +26,7 @@ fn main() {
             ..ChipConfig::default()
         },
     );
-    let n: u32 = std::env::var("CORES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(17);
+    let n = common::knob("CORES", 17) as u32;
     for p in 1..=n {
         chip.load(p, &prog, 16, 0).unwrap();
     }

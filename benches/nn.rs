@@ -15,12 +15,7 @@ use spinn_nn::ModelSpec;
 use spinn_sim::chip::ChipConfig;
 use spinn_toolchain::target::SimTarget;
 
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
 fn bench(name: &str, epochs: usize, train_samples: usize) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
@@ -73,6 +68,6 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
 }
 
 fn main() {
-    bench("iris", knob("IRIS_EPOCHS", 5), usize::MAX);
-    bench("digits", 1, knob("DIGITS_SAMPLES", 300));
+    bench("iris", common::knob("IRIS_EPOCHS", 5) as usize, usize::MAX);
+    bench("digits", 1, common::knob("DIGITS_SAMPLES", 300) as usize);
 }

@@ -10,31 +10,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use spinn_hw::geometry::MachineDesc;
-use spinn_hw::program::Program;
 use spinn_nn::machine::{self, MachineOptions};
 use spinn_nn::ModelSpec;
 use spinn_sim::chip::{Chip, ChipConfig};
-use spinn_sim::parallel::{self, Load, Setup};
+use spinn_sim::parallel;
 use spinn_sim::{workloads, CPU_CLK_MHZ};
 use spinn_toolchain::target::SimTarget;
-use unicorn_engine::unicorn_const::{Arch, Mode, Permission};
-use unicorn_engine::{RegisterARM, Unicorn};
+
+mod common;
 
 const MS: u64 = CPU_CLK_MHZ * 1000;
-
-fn elf(name: &str) -> Program {
-    Program::from_file(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf")),
-    )
-    .unwrap()
-}
-
-fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A line of the table: the figure, what was measured, the target, and whether it is met.
 fn row(figure: &str, now: String, target: &str, met: bool) {
@@ -55,7 +40,7 @@ fn peak_resident() -> u64 {
 /// Guest MIPS of the `bench` kernel on a spinn core (default mode: alignment checked), and on
 /// a plain engine of the same build with no hooks.
 fn core_speed() -> (f64, f64) {
-    let prog = elf("bench");
+    let prog = common::elf("bench");
     let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
     chip.load(1, &prog, 16, 0).unwrap();
     let t = Instant::now();
@@ -63,26 +48,13 @@ fn core_speed() -> (f64, f64) {
     let spinn = t.elapsed().as_secs_f64();
     let insns = chip.reports()[0].instructions as f64;
 
-    let mut uc = Unicorn::new(Arch::ARM, Mode::ARM946).unwrap();
-    uc.mem_map(0, 0x8000, Permission::ALL).unwrap();
-    uc.mem_map(0x40_0000, 0x1_0000, Permission::ALL).unwrap();
-    for seg in &prog.segments {
-        uc.mem_write(seg.addr as u64, &seg.data).unwrap();
-    }
-    let stop = 0x7F00u64;
-    uc.reg_write(RegisterARM::SP, 0x41_0000).unwrap();
-    uc.reg_write(RegisterARM::R0, 400).unwrap();
-    uc.reg_write(RegisterARM::LR, stop).unwrap();
-    let t = Instant::now();
-    uc.emu_start(prog.symbols["bench_kernel"] as u64, stop, 0, 0)
-        .unwrap();
-    let plain = t.elapsed().as_secs_f64();
+    let plain = common::plain_engine_seconds(&prog, 400);
     (insns / spinn / 1e6, insns / plain / 1e6)
 }
 
 /// Simulated time ÷ host time for 17 cores idling on a 1 ms tick.
 fn idle_chip() -> f64 {
-    let prog = elf("idle");
+    let prog = common::elf("idle");
     let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
     for p in 1..=17 {
         chip.load(p, &prog, 16, 0).unwrap();
@@ -118,25 +90,7 @@ fn train_iris() -> f64 {
 /// A SpiNN-5 with every application core idling on a 1 ms tick, on 2 threads: simulated ÷
 /// host time (building the engines included) and the peak resident memory.
 fn spinn5_idle(ms: u64) -> (f64, u64, usize) {
-    let program = Arc::new(elf("idle"));
-    let mut setup = Setup {
-        desc: MachineDesc::spinn5(),
-        config: ChipConfig::default(),
-        loads: vec![],
-        routes: vec![],
-        pokes: vec![],
-        fingerprint: false,
-        trace: None,
-    };
-    for (x, y) in setup.desc.chips() {
-        setup.loads.extend((1..18).map(|p| Load {
-            x,
-            y,
-            p,
-            program: program.clone(),
-            app_id: 30,
-        }));
-    }
+    let setup = common::loaded_everywhere(MachineDesc::spinn5(), Arc::new(common::elf("idle")));
     let t = Instant::now();
     let out = parallel::run(&setup, 2, ms * MS).unwrap();
     let speed = ms as f64 / 1000.0 / t.elapsed().as_secs_f64();
@@ -145,7 +99,12 @@ fn spinn5_idle(ms: u64) -> (f64, u64, usize) {
 
 /// Host seconds of the SpiNN-5 all-to-all on 1 and on 2 threads.
 fn fabric() -> (f64, f64) {
-    let setup = workloads::all_to_all(MachineDesc::spinn5(), Arc::new(elf("fabric")), 2, false);
+    let setup = workloads::all_to_all(
+        MachineDesc::spinn5(),
+        Arc::new(common::elf("fabric")),
+        2,
+        false,
+    );
     let mut host = [0.0; 2];
     for (i, threads) in [1, 2].into_iter().enumerate() {
         let t = Instant::now();
@@ -186,7 +145,7 @@ fn main() {
         one / two >= 1.9,
     );
     // Last: its peak resident memory is the process's.
-    let (speed, peak, cores) = spinn5_idle(knob("IDLE_MS", 20));
+    let (speed, peak, cores) = spinn5_idle(common::knob("IDLE_MS", 20));
     row(
         "SpiNN-5 idling on a 1 ms tick, 2 threads, × real time",
         format!("{speed:.4} ({cores} cores)"),
