@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! TLB slots (engine/patches/0005): SpiNNaker's regions all
+//! start on multiples of 4 MiB, so the vectors, DTCM's first page and the peripherals share a
+//! TLB slot. An idle core must find them again in the victim TLB instead of walking the pages
+//! on every tick.
+
+use std::path::PathBuf;
+
+use spinn_hw::program::Program;
+use spinn_sim::chip::{Chip, ChipConfig};
+use spinn_sim::CPU_CLK_MHZ;
+
+#[test]
+fn an_idle_core_fills_under_one_tlb_entry_per_tick() {
+    let prog = Program::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/idle.elf"),
+    )
+    .unwrap();
+    let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
+    chip.load(1, &prog, 16, 0).unwrap();
+    // Start-up fills what the program touches once.
+    chip.run(10 * CPU_CLK_MHZ * 1000);
+    let start = chip.core(1).unwrap().tlb_fills();
+    let ticks_before = chip.reports()[0].user[0];
+    chip.run(210 * CPU_CLK_MHZ * 1000);
+    let fills = chip.core(1).unwrap().tlb_fills() - start;
+    let ticks = chip.reports()[0].user[0] - ticks_before;
+    assert!(ticks >= 190, "{ticks} ticks");
+    // About 4 per tick without patch 0005 (the timer and VIC pages, walked again each time
+    // DTCM's first page evicted them); none with it.
+    assert!(
+        fills < u64::from(ticks) / 4,
+        "{fills} TLB fills in {ticks} ticks"
+    );
+}
