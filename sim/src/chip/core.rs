@@ -9,7 +9,6 @@
 //! aborts for us.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Permission};
@@ -24,7 +23,7 @@ use super::router::hold::{Hold, Released};
 use super::timer::DualTimer;
 use super::vic::Vic;
 use super::Shared;
-use crate::cost::{block_cost, BlockCost};
+use crate::cost::block_cost;
 use crate::trace::Event;
 use crate::Cycle;
 use spinn_hw::map::DEVICE_MAP;
@@ -56,6 +55,16 @@ const SLOW_MEMORY: [(u32, u32); 3] = [
 extern "C" {
     /// engine/patches/0003: alignment faults on (as SCTLR.A asks) or off for one engine.
     fn spinn_set_alignment_faults(uc: *mut std::ffi::c_void, on: bool);
+    /// engine/patches/0007: the engine's clock, advanced by translated code at block starts.
+    fn spinn_clock(uc: *mut std::ffi::c_void) -> *mut EngineClock;
+    /// engine/patches/0007: the callback giving each block's cost when it is translated.
+    fn spinn_set_block_cost(
+        uc: *mut std::ffi::c_void,
+        cost: extern "C" fn(*mut std::ffi::c_void, u64, u32, std::ffi::c_int) -> u64,
+        user: *mut std::ffi::c_void,
+    );
+    /// Unicorn's read of guest memory.
+    fn uc_mem_read(uc: *mut std::ffi::c_void, address: u64, bytes: *mut u8, size: usize) -> u32;
     /// engine/patches/0005: TLB entries the engine has filled by a page walk so far.
     fn spinn_tlb_fills(uc: *mut std::ffi::c_void) -> u64;
     /// Unicorn's control call (`uc_ctl`): variadic, its arguments set by `control`.
@@ -65,6 +74,42 @@ extern "C" {
 /// `UC_CTL_WRITE(UC_CTL_UC_USE_EXITS, 1)`: exits come from the engine's exit set, not from
 /// `emu_start`'s `until`.
 const UC_CTL_WRITE_USE_EXITS: u32 = 4 | 1 << 26 | 1 << 30;
+/// `UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2)`: drop the blocks translated from a range.
+const UC_CTL_WRITE_TB_REMOVE_CACHE: u32 = 9 | 2 << 26 | 1 << 30;
+
+/// The engine's clock (engine/patches/0007, `struct spinn_clock`): translated code adds each
+/// block's cost at its start and stops the engine before a block when `stop` is set, when the
+/// block would end past `budget`, or when the guest unmasks an interrupt `watch` names.
+#[repr(C)]
+struct EngineClock {
+    now: u64,
+    budget: u64,
+    instructions: u64,
+    ran_block: u32,
+    stop: u32,
+    watch: u32,
+    pad: u32,
+}
+
+/// The cost of the block of `size` bytes at `pc`, for the engine as it translates the block:
+/// cycles in the low 32 bits, instructions in the high 32.
+extern "C" fn translated_block_cost(
+    uc: *mut std::ffi::c_void,
+    pc: u64,
+    size: u32,
+    thumb: std::ffi::c_int,
+) -> u64 {
+    let mut code = vec![0u8; size as usize];
+    // SAFETY: `uc` is the engine translating the block (registered with its own handle), and
+    // `code` holds `size` bytes.
+    let err = unsafe { uc_mem_read(uc, pc, code.as_mut_ptr(), code.len()) };
+    if err != 0 {
+        // Code the engine just fetched is readable; charge one cycle per word if it is not.
+        return u64::from(size / 4) << 32 | u64::from(size / 4);
+    }
+    let c = block_cost(&code, thumb != 0);
+    u64::from(c.instructions) << 32 | u64::from(c.cycles)
+}
 
 /// Cycles to enter an exception (UNVERIFIED: ARM9E-S pipeline refill after the vector fetch).
 pub const EXCEPTION_ENTRY_CYCLES: u64 = 3;
@@ -175,14 +220,14 @@ pub struct CoreState {
     /// block, so where a core stops never depends on where slices end.
     pub cpu_state_at: Option<u32>,
     stop_requested: bool,
-    ran_block: bool,
     /// An interrupt is asserted but masked by CPSR: blocks check whether the guest unmasked it.
     masked_pending: bool,
-    /// The VIC's IRQ and FIQ outputs as of its last change (cheap to test in the block hook).
+    /// The VIC's IRQ and FIQ outputs as of its last change.
     vic_out: (bool, bool),
     pending_intr: Option<u32>,
-    itcm_costs: Vec<Option<BlockCost>>,
-    other_costs: HashMap<(u32, bool), BlockCost>,
+    /// The engine's clock (set once the engine exists): while the engine runs, `now`,
+    /// `instructions` and the stop request live there; see [`CoreState::pull`].
+    clock: *mut EngineClock,
 }
 
 impl CoreState {
@@ -306,6 +351,33 @@ impl CoreState {
 
     fn request_stop(&mut self) {
         self.stop_requested = true;
+    }
+
+    /// Takes the engine's clock on entry to a callback from a running engine (or after it ran).
+    fn pull(&mut self) {
+        // SAFETY: `clock` points into this core's live engine, which is not running Rust code
+        // other than this callback.
+        let c = unsafe { &*self.clock };
+        self.now = c.now;
+        self.instructions = c.instructions;
+        self.stop_requested |= c.stop != 0;
+    }
+
+    /// Hands the clock back to the engine before it runs on: time, budget, the stop request and
+    /// the interrupts to watch for (asserted while CPSR masks them).
+    fn push(&mut self) {
+        let watch = if self.masked_pending {
+            u32::from(self.vic_out.0) | u32::from(self.vic_out.1) << 1
+        } else {
+            0
+        };
+        // SAFETY: as for `pull`.
+        let c = unsafe { &mut *self.clock };
+        c.now = self.now;
+        c.budget = self.budget;
+        c.instructions = self.instructions;
+        c.stop = u32::from(self.stop_requested);
+        c.watch = watch;
     }
 }
 
@@ -499,12 +571,10 @@ impl Core {
             align_check,
             cpu_state_at: None,
             stop_requested: false,
-            ran_block: false,
             masked_pending: false,
             vic_out: (false, false),
             pending_intr: None,
-            itcm_costs: vec![None; (memory::ITCM_SIZE / 2) as usize],
-            other_costs: HashMap::new(),
+            clock: std::ptr::null_mut(),
         };
         // ARM946 is Unicorn's ARMv5TE model without VFP or Jazelle; its MPU stays off because
         // SARK-style start-up writes CP15 c1 with bit M clear (hardware notes §8.3).
@@ -572,7 +642,10 @@ impl Core {
                     size as usize,
                     Some(
                         move |uc: &mut Unicorn<CoreState>, off: u64, size: usize| -> u64 {
-                            let word = periph_read(uc.get_data_mut(), p, (off as u32) & !3);
+                            let st = uc.get_data_mut();
+                            st.pull();
+                            let word = periph_read(st, p, (off as u32) & !3);
+                            st.push();
                             let shift = (off as u32 & 3) * 8;
                             let mask = if size >= 4 {
                                 u32::MAX
@@ -585,15 +658,13 @@ impl Core {
                     Some(
                         move |uc: &mut Unicorn<CoreState>, off: u64, _size: usize, value: u64| {
                             let shift = (off as u32 & 3) * 8;
-                            // A stop requested here is carried out by the block hook at the next block:
+                            // A stop requested here is carried out at the next block's start:
                             // Unicorn 2.0's emu_stop inside an MMIO callback abandons the block and
                             // rewinds the PC to its start, which would repeat the write.
-                            periph_write(
-                                uc.get_data_mut(),
-                                p,
-                                (off as u32) & !3,
-                                (value as u32) << shift,
-                            );
+                            let st = uc.get_data_mut();
+                            st.pull();
+                            periph_write(st, p, (off as u32) & !3, (value as u32) << shift);
+                            st.push();
                         },
                     ),
                 ),
@@ -601,7 +672,15 @@ impl Core {
             )?;
         }
         let mut hooks = Vec::new();
-        hooks.push(eng(uc.add_block_hook(block_hook), "adding the block hook")?);
+        // Block costs are added by translated code (engine/patches/0007), worked out once per
+        // block as it is translated.
+        let handle = uc.get_handle();
+        // SAFETY: the clock lives as long as the engine, which owns this state; the callback is
+        // a plain function given the engine's own handle.
+        unsafe {
+            uc.get_data_mut().clock = spinn_clock(handle);
+            spinn_set_block_cost(handle, translated_block_cost, handle);
+        }
         hooks.push(eng(
             uc.add_intr_hook(|uc, intno| {
                 uc.get_data_mut().pending_intr = Some(intno);
@@ -822,23 +901,40 @@ impl Core {
                 st.budget = st.budget.min(ev);
             }
             st.stop_requested = false;
-            st.ran_block = false;
             st.pending_intr = None;
-            if st.itcm.take_dirty() {
-                // Code written from outside the engine (loader, DMA): drop stale costs.
-                st.itcm_costs.iter_mut().for_each(|c| *c = None);
-            }
+        }
+        if self.state().itcm.take_dirty() {
+            // Code written from outside the engine (loader, DMA) is not seen by the engine's
+            // own invalidation: translate ITCM afresh. (A whole flush would also reset the
+            // code buffer, making all 32 MiB of it resident.)
+            // SAFETY: the handle is this live engine's, which is not running; the range takes
+            // two u64 arguments.
+            unsafe {
+                uc_ctl(
+                    self.uc.get_handle(),
+                    UC_CTL_WRITE_TB_REMOVE_CACHE,
+                    u64::from(memory::ITCM_BASE),
+                    u64::from(memory::ITCM_BASE + memory::ITCM_SIZE),
+                )
+            };
         }
         let cpsr = self.reg(RegisterARM::CPSR);
         // take_interrupt ran just before: anything still asserted is masked by CPSR.
         let asserted = self.interrupt_pending();
         self.state_mut().masked_pending = asserted;
+        {
+            let st = self.state_mut();
+            st.push();
+            // SAFETY: as in `CoreState::pull`; the engine is not running.
+            unsafe { (*st.clock).ran_block = 0 };
+        }
         let pc = self.pc();
         let start = if cpsr & CPSR_T != 0 { pc | 1 } else { pc };
         let start_now = self.state().now;
         // 0xFFFF_FFFF can never be an instruction address, so Unicorn never stops on "until".
         let result = self.uc.emu_start(start as u64, 0xFFFF_FFFF, 0, 0);
         let st = self.uc.get_data_mut();
+        st.pull();
         st.busy_cycles += st.now.saturating_sub(start_now);
         st.slices += 1;
         let pc = self.pc();
@@ -927,73 +1023,11 @@ fn is_wfi(core: &Core, pc_after: u32) -> bool {
     insn & 0x0FFF_0FFF == 0x0E07_0F90
 }
 
-fn block_hook(uc: &mut Unicorn<CoreState>, addr: u64, size: u32) {
-    let addr = addr as u32;
-    let st = uc.get_data();
-    if st.stop_requested {
-        // A stop is pending (from a peripheral write in the last block): this block will not
-        // run, so it must not be counted.
-        let _ = uc.emu_stop();
-        return;
-    }
-    // Only while the VIC still asserts an output can unmasking matter: reading CPSR costs more
-    // than the rest of the hook.
-    if st.masked_pending && (st.vic_out.0 || st.vic_out.1) && st.ran_block {
-        // Writing CPSR ends a translated block, so checking at block starts takes an interrupt
-        // right after the instruction that unmasks it, as the ARM core does.
-        let cpsr = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32;
-        let st = uc.get_data();
-        if (st.vic_out.0 && cpsr & CPSR_I == 0) || (st.vic_out.1 && cpsr & CPSR_F == 0) {
-            let st = uc.get_data_mut();
-            st.stop_requested = true;
-            let _ = uc.emu_stop();
-            return;
-        }
-    }
-    let st = uc.get_data();
-    let cached = if addr < memory::ITCM_SIZE {
-        st.itcm_costs[(addr / 2) as usize]
-    } else {
-        None
-    };
-    let cost = match cached {
-        Some(c) => c,
-        None => {
-            let thumb = uc.reg_read(RegisterARM::CPSR).unwrap_or(0) as u32 & CPSR_T != 0;
-            let st = uc.get_data();
-            let key = (addr, thumb);
-            if let Some(c) = st.other_costs.get(&key) {
-                *c
-            } else {
-                let mut code = vec![0u8; size as usize];
-                let _ = uc.mem_read(addr as u64, &mut code);
-                let c = block_cost(&code, thumb);
-                let st = uc.get_data_mut();
-                if addr < memory::ITCM_SIZE && !thumb {
-                    st.itcm_costs[(addr / 2) as usize] = Some(c);
-                } else {
-                    st.other_costs.insert(key, c);
-                }
-                c
-            }
-        }
-    };
-    let st = uc.get_data_mut();
-    if st.ran_block && st.now + cost.cycles as u64 > st.budget {
-        // Stopping in a block hook happens before the block runs.
-        st.stop_requested = true;
-        let _ = uc.emu_stop();
-        return;
-    }
-    st.ran_block = true;
-    st.now += cost.cycles as u64;
-    st.instructions += cost.instructions as u64;
-}
-
 /// Charges the extra cycles of a System RAM or SDRAM access (only those pages are hooked), and
 /// ends the slice after a block that writes a final state into this core's vcpu block.
 fn mem_hook(uc: &mut Unicorn<CoreState>, ty: MemType, addr: u64, size: usize, value: i64) -> bool {
     let st = uc.get_data_mut();
+    st.pull();
     let sysram = match region_of(addr as u32, 1) {
         Some(Region::SysRam(off)) => Some(off),
         _ => None,
@@ -1011,11 +1045,14 @@ fn mem_hook(uc: &mut Unicorn<CoreState>, ty: MemType, addr: u64, size: usize, va
                 let byte = (value as u64 >> (8 * (at - off))) as u8;
                 if spinn_hw::sysram::CpuState::from_u8(byte).is_final() {
                     st.stop_requested = true;
+                    st.push();
                     let _ = uc.emu_stop();
+                    return true;
                 }
             }
         }
     }
+    st.push();
     true
 }
 
@@ -1174,6 +1211,43 @@ mod tests {
         // ... and the store at 0x400009 writes the aligned word at 0x400008.
         assert_eq!(core.state().dtcm.read_u32(8), 0x1144_3322);
         assert_eq!(core.state().dtcm.read_u32(12), 0);
+    }
+
+    #[test]
+    fn code_written_from_outside_runs_as_written() {
+        // mov r5,#1; b . -- run, then the host (as the loader or a DMA would) rewrites the
+        // first instruction to mov r5,#2 and the core starts there again.
+        let mut core = core_with(&[0xE3A0_5001, B_SELF], true);
+        core.run_slice(1_000);
+        assert_eq!(core.reg(RegisterARM::R5), 1);
+        core.state().itcm.write_u32(0x100, 0xE3A0_5002);
+        core.reset_to(0x100, 0);
+        core.run_slice(2_000);
+        assert_eq!(core.reg(RegisterARM::R5), 2);
+    }
+
+    #[test]
+    fn block_costs_are_counted_by_translated_code() {
+        // engine/patches/0007: 100 rounds of a 3-instruction loop, counted at each block start
+        // by the engine; the slice ends at the first block that would pass the budget.
+        // mov r4,#100; loop: add r1,r1,#1; subs r4,r4,#1; bne loop; mov r5,#1; b .
+        let code = [
+            0xE3A0_4064,
+            0xE281_1001,
+            0xE254_4001,
+            0x1AFF_FFFC,
+            0xE3A0_5001,
+            B_SELF,
+        ];
+        let mut core = core_with(&code, true);
+        core.run_slice(1_000_000);
+        assert_eq!(core.reg(RegisterARM::R1), 100);
+        assert_eq!(core.reg(RegisterARM::R5), 1);
+        let st = core.state();
+        // 1 + 100 × 3 + 1 instructions before the `b .` loop, plus the loop's own blocks.
+        assert!(st.instructions >= 302, "{} instructions", st.instructions);
+        // Time stops within one block of the budget: `b .` is a 1-instruction block.
+        assert!(st.now >= 1_000_000 && st.now < 1_000_010, "now {}", st.now);
     }
 
     #[test]
