@@ -99,6 +99,10 @@ pub struct Chip {
     config: ChipConfig,
     /// For each sleeping core, when it next has something to do.
     wake_at: Vec<Option<Cycle>>,
+    /// For each core, when the scheduler next has to look at it: an awake core's time, a
+    /// sleeper's wake-up; `Cycle::MAX` for none (not loaded, finished, asleep for good). Kept
+    /// up to date wherever a core changes, so that picking the next core reads one array.
+    due: [Cycle; NUM_CORES],
     now: Cycle,
     packets_sent: u64,
     /// The router's link outputs.
@@ -165,6 +169,7 @@ impl Chip {
             p2v,
             config,
             wake_at: vec![None; NUM_CORES],
+            due: [Cycle::MAX; NUM_CORES],
             now: 0,
             packets_sent: 0,
             links: Links::default(),
@@ -271,28 +276,18 @@ impl Chip {
     pub fn run(&mut self, limit: Cycle) -> StopReason {
         let quantum = self.config.quantum;
         loop {
-            // The earliest awake core and the earliest sleeper wake-up, by (time, core).
-            let mut run: Option<(Cycle, usize)> = None;
-            let mut wake: Option<(Cycle, usize)> = None;
-            let mut active = false;
-            for p in 0..NUM_CORES {
-                let Some(core) = self.cores[p].as_ref().filter(|c| !c.halted) else {
-                    continue;
-                };
-                active = true;
-                let slot = if core.sleeping { &mut wake } else { &mut run };
-                let t = if core.sleeping {
-                    self.wake_at[p]
-                } else {
-                    Some(core.state().now)
-                };
-                if let Some(t) = t {
-                    if slot.is_none_or(|(best, _)| t < best) {
-                        *slot = Some((t, p));
-                    }
+            // The earliest core by (time, core), and the earliest time of any other core.
+            let mut best = (Cycle::MAX, NUM_CORES);
+            let mut second = Cycle::MAX;
+            for (p, &t) in self.due.iter().enumerate() {
+                if t < best.0 {
+                    second = best.0;
+                    best = (t, p);
+                } else if t < second {
+                    second = t;
                 }
             }
-            if !active {
+            if best.0 == Cycle::MAX && !self.has_running_cores() {
                 // Time stops where the last core finished.
                 let last = self
                     .cores
@@ -304,10 +299,7 @@ impl Chip {
                 self.now = self.now.max(last);
                 return StopReason::AllFinished;
             }
-            let next_core = match (run, wake) {
-                (Some(r), Some(w)) => Some(r.min(w)),
-                (r, w) => r.or(w),
-            };
+            let next_core = (best.0 != Cycle::MAX).then_some(best);
             // A chip-level block (the watchdog) acting by itself goes first at equal times.
             let chip_event = self.chip_event();
             if let Some(t) = chip_event.filter(|&t| next_core.is_none_or(|(c, _)| t <= c)) {
@@ -333,22 +325,24 @@ impl Chip {
                 continue;
             }
             // How far core p may run: one quantum past the next activity of any other core.
-            let others = (0..NUM_CORES)
-                .filter(|&q| q != p)
-                .filter_map(|q| {
-                    let c = self.cores[q].as_ref().filter(|c| !c.halted)?;
-                    if c.sleeping {
-                        self.wake_at[q]
-                    } else {
-                        Some(c.state().now)
-                    }
-                })
-                .min();
-            let until = others.map_or(limit, |t| t.max(next.0).saturating_add(quantum).min(limit));
+            let until = if second == Cycle::MAX {
+                limit
+            } else {
+                second.max(next.0).saturating_add(quantum).min(limit)
+            };
             // Nobody runs past the moment a chip-level block acts.
             let until = chip_event.map_or(until, |t| until.min(t));
             self.step(p, until);
         }
+    }
+
+    /// Brings core `p`'s entry in `due` up to date.
+    pub(crate) fn sync_due(&mut self, p: usize) {
+        self.due[p] = match self.cores[p].as_ref().filter(|c| !c.halted) {
+            None => Cycle::MAX,
+            Some(c) if c.sleeping => self.wake_at[p].unwrap_or(Cycle::MAX),
+            Some(c) => c.state().now,
+        };
     }
 
     /// When sleeping core `p` will next have something to do: now if an interrupt is pending,
@@ -365,6 +359,7 @@ impl Chip {
         } else {
             None
         };
+        self.sync_due(p);
     }
 
     /// Sleeping core `p` reaches its wake-up time `t`: it wakes if an interrupt is pending then.
@@ -433,17 +428,7 @@ impl Chip {
     /// The earliest time any core of this chip will do something by itself (an awake core's
     /// time, a sleeper's wake-up); None when nothing will ever happen without outside input.
     pub fn next_activity(&self) -> Option<Cycle> {
-        let cores = (0..NUM_CORES)
-            .filter(|&p| self.is_active(p))
-            .filter_map(|p| {
-                let c = self.cores[p].as_ref()?;
-                if c.sleeping {
-                    self.wake_at[p]
-                } else {
-                    Some(c.state().now)
-                }
-            })
-            .min();
+        let cores = self.due.iter().copied().min().filter(|&t| t != Cycle::MAX);
         match (cores, self.chip_event()) {
             (Some(c), Some(e)) => Some(c.min(e)),
             (c, e) => c.or(e),
@@ -523,5 +508,6 @@ impl Chip {
         if state.is_final() {
             core.halted = true;
         }
+        self.sync_due(p);
     }
 }

@@ -63,6 +63,7 @@ impl Chip {
         core.state_mut().now = self.now;
         core.reset_to(program.entry, ((app_flags as u32) << 8) | app_id as u32);
         self.cores[phys as usize] = Some(core);
+        self.sync_due(phys as usize);
         Ok(())
     }
 
@@ -73,6 +74,8 @@ impl Chip {
             return false;
         };
         self.wake_at[phys as usize] = None;
-        self.cores[phys as usize].take().is_some()
+        let was = self.cores[phys as usize].take().is_some();
+        self.sync_due(phys as usize);
+        was
     }
 }

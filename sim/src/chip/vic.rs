@@ -96,6 +96,10 @@ impl Vic {
     /// The highest-priority level with an active source that outranks the level in service.
     fn best_level(&self) -> Option<u32> {
         let pending = self.irq_status();
+        if pending == 0 {
+            // Nothing asserted: the common case, asked at every register access of the core.
+            return None;
+        }
         let current = self.current_level();
         let vectored = (0..current.min(DEFAULT_LEVEL)).find(|&slot| {
             let c = self.vect_cntl[slot as usize];
