@@ -73,6 +73,8 @@ extern "C" {
     fn uc_mem_read(uc: *mut std::ffi::c_void, address: u64, bytes: *mut u8, size: usize) -> u32;
     /// engine/patches/0005: TLB entries the engine has filled by a page walk so far.
     fn spinn_tlb_fills(uc: *mut std::ffi::c_void) -> u64;
+    /// engine/patches/0009: TLB entries brought back from the victim TLB so far.
+    fn spinn_tlb_swaps(uc: *mut std::ffi::c_void) -> u64;
     /// Unicorn's control call (`uc_ctl`): variadic, its arguments set by `control`.
     fn uc_ctl(uc: *mut std::ffi::c_void, control: u32, ...) -> u32;
 }
@@ -802,6 +804,13 @@ impl Core {
     pub fn tlb_fills(&self) -> u64 {
         // SAFETY: the handle is this live engine's; the call only reads a counter.
         unsafe { spinn_tlb_fills(self.uc.get_handle()) }
+    }
+
+    /// TLB entries this core's engine has brought back from its victim TLB (two pages in use
+    /// sharing a TLB slot), since it was built.
+    pub fn tlb_swaps(&self) -> u64 {
+        // SAFETY: the handle is this live engine's; the call only reads a counter.
+        unsafe { spinn_tlb_swaps(self.uc.get_handle()) }
     }
 
     /// The current program counter (with the Thumb bit clear).
