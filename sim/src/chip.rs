@@ -103,6 +103,8 @@ pub struct Chip {
     /// sleeper's wake-up; `Cycle::MAX` for none (not loaded, finished, asleep for good). Kept
     /// up to date wherever a core changes, so that picking the next core reads one array.
     due: [Cycle; NUM_CORES],
+    /// Bit p set while physical core p is loaded and has not finished (kept with `due`).
+    running: u32,
     now: Cycle,
     packets_sent: u64,
     /// The router's link outputs.
@@ -170,6 +172,7 @@ impl Chip {
             config,
             wake_at: vec![None; NUM_CORES],
             due: [Cycle::MAX; NUM_CORES],
+            running: 0,
             now: 0,
             packets_sent: 0,
             links: Links::default(),
@@ -338,6 +341,10 @@ impl Chip {
 
     /// Brings core `p`'s entry in `due` up to date.
     pub(crate) fn sync_due(&mut self, p: usize) {
+        self.running &= !(1 << p);
+        if self.is_active(p) {
+            self.running |= 1 << p;
+        }
         self.due[p] = match self.cores[p].as_ref().filter(|c| !c.halted) {
             None => Cycle::MAX,
             Some(c) if c.sleeping => self.wake_at[p].unwrap_or(Cycle::MAX),
@@ -487,7 +494,7 @@ impl Chip {
 
     /// True while some loaded core has not finished.
     pub fn has_running_cores(&self) -> bool {
-        (0..NUM_CORES).any(|p| self.is_active(p))
+        self.running != 0
     }
 
     fn check_finished(&mut self, p: usize) {

@@ -101,6 +101,60 @@ pub struct Machine {
     now: Cycle,
 }
 
+/// Where the machine's next activity is: the earliest time any chip could act by itself (its
+/// cores, or its router handling a packet on its way to it), which chip that is, and the
+/// earliest time of any other chip. Every thread computes the same from what all publish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Horizon {
+    /// Earliest activity anywhere (Cycle::MAX: none).
+    pub first: Cycle,
+    /// The chip (position in the machine's chip order) of `first`; the lowest on a tie.
+    pub chip: u32,
+    /// Earliest activity of any chip but `chip`.
+    pub second: Cycle,
+}
+
+impl Horizon {
+    /// Nothing will happen anywhere.
+    pub const NONE: Horizon = Horizon {
+        first: Cycle::MAX,
+        chip: u32::MAX,
+        second: Cycle::MAX,
+    };
+
+    /// Adds chip `chip`'s earliest activity `t` (chips in any order).
+    pub fn add(&mut self, chip: u32, t: Cycle) {
+        if (t, chip) < (self.first, self.chip) {
+            self.second = self.first;
+            self.first = t;
+            self.chip = chip;
+        } else {
+            self.second = self.second.min(t);
+        }
+    }
+
+    /// Merges another part's horizon.
+    pub fn merge(&mut self, other: Horizon) {
+        if other.first != Cycle::MAX {
+            self.add(other.chip, other.first);
+        }
+        self.second = self.second.min(other.second);
+    }
+
+    /// How far chip `chip` may run this round, with `hop` the shortest time a packet takes
+    /// from one chip to the next: to the earliest moment a packet from any other chip could
+    /// reach it, and a packet of its own could come back to it (two hops).
+    pub fn end_for(&self, chip: u32, hop: Cycle) -> Cycle {
+        if chip == self.chip {
+            self.first
+                .saturating_add(hop.saturating_mul(2))
+                .min(self.second.saturating_add(hop))
+        } else {
+            self.first.saturating_add(hop)
+        }
+    }
+}
+
 /// What to do next, decided alike by every thread from the machine-wide state.
 pub(crate) fn plan(
     now: Cycle,
@@ -284,6 +338,30 @@ impl Machine {
         self.window
     }
 
+    /// This part's share of the machine's [`Horizon`]: for each of its chips, the earliest of
+    /// its own next activity and of the packets on their way to it.
+    pub(crate) fn local_horizon(&self) -> Horizon {
+        let mut arrivals: BTreeMap<(u8, u8), Cycle> = BTreeMap::new();
+        for f in &self.in_flight {
+            let a = arrivals.entry(f.dst).or_insert(Cycle::MAX);
+            *a = (*a).min(f.packet.at);
+        }
+        let mut h = Horizon::NONE;
+        for (i, chip) in self.chips.iter().enumerate() {
+            let own = chip.next_activity().unwrap_or(Cycle::MAX);
+            let t = own.min(
+                arrivals
+                    .get(&(chip.x, chip.y))
+                    .copied()
+                    .unwrap_or(Cycle::MAX),
+            );
+            if t != Cycle::MAX {
+                h.add(self.global[i], t);
+            }
+        }
+        h
+    }
+
     /// Moves the clock (every part moves it alike).
     pub(crate) fn set_now(&mut self, now: Cycle) {
         self.now = now;
@@ -299,13 +377,16 @@ impl Machine {
         self.in_flight.extend(flights);
     }
 
-    /// One window: packets arriving before `end` reach their routers (they left at least one
-    /// window ago, so every chip has run up to their sending time), then every chip with
-    /// something to do runs to `end`. Returns the packets that left on links meanwhile.
-    pub(crate) fn run_window(&mut self, end: Cycle) -> Vec<Flight> {
+    /// One round: each chip's end is `end` of its position in the machine's chip order.
+    /// Packets arriving before their chip's end reach its router (no packet can still be sent
+    /// that arrives before that end), then every chip with something to do runs to its end.
+    /// Returns the packets that left on links meanwhile.
+    pub(crate) fn run_window(&mut self, end: impl Fn(u32) -> Cycle) -> Vec<Flight> {
+        let ends: Vec<Cycle> = self.global.iter().map(|&g| end(g)).collect();
+        let index = &self.index;
         let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
             .into_iter()
-            .partition(|f| f.packet.at < end);
+            .partition(|f| f.packet.at < ends[index[&f.dst]]);
         self.in_flight = later;
         // One fixed order, whoever sent them and on whichever thread.
         due.sort_by_key(|f| (f.packet.at, f.src, f.seq));
@@ -313,8 +394,8 @@ impl Machine {
             let dst = self.index[&f.dst];
             self.chips[dst].inject(f.packet);
         }
-        for chip in &mut self.chips {
-            // A chip with nothing to do before the window ends is not even looked at.
+        for (chip, &end) in self.chips.iter_mut().zip(&ends) {
+            // A chip with nothing to do before its end is not even looked at.
             if chip.next_activity().is_some_and(|t| t < end) {
                 chip.run(end);
             }
@@ -353,7 +434,9 @@ impl Machine {
                     return reason;
                 }
                 Ok(end) => {
-                    let out = self.run_window(end);
+                    let horizon = self.local_horizon();
+                    let hop = self.window;
+                    let out = self.run_window(|g| horizon.end_for(g, hop).min(limit).max(end));
                     self.accept(out);
                     self.now = end;
                 }

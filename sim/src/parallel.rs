@@ -16,7 +16,7 @@ use crate::budget::{self, Estimate};
 use crate::chip::ChipConfig;
 use crate::geometry::MachineDesc;
 use crate::golden;
-use crate::machine::{plan, Flight, Machine, MachineError, RouterReport, WatchdogFired};
+use crate::machine::{plan, Flight, Horizon, Machine, MachineError, RouterReport, WatchdogFired};
 use crate::program::Program;
 use crate::report::{CoreReport, StopReason};
 use crate::routes::RouteEntry;
@@ -252,6 +252,10 @@ struct Slot {
     next: AtomicU64,
     running: AtomicBool,
     last: AtomicU64,
+    /// The part's [`Horizon`]: first, its chip, second.
+    first: AtomicU64,
+    chip: AtomicU64,
+    second: AtomicU64,
 }
 
 /// Runs `setup` on `threads` host threads (chips split into contiguous blocks) up to `limit`.
@@ -270,6 +274,9 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                 next: AtomicU64::new(u64::MAX),
                 running: AtomicBool::new(false),
                 last: AtomicU64::new(0),
+                first: AtomicU64::new(u64::MAX),
+                chip: AtomicU64::new(u64::MAX),
+                second: AtomicU64::new(u64::MAX),
             })
         })
         .collect();
@@ -329,14 +336,24 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         slot.next.store(next.unwrap_or(u64::MAX), Ordering::Release);
                         slot.running.store(running, Ordering::Release);
                         slot.last.store(last, Ordering::Release);
+                        let h = m.local_horizon();
+                        slot.first.store(h.first, Ordering::Release);
+                        slot.chip.store(u64::from(h.chip), Ordering::Release);
+                        slot.second.store(h.second, Ordering::Release);
                         barrier.wait();
                         let mut g_next = u64::MAX;
                         let (mut g_running, mut g_last) = (false, 0);
+                        let mut horizon = Horizon::NONE;
                         for s in slots {
                             let s = &s[parity];
                             g_next = g_next.min(s.next.load(Ordering::Acquire));
                             g_running |= s.running.load(Ordering::Acquire);
                             g_last = g_last.max(s.last.load(Ordering::Acquire));
+                            horizon.merge(Horizon {
+                                first: s.first.load(Ordering::Acquire),
+                                chip: s.chip.load(Ordering::Acquire) as u32,
+                                second: s.second.load(Ordering::Acquire),
+                            });
                         }
                         let g_next = (g_next != u64::MAX).then_some(g_next);
                         match plan(m.now(), g_next, g_running, g_last, limit, window) {
@@ -345,7 +362,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                                 break reason;
                             }
                             Ok(end) => {
-                                let out = m.run_window(end);
+                                let out = m
+                                    .run_window(|g| horizon.end_for(g, window).min(limit).max(end));
                                 if tracing {
                                     let bytes = m.take_trace();
                                     if !bytes.is_empty() {
