@@ -88,6 +88,25 @@ pub struct Outcome {
     pub memory_digest: u64,
     /// The fingerprint lines (`golden`), when the setup asked for them, in chip order.
     pub fingerprint: Vec<String>,
+    /// Host time spent building and running (not part of the result: never compared).
+    #[serde(skip)]
+    pub host: HostTiming,
+}
+
+/// Host seconds a run took, split at the moment every thread had built its chips.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostTiming {
+    /// Building and loading the machine (the slowest thread).
+    pub build_seconds: f64,
+    /// Running it (the slowest thread).
+    pub run_seconds: f64,
+}
+
+impl PartialEq for HostTiming {
+    /// Host timings differ from run to run: outcomes compare equal whatever they are.
+    fn eq(&self, _: &HostTiming) -> bool {
+        true
+    }
 }
 
 impl Outcome {
@@ -161,6 +180,7 @@ struct Part {
     watchdog_resets: Vec<WatchdogFired>,
     digests: Vec<((u8, u8), u64)>,
     fingerprint: Vec<((u8, u8), Vec<String>)>,
+    host: HostTiming,
 }
 
 fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
@@ -196,6 +216,7 @@ fn finish(m: &Machine, stop: StopReason, fingerprint: bool) -> Part {
         packets_sent: m.packets_sent(),
         digests,
         fingerprint,
+        host: HostTiming::default(),
     }
 }
 
@@ -311,12 +332,14 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                 );
                 let trace_tx = trace_tx.clone();
                 s.spawn(move || -> Result<Part, MachineError> {
+                    let started = std::time::Instant::now();
                     let built = setup.build(|g| owner(g) == w);
                     // Everyone must know whether every part could be built before running.
                     if built.is_err() {
                         failed.store(true, Ordering::Release);
                     }
                     barrier.wait();
+                    let running = std::time::Instant::now();
                     let mut m = built?;
                     if failed.load(Ordering::Acquire) {
                         return Err(MachineError::OtherThread);
@@ -409,7 +432,12 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         batch.covered = Some(u64::MAX);
                         let _ = trace_tx.send(batch);
                     }
-                    Ok(finish(&m, stop, setup.fingerprint))
+                    let mut part = finish(&m, stop, setup.fingerprint);
+                    part.host = HostTiming {
+                        build_seconds: (running - started).as_secs_f64(),
+                        run_seconds: running.elapsed().as_secs_f64(),
+                    };
+                    Ok(part)
                 })
             })
             .collect();
@@ -475,6 +503,13 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         (h ^ d).wrapping_mul(0x0000_0100_0000_01b3)
     });
     let packets_sent = parts.iter().map(|p| p.packets_sent).sum();
+    let host = HostTiming {
+        build_seconds: parts
+            .iter()
+            .map(|p| p.host.build_seconds)
+            .fold(0.0, f64::max),
+        run_seconds: parts.iter().map(|p| p.host.run_seconds).fold(0.0, f64::max),
+    };
     let mut watchdog_resets: Vec<WatchdogFired> = parts
         .iter()
         .flat_map(|p| p.watchdog_resets.clone())
@@ -500,6 +535,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
         watchdog_resets,
         memory_digest,
         fingerprint,
+        host,
     })
 }
 
