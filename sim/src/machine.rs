@@ -319,47 +319,32 @@ impl Machine {
         Ok(())
     }
 
-    /// This part's view: the earliest thing any of its cores or in-flight packets will do,
-    /// whether a core still runs, and when the last core stopped.
-    pub(crate) fn local_state(&self) -> (Option<Cycle>, bool, Cycle) {
-        let next_core = self.chips.iter().filter_map(|c| c.next_activity()).min();
-        let next_packet = self.in_flight.iter().map(|f| f.packet.at).min();
-        let next = match (next_core, next_packet) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let running = self.chips.iter().any(|c| c.has_running_cores());
-        let last = self.chips.iter().map(|c| c.now()).max().unwrap_or(0);
-        (next, running, last)
+    /// This part's view: its share of the machine's [`Horizon`] (for each of its chips, the
+    /// earliest of its own next activity and of the packets on their way to it), whether a
+    /// core still runs, and when the last core stopped.
+    pub(crate) fn local_state(&self) -> (Horizon, bool, Cycle) {
+        let mut soonest = vec![Cycle::MAX; self.chips.len()];
+        for f in &self.in_flight {
+            let i = self.index[&f.dst];
+            soonest[i] = soonest[i].min(f.packet.at);
+        }
+        let mut h = Horizon::NONE;
+        let mut running = false;
+        let mut last = 0;
+        for (i, chip) in self.chips.iter().enumerate() {
+            let t = soonest[i].min(chip.next_activity().unwrap_or(Cycle::MAX));
+            if t != Cycle::MAX {
+                h.add(self.global[i], t);
+            }
+            running |= chip.has_running_cores();
+            last = last.max(chip.now());
+        }
+        (h, running, last)
     }
 
     /// The window length every part uses.
     pub(crate) fn window(&self) -> Cycle {
         self.window
-    }
-
-    /// This part's share of the machine's [`Horizon`]: for each of its chips, the earliest of
-    /// its own next activity and of the packets on their way to it.
-    pub(crate) fn local_horizon(&self) -> Horizon {
-        let mut arrivals: BTreeMap<(u8, u8), Cycle> = BTreeMap::new();
-        for f in &self.in_flight {
-            let a = arrivals.entry(f.dst).or_insert(Cycle::MAX);
-            *a = (*a).min(f.packet.at);
-        }
-        let mut h = Horizon::NONE;
-        for (i, chip) in self.chips.iter().enumerate() {
-            let own = chip.next_activity().unwrap_or(Cycle::MAX);
-            let t = own.min(
-                arrivals
-                    .get(&(chip.x, chip.y))
-                    .copied()
-                    .unwrap_or(Cycle::MAX),
-            );
-            if t != Cycle::MAX {
-                h.add(self.global[i], t);
-            }
-        }
-        h
     }
 
     /// Moves the clock (every part moves it alike).
@@ -427,14 +412,14 @@ impl Machine {
     /// or nothing can happen any more.
     pub fn run(&mut self, limit: Cycle) -> StopReason {
         loop {
-            let (next, running, last) = self.local_state();
+            let (horizon, running, last) = self.local_state();
+            let next = (horizon.first != Cycle::MAX).then_some(horizon.first);
             match plan(self.now, next, running, last, limit, self.window) {
                 Err((reason, now)) => {
                     self.now = now;
                     return reason;
                 }
                 Ok(end) => {
-                    let horizon = self.local_horizon();
                     let hop = self.window;
                     let out = self.run_window(|g| horizon.end_for(g, hop).min(limit).max(end));
                     self.accept(out);

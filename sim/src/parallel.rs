@@ -354,12 +354,12 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     };
                     let mut batch_bytes = 0;
                     let stop = loop {
-                        let (next, running, last) = m.local_state();
+                        let (h, running, last) = m.local_state();
+                        let next = (h.first != u64::MAX).then_some(h.first);
                         let slot = &slots[w][parity];
                         slot.next.store(next.unwrap_or(u64::MAX), Ordering::Release);
                         slot.running.store(running, Ordering::Release);
                         slot.last.store(last, Ordering::Release);
-                        let h = m.local_horizon();
                         slot.first.store(h.first, Ordering::Release);
                         slot.chip.store(u64::from(h.chip), Ordering::Release);
                         slot.second.store(h.second, Ordering::Release);
