@@ -103,7 +103,8 @@ pub struct Machine {
 
 /// Where the machine's next activity is: the earliest time any chip could act by itself (its
 /// cores, or its router handling a packet on its way to it), which chip that is, and the
-/// earliest time of any other chip. Every thread computes the same from what all publish.
+/// earliest time of any other chip. Built from each chip's earliest time, given in any order,
+/// any number of times per chip and from any thread: the result is the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Horizon {
     /// Earliest activity anywhere (Cycle::MAX: none).
@@ -112,6 +113,8 @@ pub(crate) struct Horizon {
     pub chip: u32,
     /// Earliest activity of any chip but `chip`.
     pub second: Cycle,
+    /// The chip of `second`.
+    pub second_chip: u32,
 }
 
 impl Horizon {
@@ -120,25 +123,34 @@ impl Horizon {
         first: Cycle::MAX,
         chip: u32::MAX,
         second: Cycle::MAX,
+        second_chip: u32::MAX,
     };
 
-    /// Adds chip `chip`'s earliest activity `t` (chips in any order).
+    /// Adds that chip `chip` may act at `t`: the two earliest chips, each at its earliest.
     pub fn add(&mut self, chip: u32, t: Cycle) {
-        if (t, chip) < (self.first, self.chip) {
-            self.second = self.first;
-            self.first = t;
-            self.chip = chip;
-        } else {
+        if t == Cycle::MAX {
+            return;
+        }
+        if chip == self.chip {
+            self.first = self.first.min(t);
+        } else if chip == self.second_chip {
             self.second = self.second.min(t);
+            if (self.second, self.second_chip) < (self.first, self.chip) {
+                std::mem::swap(&mut self.first, &mut self.second);
+                std::mem::swap(&mut self.chip, &mut self.second_chip);
+            }
+        } else if (t, chip) < (self.first, self.chip) {
+            (self.second, self.second_chip) = (self.first, self.chip);
+            (self.first, self.chip) = (t, chip);
+        } else if (t, chip) < (self.second, self.second_chip) {
+            (self.second, self.second_chip) = (t, chip);
         }
     }
 
-    /// Merges another part's horizon.
+    /// Merges another part's horizon (its two earliest chips are all that can matter).
     pub fn merge(&mut self, other: Horizon) {
-        if other.first != Cycle::MAX {
-            self.add(other.chip, other.first);
-        }
-        self.second = self.second.min(other.second);
+        self.add(other.chip, other.first);
+        self.add(other.second_chip, other.second);
     }
 
     /// How far chip `chip` may run this round, with `hop` the shortest time a packet takes
@@ -333,9 +345,7 @@ impl Machine {
         let mut last = 0;
         for (i, chip) in self.chips.iter().enumerate() {
             let t = soonest[i].min(chip.next_activity().unwrap_or(Cycle::MAX));
-            if t != Cycle::MAX {
-                h.add(self.global[i], t);
-            }
+            h.add(self.global[i], t);
             running |= chip.has_running_cores();
             last = last.max(chip.now());
         }
@@ -471,5 +481,59 @@ impl Machine {
     /// faults injected with `ChipConfig::drop_mc_every`).
     pub fn packets_dropped(&self) -> u64 {
         self.chips.iter().map(|c| c.router_counters().dropped).sum()
+    }
+}
+
+#[cfg(test)]
+mod horizon_tests {
+    use super::*;
+
+    /// The horizon of (chip, time) pairs, worked out the plain way.
+    fn plain(pairs: &[(u32, Cycle)]) -> (Cycle, u32, Cycle) {
+        let mut per_chip: BTreeMap<u32, Cycle> = BTreeMap::new();
+        for &(c, t) in pairs {
+            let e = per_chip.entry(c).or_insert(Cycle::MAX);
+            *e = (*e).min(t);
+        }
+        let (chip, first) = per_chip
+            .iter()
+            .map(|(&c, &t)| (t, c))
+            .min()
+            .map_or((u32::MAX, Cycle::MAX), |(t, c)| (c, t));
+        let second = per_chip
+            .iter()
+            .filter(|(&c, _)| c != chip)
+            .map(|(_, &t)| t)
+            .min()
+            .unwrap_or(Cycle::MAX);
+        (first, chip, second)
+    }
+
+    #[test]
+    fn any_order_any_split_any_repeats_gives_the_same_horizon() {
+        // A chip may be reported by several parts (its own activity, a packet on its way).
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..2_000 {
+            let n = (next() % 9) as usize;
+            let pairs: Vec<(u32, Cycle)> =
+                (0..n).map(|_| ((next() % 5) as u32, next() % 20)).collect();
+            let want = plain(&pairs);
+            // Split over up to three parts at random, each merged into the whole.
+            let mut parts = [Horizon::NONE; 3];
+            for &(c, t) in &pairs {
+                parts[(next() % 3) as usize].add(c, t);
+            }
+            let mut whole = Horizon::NONE;
+            for p in parts {
+                whole.merge(p);
+            }
+            assert_eq!((whole.first, whole.chip, whole.second), want, "{pairs:?}");
+        }
     }
 }

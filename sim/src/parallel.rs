@@ -273,10 +273,11 @@ struct Slot {
     next: AtomicU64,
     running: AtomicBool,
     last: AtomicU64,
-    /// The part's [`Horizon`]: first, its chip, second.
+    /// The part's [`Horizon`]: its two earliest chips and their times.
     first: AtomicU64,
     chip: AtomicU64,
     second: AtomicU64,
+    second_chip: AtomicU64,
 }
 
 /// Runs `setup` on `threads` host threads (chips split into contiguous blocks) up to `limit`.
@@ -298,6 +299,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                 first: AtomicU64::new(u64::MAX),
                 chip: AtomicU64::new(u64::MAX),
                 second: AtomicU64::new(u64::MAX),
+                second_chip: AtomicU64::new(u64::MAX),
             })
         })
         .collect();
@@ -363,6 +365,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         slot.first.store(h.first, Ordering::Release);
                         slot.chip.store(u64::from(h.chip), Ordering::Release);
                         slot.second.store(h.second, Ordering::Release);
+                        slot.second_chip
+                            .store(u64::from(h.second_chip), Ordering::Release);
                         barrier.wait();
                         let mut g_next = u64::MAX;
                         let (mut g_running, mut g_last) = (false, 0);
@@ -376,6 +380,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                                 first: s.first.load(Ordering::Acquire),
                                 chip: s.chip.load(Ordering::Acquire) as u32,
                                 second: s.second.load(Ordering::Acquire),
+                                second_chip: s.second_chip.load(Ordering::Acquire) as u32,
                             });
                         }
                         let g_next = (g_next != u64::MAX).then_some(g_next);
