@@ -1313,13 +1313,15 @@ mod tests {
 
     #[test]
     fn flagged_pages_come_back_from_the_victim_tlb() {
-        // DTCM 0x400000 and the timer's page (MMIO) share TLB slot 0; 1,024 rounds of reading
-        // one then the other. engine/patches/0005 swaps the MMIO entry back from the victim
-        // TLB; without it every timer read is a page walk (over 1,000 fills).
-        // mov r0,#0x400000; mov r2,#0x21000000; mov r4,#0x400;
+        // SDRAM page 0x6002_1800 (hooked, so its entries carry a flag) and the timer's page
+        // (MMIO) share TLB slot 66 under engine/patches/0009's index; 1,024 rounds of reading
+        // one then the other. engine/patches/0005 swaps each entry back from the victim TLB;
+        // without it every read is a page walk (over 2,000 fills).
+        // mov r0,#0x60000000; add r0,r0,#0x21800; mov r2,#0x21000000; mov r4,#0x400;
         // loop: ldr r1,[r0]; ldr r3,[r2,#4]; subs r4,r4,#1; bne loop; mov r5,#1; b .
         let code = [
-            0xE3A0_0501,
+            0xE3A0_0206,
+            0xE280_0B86,
             0xE3A0_2421,
             0xE3A0_4B01,
             0xE590_1000,
