@@ -341,11 +341,9 @@ impl Chip {
 
     /// Brings core `p`'s entry in `due` up to date.
     pub(crate) fn sync_due(&mut self, p: usize) {
-        self.running &= !(1 << p);
-        if self.is_active(p) {
-            self.running |= 1 << p;
-        }
-        self.due[p] = match self.cores[p].as_ref().filter(|c| !c.halted) {
+        let active = self.cores[p].as_ref().filter(|c| !c.halted);
+        self.running = self.running & !(1 << p) | u32::from(active.is_some()) << p;
+        self.due[p] = match active {
             None => Cycle::MAX,
             Some(c) if c.sleeping => self.wake_at[p].unwrap_or(Cycle::MAX),
             Some(c) => c.state().now,

@@ -147,6 +147,11 @@ impl Horizon {
         }
     }
 
+    /// The earliest activity anywhere, None when nothing will happen.
+    pub fn next(&self) -> Option<Cycle> {
+        (self.first != Cycle::MAX).then_some(self.first)
+    }
+
     /// Merges another part's horizon (its two earliest chips are all that can matter).
     pub fn merge(&mut self, other: Horizon) {
         self.add(other.chip, other.first);
@@ -155,15 +160,17 @@ impl Horizon {
 
     /// How far chip `chip` may run this round, with `hop` the shortest time a packet takes
     /// from one chip to the next: to the earliest moment a packet from any other chip could
-    /// reach it, and a packet of its own could come back to it (two hops).
-    pub fn end_for(&self, chip: u32, hop: Cycle) -> Cycle {
-        if chip == self.chip {
+    /// reach it, and a packet of its own could come back to it (two hops); never short of the
+    /// round's plain `end` (see [`plan`]), never past `limit`.
+    pub fn end_for(&self, chip: u32, hop: Cycle, end: Cycle, limit: Cycle) -> Cycle {
+        let reach = if chip == self.chip {
             self.first
                 .saturating_add(hop.saturating_mul(2))
                 .min(self.second.saturating_add(hop))
         } else {
             self.first.saturating_add(hop)
-        }
+        };
+        reach.min(limit).max(end)
     }
 }
 
@@ -423,15 +430,14 @@ impl Machine {
     pub fn run(&mut self, limit: Cycle) -> StopReason {
         loop {
             let (horizon, running, last) = self.local_state();
-            let next = (horizon.first != Cycle::MAX).then_some(horizon.first);
-            match plan(self.now, next, running, last, limit, self.window) {
+            match plan(self.now, horizon.next(), running, last, limit, self.window) {
                 Err((reason, now)) => {
                     self.now = now;
                     return reason;
                 }
                 Ok(end) => {
                     let hop = self.window;
-                    let out = self.run_window(|g| horizon.end_for(g, hop).min(limit).max(end));
+                    let out = self.run_window(|g| horizon.end_for(g, hop, end, limit));
                     self.accept(out);
                     self.now = end;
                 }

@@ -270,7 +270,6 @@ const TRACE_BATCH_WINDOWS: u64 = 4096;
 
 /// What each worker publishes at a window's end (double-buffered by window parity).
 struct Slot {
-    next: AtomicU64,
     running: AtomicBool,
     last: AtomicU64,
     /// The part's [`Horizon`]: its two earliest chips and their times.
@@ -293,7 +292,6 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
     let slots: Vec<[Slot; 2]> = (0..threads)
         .map(|_| {
             std::array::from_fn(|_| Slot {
-                next: AtomicU64::new(u64::MAX),
                 running: AtomicBool::new(false),
                 last: AtomicU64::new(0),
                 first: AtomicU64::new(u64::MAX),
@@ -357,9 +355,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     let mut batch_bytes = 0;
                     let stop = loop {
                         let (h, running, last) = m.local_state();
-                        let next = (h.first != u64::MAX).then_some(h.first);
                         let slot = &slots[w][parity];
-                        slot.next.store(next.unwrap_or(u64::MAX), Ordering::Release);
                         slot.running.store(running, Ordering::Release);
                         slot.last.store(last, Ordering::Release);
                         slot.first.store(h.first, Ordering::Release);
@@ -368,12 +364,10 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         slot.second_chip
                             .store(u64::from(h.second_chip), Ordering::Release);
                         barrier.wait();
-                        let mut g_next = u64::MAX;
                         let (mut g_running, mut g_last) = (false, 0);
                         let mut horizon = Horizon::NONE;
                         for s in slots {
                             let s = &s[parity];
-                            g_next = g_next.min(s.next.load(Ordering::Acquire));
                             g_running |= s.running.load(Ordering::Acquire);
                             g_last = g_last.max(s.last.load(Ordering::Acquire));
                             horizon.merge(Horizon {
@@ -383,15 +377,13 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                                 second_chip: s.second_chip.load(Ordering::Acquire) as u32,
                             });
                         }
-                        let g_next = (g_next != u64::MAX).then_some(g_next);
-                        match plan(m.now(), g_next, g_running, g_last, limit, window) {
+                        match plan(m.now(), horizon.next(), g_running, g_last, limit, window) {
                             Err((reason, now)) => {
                                 m.set_now(now);
                                 break reason;
                             }
                             Ok(end) => {
-                                let out = m
-                                    .run_window(|g| horizon.end_for(g, window).min(limit).max(end));
+                                let out = m.run_window(|g| horizon.end_for(g, window, end, limit));
                                 if tracing {
                                     let bytes = m.take_trace();
                                     if !bytes.is_empty() {
