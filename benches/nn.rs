@@ -6,21 +6,14 @@
 //! Run: `cargo bench --bench nn` (knobs: `IRIS_EPOCHS=N` (default 5), `DIGITS_SAMPLES=N` training
 //! samples of digits for one epoch (default 300)).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use spinn_hw::geometry::MachineDesc;
-use spinn_nn::machine::{self, MachineOptions};
-use spinn_nn::ModelSpec;
-use spinn_sim::chip::ChipConfig;
-use spinn_toolchain::target::SimTarget;
+use spinn_nn::machine::MachineOptions;
 
 mod common;
 
 fn bench(name: &str, epochs: usize, train_samples: usize) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
-    let spec = ModelSpec::from_file(&path).unwrap();
-    let (mut train, mut test) = spec.load_data().unwrap();
+    let (spec, mut train, mut test) = common::model(name);
     train.x.truncate(train_samples);
     train.y.truncate(train_samples);
     // Per training sample: no evaluation pass in the measured run.
@@ -28,27 +21,14 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
     test.y.clear();
     let mut model = spec.build();
     let mut host = model.clone();
-    let opts = MachineOptions::for_model(&spec);
-    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
-    let t = Instant::now();
-    let run = machine::train(
-        &mut target,
-        &mut model,
-        &train,
-        &test,
-        epochs,
-        spec.training.shuffle_seed,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap();
-    let machine_host = t.elapsed().as_secs_f64();
+    let (run, machine_host) = common::train_on_spinn3(&spec, &mut model, &train, &test, epochs);
     let t = Instant::now();
     host.fit(&train.x, &train.y, epochs, spec.training.shuffle_seed)
         .unwrap();
     let reference_host = t.elapsed().as_secs_f64();
     let n = (epochs * train.len()) as f64;
     // The run ends with the cores' linger after the last sample; take it out of machine time.
+    let opts = MachineOptions::for_model(&spec);
     let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
     let sim_ns = run.sim_time_ns.saturating_sub(linger_ns) as f64;
     println!(

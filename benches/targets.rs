@@ -6,17 +6,13 @@
 //! Run: `cargo bench --bench targets` (knobs: `IDLE_MS=N` for the SpiNN-5 idle run,
 //! `FABRIC_ROUNDS=N` for the all-to-all).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use spinn_hw::geometry::MachineDesc;
-use spinn_nn::machine::{self, MachineOptions};
-use spinn_nn::ModelSpec;
 use spinn_sim::chip::{Chip, ChipConfig};
 use spinn_sim::parallel;
 use spinn_sim::{workloads, CPU_CLK_MHZ};
-use spinn_toolchain::target::SimTarget;
 
 mod common;
 
@@ -74,25 +70,10 @@ fn idle_chip() -> f64 {
 
 /// Host time ÷ machine time of `spinn train models/iris.toml` (one epoch).
 fn train_iris() -> f64 {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/iris.toml");
-    let spec = ModelSpec::from_file(&path).unwrap();
-    let (train, test) = spec.load_data().unwrap();
+    let (spec, train, test) = common::model("iris");
     let mut model = spec.build();
-    let opts = MachineOptions::for_model(&spec);
-    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
-    let t = Instant::now();
-    let run = machine::train(
-        &mut target,
-        &mut model,
-        &train,
-        &test,
-        1,
-        spec.training.shuffle_seed,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap();
-    t.elapsed().as_secs_f64() / (run.sim_time_ns as f64 * 1e-9)
+    let (run, host) = common::train_on_spinn3(&spec, &mut model, &train, &test, 1);
+    host / (run.sim_time_ns as f64 * 1e-9)
 }
 
 /// A SpiNN-5 with every application core idling on a 1 ms tick, on 2 threads: simulated ÷

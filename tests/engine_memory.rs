@@ -2,11 +2,10 @@
 //! Resident memory per loaded core (engine/patches/0002-small-engine): alone in its own test
 //! binary, so that nothing else allocates while it measures.
 
-use std::path::PathBuf;
-
-use spinn_hw::program::Program;
 use spinn_sim::chip::{Chip, ChipConfig};
 use spinn_sim::CPU_CLK_MHZ;
+
+mod common;
 
 /// This process's resident set in bytes (/proc/self/statm, second field, in pages).
 fn resident_bytes() -> u64 {
@@ -17,10 +16,7 @@ fn resident_bytes() -> u64 {
 
 #[test]
 fn a_loaded_core_costs_less_than_three_and_a_half_mib() {
-    let prog = Program::from_file(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/idle.elf"),
-    )
-    .unwrap();
+    let prog = common::firmware("idle");
     let mut chip = Chip::new(0, 0, 1, 1, ChipConfig::default());
     // One core first, so that what every chip and engine needs once is not counted per core.
     chip.load(1, &prog, 16, 0).unwrap();

@@ -2,8 +2,6 @@
 //! End-to-end tests of many chips: the `fabric` firmware on every chip sends multicast packets
 //! through routing tables written by the test, over the links of real machine shapes.
 
-use std::path::PathBuf;
-
 use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::Program;
 use spinn_hw::report::StopReason;
@@ -14,13 +12,14 @@ use spinn_sim::chip::ChipConfig;
 use spinn_sim::machine::Machine;
 use spinn_sim::CPU_CLK_MHZ;
 
+mod common;
+
 const MS: u64 = CPU_CLK_MHZ * 1000;
 /// Where the test leaves each core's parameter block (user SDRAM, one 64 KiB slot per core).
 const PARAMS: u32 = 0x6100_0000;
 
 fn fabric() -> Program {
-    Program::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/fabric.elf"))
-        .unwrap()
+    common::firmware("fabric")
 }
 
 fn key(dst: (u8, u8), src: (u8, u8), n: u8) -> u32 {
@@ -430,10 +429,7 @@ fn tables_route_around_a_dead_link() {
 fn dead_cores_are_skipped_in_the_virtual_numbering() {
     let desc = MachineDesc::from_json(r#"{"base": "spinn3", "dead_cores": [[1, 1, 5]]}"#).unwrap();
     let mut m = Machine::new(desc, ChipConfig::default());
-    let hello = Program::from_file(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware/build/hello.elf"),
-    )
-    .unwrap();
+    let hello = common::firmware("hello");
     let chip = m.chip(1, 1).unwrap();
     assert_eq!(chip.num_cores(), 17);
     assert_eq!(

@@ -4,7 +4,6 @@
 //! whatever the quantum, and whatever the number of host threads. (Cores of one chip that
 //! contend for a lock or memory are another matter: how they interleave is the model's.)
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use spinn_hw::geometry::MachineDesc;
@@ -13,13 +12,10 @@ use spinn_sim::chip::ChipConfig;
 use spinn_sim::parallel::{self, Load, Setup};
 use spinn_sim::CPU_CLK_MHZ;
 
+mod common;
+
 fn program(name: &str) -> Arc<Program> {
-    Arc::new(
-        Program::from_file(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("firmware/build/{name}.elf")),
-        )
-        .unwrap(),
-    )
+    Arc::new(common::firmware(name))
 }
 
 /// The fingerprint lines of core (0,0,1) running `app`, with `others` loaded elsewhere.

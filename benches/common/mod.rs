@@ -9,8 +9,11 @@ use std::time::Instant;
 
 use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::Program;
+use spinn_nn::machine::{self, MachineOptions, MachineRun};
+use spinn_nn::{Dataset, ModelSpec, Sequential};
 use spinn_sim::chip::ChipConfig;
 use spinn_sim::parallel::{Load, Setup};
+use spinn_toolchain::target::SimTarget;
 use unicorn_engine::unicorn_const::{Arch, Mode, Permission};
 use unicorn_engine::{RegisterARM, Unicorn};
 
@@ -71,4 +74,38 @@ pub fn loaded_everywhere(desc: MachineDesc, program: Arc<Program>) -> Setup {
         }));
     }
     setup
+}
+
+/// The example model `models/NAME.toml` with its training and held-out data.
+pub fn model(name: &str) -> (ModelSpec, Dataset, Dataset) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
+    let spec = ModelSpec::from_file(&path).unwrap();
+    let (train, test) = spec.load_data().unwrap();
+    (spec, train, test)
+}
+
+/// `spec`'s network `model` trained for `epochs` on a simulated SpiNN-3, as `spinn train`
+/// does: the run and the host seconds it took.
+pub fn train_on_spinn3(
+    spec: &ModelSpec,
+    model: &mut Sequential,
+    train: &Dataset,
+    test: &Dataset,
+    epochs: usize,
+) -> (MachineRun, f64) {
+    let opts = MachineOptions::for_model(spec);
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let t = Instant::now();
+    let run = machine::train(
+        &mut target,
+        model,
+        train,
+        test,
+        epochs,
+        spec.training.shuffle_seed,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    (run, t.elapsed().as_secs_f64())
 }

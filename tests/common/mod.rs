@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Helpers shared by the tests that drive `spinn serve` over UDP.
+//! Helpers shared by the end-to-end tests: the committed firmware, `spinn` runs, and driving
+//! `spinn serve` over UDP.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -10,6 +11,12 @@ use std::time::{Duration, Instant};
 
 use spinn_proto::scp::{ScpReply, ScpRequest, CMD_VER, RC_OK};
 use spinn_proto::sdp::{SdpHeader, SdpMessage};
+
+/// The committed firmware `firmware/build/NAME.elf`.
+pub fn firmware(name: &str) -> spinn_hw::program::Program {
+    spinn_hw::program::Program::from_file(&root().join(format!("firmware/build/{name}.elf")))
+        .unwrap()
+}
 
 /// Runs `spinn` with `args`: exit status, stdout, stderr.
 pub fn spinn(args: &[&str]) -> (i32, String, String) {
