@@ -4,7 +4,9 @@
 //! benches (core_mips, idle_chip, fabric, nn), so that one run shows where spinn stands.
 //!
 //! Run: `cargo bench --bench targets` (knobs: `IDLE_MS=N` for the SpiNN-5 idle run,
-//! `FABRIC_ROUNDS=N` for the all-to-all).
+//! `IDLE_MACHINE=M` to idle another machine than a SpiNN-5, `FABRIC_ROUNDS=N` for the
+//! all-to-all, `ONLY=core,idle,iris,fabric,spinn5` to measure some figures only, e.g. under a
+//! profiler).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,12 +78,23 @@ fn train_iris() -> f64 {
     host / (run.sim_time_ns as f64 * 1e-9)
 }
 
-/// A SpiNN-5 with every application core idling on a 1 ms tick, on 2 threads: simulated ÷
-/// host time once the 816 engines are built, the same with building included, and the peak
+/// A SpiNN-5 (or `IDLE_MACHINE`) with every application core idling on a 1 ms tick, on 2
+/// threads, its rounds and engine entries printed: simulated ÷ host time once the 816 engines are built, the same with building included, and the peak
 /// resident memory.
 fn spinn5_idle(ms: u64) -> (f64, f64, u64, usize) {
-    let setup = common::loaded_everywhere(MachineDesc::spinn5(), Arc::new(common::elf("idle")));
+    let desc = std::env::var("IDLE_MACHINE")
+        .map_or(MachineDesc::spinn5(), |m| MachineDesc::parse(&m).unwrap());
+    let setup = common::loaded_everywhere(desc, Arc::new(common::elf("idle")));
     let out = parallel::run(&setup, 2, ms * MS).unwrap();
+    let core_ticks = (out.cores.len() as u64 * ms) as f64;
+    info(
+        "  rounds per ms, engine entries per core and tick",
+        format!(
+            "{:.1}, {:.2}",
+            out.host.rounds as f64 / ms as f64,
+            out.host.engine_entries as f64 / core_ticks
+        ),
+    );
     let simulated = ms as f64 / 1000.0;
     let steady = simulated / out.host.run_seconds;
     let with_build = simulated / (out.host.run_seconds + out.host.build_seconds);
@@ -108,36 +121,52 @@ fn fabric() -> (f64, f64) {
     (host[0], host[1])
 }
 
+/// Whether the figure named `name` is to be measured (the `ONLY` knob; all when unset).
+fn wanted(name: &str) -> bool {
+    std::env::var("ONLY").map_or(true, |only| only.split(',').any(|n| n.trim() == name))
+}
+
 fn main() {
     println!("{:<52} {:>26}   {:<19} ", "figure", "now", "target");
-    let (spinn, plain) = core_speed();
-    row(
-        "core_mips, default mode, × our engine hook-free",
-        format!("{:.2} ({spinn:.0} / {plain:.0} MIPS)", spinn / plain),
-        "≥ 0.6",
-        spinn / plain >= 0.6,
-    );
-    let idle = idle_chip();
-    row(
-        "idle_chip (17 cores, 1 ms tick), × real time",
-        format!("{idle:.1}"),
-        "≥ 40",
-        idle >= 40.0,
-    );
-    let iris = train_iris();
-    row(
-        "spinn train iris (1 epoch), host ÷ machine time",
-        format!("{iris:.2}"),
-        "≤ 1",
-        iris <= 1.0,
-    );
-    let (one, two) = fabric();
-    row(
-        "fabric all-to-all on SpiNN-5, 2 threads vs 1",
-        format!("{:.2}× ({one:.2} s / {two:.2} s)", one / two),
-        "≥ 1.9",
-        one / two >= 1.9,
-    );
+    if wanted("core") {
+        let (spinn, plain) = core_speed();
+        row(
+            "core_mips, default mode, × our engine hook-free",
+            format!("{:.2} ({spinn:.0} / {plain:.0} MIPS)", spinn / plain),
+            "≥ 0.6",
+            spinn / plain >= 0.6,
+        );
+    }
+    if wanted("idle") {
+        let idle = idle_chip();
+        row(
+            "idle_chip (17 cores, 1 ms tick), × real time",
+            format!("{idle:.1}"),
+            "≥ 40",
+            idle >= 40.0,
+        );
+    }
+    if wanted("iris") {
+        let iris = train_iris();
+        row(
+            "spinn train iris (1 epoch), host ÷ machine time",
+            format!("{iris:.2}"),
+            "≤ 1",
+            iris <= 1.0,
+        );
+    }
+    if wanted("fabric") {
+        let (one, two) = fabric();
+        row(
+            "fabric all-to-all on SpiNN-5, 2 threads vs 1",
+            format!("{:.2}× ({one:.2} s / {two:.2} s)", one / two),
+            "≥ 1.9",
+            one / two >= 1.9,
+        );
+    }
+    if !wanted("spinn5") {
+        return;
+    }
     // Last: its peak resident memory is the process's.
     let (with_build, steady, peak, cores) = spinn5_idle(common::knob("IDLE_MS", 200));
     row(

@@ -196,6 +196,11 @@ impl Chip {
         self.shared.borrow_mut()
     }
 
+    /// Times an engine was entered to run one of this chip's cores so far.
+    pub fn engine_entries(&self) -> u64 {
+        self.cores.iter().flatten().map(|c| c.state().slices).sum()
+    }
+
     /// Packets launched by cores so far.
     pub fn packets_sent(&self) -> u64 {
         self.packets_sent

@@ -477,6 +477,11 @@ impl Machine {
             .collect()
     }
 
+    /// Times an engine was entered to run a core, machine-wide (a host cost, not a result).
+    pub fn engine_entries(&self) -> u64 {
+        self.chips.iter().map(|c| c.engine_entries()).sum()
+    }
+
     /// Packets launched by cores, machine-wide.
     pub fn packets_sent(&self) -> u64 {
         self.chips.iter().map(|c| c.packets_sent()).sum()

@@ -100,6 +100,10 @@ pub struct HostTiming {
     pub build_seconds: f64,
     /// Running it (the slowest thread).
     pub run_seconds: f64,
+    /// Rounds (windows) the run took: what the threads synchronise on.
+    pub rounds: u64,
+    /// Times an engine was entered to run a core, over every core.
+    pub engine_entries: u64,
 }
 
 impl PartialEq for HostTiming {
@@ -353,6 +357,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                         chunks: Vec::new(),
                     };
                     let mut batch_bytes = 0;
+                    let mut rounds = 0u64;
                     let stop = loop {
                         let (h, running, last) = m.local_state();
                         let slot = &slots[w][parity];
@@ -383,6 +388,7 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                                 break reason;
                             }
                             Ok(end) => {
+                                rounds += 1;
                                 let out = m.run_window(|g| horizon.end_for(g, window, end, limit));
                                 if tracing {
                                     let bytes = m.take_trace();
@@ -433,6 +439,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
                     part.host = HostTiming {
                         build_seconds: (running - started).as_secs_f64(),
                         run_seconds: running.elapsed().as_secs_f64(),
+                        rounds,
+                        engine_entries: m.engine_entries(),
                     };
                     Ok(part)
                 })
@@ -506,6 +514,8 @@ pub fn run(setup: &Setup, threads: usize, limit: Cycle) -> Result<Outcome, Machi
             .map(|p| p.host.build_seconds)
             .fold(0.0, f64::max),
         run_seconds: parts.iter().map(|p| p.host.run_seconds).fold(0.0, f64::max),
+        rounds: parts[0].host.rounds,
+        engine_entries: parts.iter().map(|p| p.host.engine_entries).sum(),
     };
     let mut watchdog_resets: Vec<WatchdogFired> = parts
         .iter()

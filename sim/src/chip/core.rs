@@ -1282,7 +1282,7 @@ mod tests {
     #[test]
     fn block_costs_are_counted_by_translated_code() {
         // engine/patches/0007: 100 rounds of a 3-instruction loop, counted at each block start
-        // by the engine; the slice ends at the first block that would pass the budget.
+        // by the engine; the slice ends at the first block boundary at or past the budget.
         // mov r4,#100; loop: add r1,r1,#1; subs r4,r4,#1; bne loop; mov r5,#1; b .
         let code = [
             0xE3A0_4064,
@@ -1301,6 +1301,27 @@ mod tests {
         assert!(st.instructions >= 302, "{} instructions", st.instructions);
         // Time stops within one block of the budget: `b .` is a 1-instruction block.
         assert!(st.now >= 1_000_000 && st.now < 1_000_010, "now {}", st.now);
+    }
+
+    #[test]
+    fn a_slice_ends_at_the_first_block_boundary_past_its_end() {
+        // engine/patches/0011: one entry reaches the end. Without it, a slice whose end falls
+        // inside a block stopped at the boundary before (and the next entry ran that block).
+        // mov r4,#0x10000; loop: add r1,r1,#1; subs r4,r4,#1; bne loop; b .
+        let code = [0xE3A0_4801, 0xE281_1001, 0xE254_4001, 0x1AFF_FFFC, B_SELF];
+        let mut core = core_with(&code, true);
+        for k in 1..=40 {
+            let until = core.state().now + k;
+            let slices = core.state().slices;
+            assert_eq!(core.run_slice(until), SliceEnd::Budget);
+            assert_eq!(core.state().slices, slices + 1);
+            let now = core.state().now;
+            // The loop's block costs more than 1 cycle and less than 10.
+            assert!(
+                now >= until && now < until + 10,
+                "end {until}, stopped at {now}"
+            );
+        }
     }
 
     #[test]
