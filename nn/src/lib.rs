@@ -10,7 +10,9 @@ mod rng;
 pub mod spec;
 
 pub use data::Dataset;
-pub use model::{epoch_order, predicted_class, Dense, History, Input, Sequential, Sgd};
+pub mod layers;
+pub use layers::{Conv, Dense, Layer, Padding, Pool, PoolOp, Reshape, Shape};
+pub use model::{epoch_order, predicted_class, History, Input, Sequential, Sgd};
 pub use rng::SplitMix64;
 pub use spec::{ModelSpec, SpecError, WeightsFile};
 

@@ -37,7 +37,9 @@ use spinn_toolchain::{AppGraph, MapError, Placement, Vertex};
 use crate::model::{epoch_order, History, Sequential};
 use crate::{Activation, Dataset, Loss, NnError};
 
+mod kinds;
 mod nn_h;
+use kinds::MachineLayer;
 use nn_h::*;
 
 /// Largest difference between a weight trained on the machine and the same weight trained
@@ -222,31 +224,13 @@ fn loss_code(l: Loss) -> u32 {
     }
 }
 
-/// Bytes of DTCM a dense core with `units` of a layer of `inputs` inputs needs, with `sources`
-/// cores sending it backward values (mirrors setup_dense in nn.c, plus the runtime's heap slack).
-fn dense_dtcm(inputs: u32, units: u32, sources: u32) -> u32 {
-    let words = 2 * inputs * units + 5 * units + 2 * inputs + sources * units;
-    let bits = inputs.div_ceil(32) + (sources * units).div_ceil(32);
-    4 * (words + bits) + 512
-}
-
 /// What each application vertex is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
     Input,
-    Dense(usize),
+    /// A slice of machine layer `m` (an index into [`Plan::mlayers`]).
+    Layer(usize),
     Loss,
-}
-
-impl Part {
-    /// The name of the core running slice `mv` of this part, for reports.
-    fn core_name(self, mv: &MachineVertex) -> String {
-        match self {
-            Part::Input => "input".to_string(),
-            Part::Dense(k) => format!("dense {k} units {}..{}", mv.lo, mv.hi),
-            Part::Loss => "loss".to_string(),
-        }
-    }
 }
 
 /// The network as an application graph, with what is needed to lay it out.
@@ -254,6 +238,27 @@ struct Plan {
     graph: AppGraph,
     parts: BTreeMap<AppVertexId, Part>,
     layers: Vec<AppVertexId>,
+    /// The layers that take cores, in order.
+    mlayers: Vec<MachineLayer>,
+}
+
+impl Plan {
+    /// The name of the core running slice `mv` of `part`, for reports.
+    fn core_name(&self, part: Part, mv: &MachineVertex) -> String {
+        match part {
+            Part::Input => "input".to_string(),
+            Part::Layer(m) => {
+                let l = &self.mlayers[m];
+                let what = if l.layer_indices() {
+                    "channels"
+                } else {
+                    "units"
+                };
+                format!("{} {what} {}..{}", l.name().to_lowercase(), mv.lo, mv.hi)
+            }
+            Part::Loss => "loss".to_string(),
+        }
+    }
 }
 
 fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
@@ -263,17 +268,25 @@ fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
     let sgd = model
         .optimizer()
         .ok_or_else(|| MachineError::Model("the model is not compiled: no optimiser".into()))?;
-    let layers = model.layers();
-    if layers.is_empty() {
-        return Err(MachineError::Model("the model has no layers".into()));
-    }
-    if let Some(k) = layers[..layers.len() - 1]
+    let layers = MachineLayer::of(model);
+    let Some(last) = layers.last() else {
+        return Err(MachineError::Model(
+            "the model has no layers that compute".into(),
+        ));
+    };
+    if let Some(l) = layers[..layers.len() - 1]
         .iter()
-        .position(|l| l.activation == Activation::Softmax)
+        .find(|l| l.activation() == Activation::Softmax)
     {
         return Err(MachineError::Model(format!(
-            "layer {k}: softmax is only supported on the last layer on the machine (its units may be split over cores)"
+            "layer {}: softmax is only supported on the last layer on the machine (its units may be split over cores)",
+            l.k
         )));
+    }
+    if !matches!(last.spec, crate::Layer::Dense(_)) || last.k + 1 != model.layers().len() {
+        return Err(MachineError::Model(
+            "the last layer must be Dense on the machine (the loss core takes its units)".into(),
+        ));
     }
     if sgd.batch_size == 0 || !(sgd.learning_rate.is_finite()) {
         return Err(MachineError::Model(
@@ -300,50 +313,46 @@ fn plan(
     input_sdram: u32,
     loss_sdram: u32,
 ) -> Result<Plan, MachineError> {
-    let layers = model.layers();
+    let layers = MachineLayer::of(model);
     let mut graph = AppGraph::new();
     let mut parts = BTreeMap::new();
     let input = graph.add_vertex(one_core("input", model.inputs(), input_sdram));
     parts.insert(input, Part::Input);
-    let inputs_of = |k: usize| layer_inputs(model, k) as u32;
-    // Units per core, last layer first: a slice's DTCM holds the partial sums of every core of
+    // Atoms per core, last layer first: a slice's DTCM holds the partial sums of every core of
     // the layer above, so that layer's split comes first.
     let mut per = vec![1u32; layers.len()];
     let mut sources = vec![1u32; layers.len()];
     for k in (0..layers.len()).rev() {
-        let units = layers[k].units as u32;
+        let l = &layers[k];
         if let Some(next) = layers.get(k + 1) {
-            sources[k] = (next.units as u32).div_ceil(per[k + 1]);
+            sources[k] = next.atoms().div_ceil(per[k + 1]);
         }
-        let mut p = if opts.units_per_core == 0 {
-            units
-        } else {
-            opts.units_per_core.min(units)
-        };
-        while p > 1 && dense_dtcm(inputs_of(k), p, sources[k]) > DTCM_DATA_BYTES {
+        let mut p = l.per_core(opts.units_per_core);
+        while p > 1 && l.dtcm(p, sources[k]) > DTCM_DATA_BYTES {
             p -= 1;
         }
         per[k] = p;
     }
     let mut ids = Vec::new();
-    for (k, l) in layers.iter().enumerate() {
-        let (units, inputs, per) = (l.units as u32, inputs_of(k), per[k]);
-        let dtcm = dense_dtcm(inputs, per, sources[k]);
-        if k == 0 && units.div_ceil(per) > MAX_FIRST_LAYER_CORES {
+    for (m, l) in layers.iter().enumerate() {
+        let (atoms, per) = (l.atoms(), per[m]);
+        let dtcm = l.dtcm(per, sources[m]);
+        if m == 0 && atoms.div_ceil(per) > MAX_FIRST_LAYER_CORES {
             return Err(MachineError::Model(format!(
-                "layer 0 would need {} cores, the input core follows at most {MAX_FIRST_LAYER_CORES}: raise units_per_core",
-                units.div_ceil(per)
+                "layer {} would need {} cores, the input core follows at most {MAX_FIRST_LAYER_CORES}: raise units_per_core",
+                l.k,
+                atoms.div_ceil(per)
             )));
         }
         let id = graph.add_vertex(Vertex {
-            name: format!("dense {k} ({units} units, {:?})", l.activation),
-            atoms: units,
+            name: format!("{} ({atoms} atoms, {:?})", l.name(), l.activation()),
+            atoms,
             max_atoms_per_core: per,
             dtcm_bytes: dtcm,
             sdram_bytes: 4
-                * (P_WORDS as u32 + S_WORDS as u32 + (inputs + 1) * per + IN_WORDS as u32 * 8),
+                * (P_WORDS as u32 + S_WORDS as u32 + (l.rows() + 1) * per + IN_WORDS as u32 * 8),
         });
-        parts.insert(id, Part::Dense(k));
+        parts.insert(id, Part::Layer(m));
         ids.push(id);
     }
     let loss = graph.add_vertex(one_core("loss", model.outputs(), loss_sdram));
@@ -363,6 +372,7 @@ fn plan(
         graph,
         parts,
         layers: ids,
+        mlayers: layers,
     })
 }
 
@@ -372,9 +382,16 @@ fn partition_count(mg: &MachineGraph, plan: &Plan, model: &Sequential, p: &Parti
     match (plan.parts[&v.app_vertex], p.name.as_str()) {
         (Part::Input, "fwd") => model.inputs() as u32,
         (Part::Input, _) => 0,
-        (Part::Dense(_), "fwd") => v.atoms(),
-        (Part::Dense(0), _) => 1,
-        (Part::Dense(k), _) => model.layers()[k - 1].units as u32,
+        (Part::Layer(m), "fwd") => {
+            let l = &plan.mlayers[m];
+            if l.layer_indices() {
+                l.n_out()
+            } else {
+                v.atoms()
+            }
+        }
+        (Part::Layer(0), _) => 1,
+        (Part::Layer(m), _) => plan.mlayers[m].n_in(),
         (Part::Loss, "back") => model.outputs() as u32,
         (Part::Loss, _) => 1,
     }
@@ -475,15 +492,6 @@ fn check_data(model: &Sequential, d: &Dataset, what: &str) -> Result<(), Machine
         NnError::Shape(m) => NnError::Shape(format!("{what}: {m}")).into(),
         other => other.into(),
     })
-}
-
-/// Inputs of dense layer `k`: the units of the layer below, or the features.
-fn layer_inputs(model: &Sequential, k: usize) -> usize {
-    if k == 0 {
-        model.inputs()
-    } else {
-        model.layers()[k - 1].units
-    }
 }
 
 /// Runs `epochs` of `train` then `test` through `model` on the machine: lay out, load, run,
@@ -714,7 +722,7 @@ impl<'a> Mapped<'a> {
         }
         let out = match part {
             Part::Input => ["fwd", "ctl"],
-            Part::Dense(_) => ["fwd", "back"],
+            Part::Layer(_) => ["fwd", "back"],
             Part::Loss => ["back", "done"],
         }
         .map(|name| self.outgoing(v, name));
@@ -732,9 +740,10 @@ impl<'a> Mapped<'a> {
         sdram.write(in_parts, words_to_bytes(&ins.concat()));
         let role = match part {
             Part::Input => self.input_role(&mut sdram)?,
-            Part::Dense(k) => self.dense_role(&mut sdram, k, mv, weights)?,
+            Part::Layer(m) => self.layer_role(&mut sdram, m, mv, weights)?,
             Part::Loss => self.loss_role(&mut sdram)?,
         };
+        let (data, history) = role.results();
         let params = Params {
             n_train: self.job.n_train as u32,
             epochs: self.job.epochs as u32,
@@ -747,11 +756,11 @@ impl<'a> Mapped<'a> {
             out,
             status,
             stagger_us: self.stagger_us(v, out),
+            rx_ring: self.rx_ring(part),
             role,
         };
         sdram.write(param_addr, words_to_bytes(&params.words()));
         sdram.write(status, vec![0; 4 * S_WORDS]);
-        let (data, history) = role.results();
         Ok(CoreImage {
             info: CoreInfo {
                 x,
@@ -763,11 +772,27 @@ impl<'a> Mapped<'a> {
                 status,
                 data,
                 history,
-                name: part.core_name(mv),
+                name: self.plan.core_name(part, mv),
             },
             params: param_addr,
             writes: sdram.writes,
         })
+    }
+
+    /// Packets the receive ring of a core of `part` holds.
+    fn rx_ring(&self, part: Part) -> u32 {
+        match part {
+            // "done" from each first-layer core and the loss core.
+            Part::Input => kinds::rx_ring(MAX_FIRST_LAYER_CORES + 1),
+            Part::Layer(m) => {
+                let sources = match self.plan.layers.get(m + 1) {
+                    Some(&up) => self.mapping.graph.slices_of(up).len() as u32,
+                    None => 1,
+                };
+                self.plan.mlayers[m].rx_ring(sources)
+            }
+            Part::Loss => kinds::rx_ring(self.model.outputs() as u32),
+        }
     }
 
     /// The entries of `v`'s incoming partitions, as the firmware searches them.
@@ -805,46 +830,52 @@ impl<'a> Mapped<'a> {
         })
     }
 
-    /// A dense core's data: its units' columns of layer `k`'s kernel, then their biases.
-    fn dense_role(
+    /// A layer core's data: its atoms' columns of the layer's kernel, then their biases.
+    fn layer_role(
         &self,
         sdram: &mut Sdram,
-        k: usize,
+        m: usize,
         mv: &MachineVertex,
         weights: &[Vec<f32>],
     ) -> Result<RoleParams, TargetError> {
-        let layers = self.model.layers();
-        let n_in = layer_inputs(self.model, k);
-        let units = layers[k].units;
-        let last = k + 1 == layers.len();
+        let layers = &self.plan.mlayers;
+        let l = &layers[m];
+        let last = m + 1 == layers.len();
         let (lo, hi) = (mv.lo as usize, mv.hi as usize);
-        let kernel = &weights[2 * k];
-        let bias = &weights[2 * k + 1];
-        let slice: Vec<f32> = (0..n_in)
-            .flat_map(|i| kernel[i * units + lo..i * units + hi].iter().copied())
-            .chain(bias[lo..hi].iter().copied())
-            .collect();
-        let weights = sdram.block(floats_to_bytes(slice))?;
+        let (rows, atoms) = (l.rows() as usize, l.atoms() as usize);
+        let weights = if rows == 0 {
+            0
+        } else {
+            let first = self.model.first_weight(l.k);
+            let (kernel, bias) = (&weights[first], &weights[first + 1]);
+            let slice: Vec<f32> = (0..rows)
+                .flat_map(|r| kernel[r * atoms + lo..r * atoms + hi].iter().copied())
+                .chain(bias[lo..hi].iter().copied())
+                .collect();
+            sdram.block(floats_to_bytes(slice))?
+        };
         let bwd_srcs = if last {
             1
         } else {
-            self.mapping.graph.slices_of(self.plan.layers[k + 1]).len() as u32
+            self.mapping.graph.slices_of(self.plan.layers[m + 1]).len() as u32
         };
-        Ok(RoleParams::Dense {
-            inputs: n_in as u32,
+        Ok(RoleParams::Layer {
+            kind: l.kind(),
+            inputs: l.n_in(),
             lo: mv.lo,
             hi: mv.hi,
             // The loss core applies the last layer's activation.
             act: if last {
                 ACT_IDENTITY
             } else {
-                act_code(layers[k].activation)
+                act_code(l.activation())
             },
-            flags: if k == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 },
+            flags: if m == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 },
             learning_rate: self.job.sgd.learning_rate,
             batch: self.job.sgd.batch_size as u32,
             weights,
             bwd_srcs,
+            geometry: l.geometry(),
         })
     }
 
@@ -858,7 +889,7 @@ impl<'a> Mapped<'a> {
         ))?;
         let pred = sdram.block(vec![0; 4 * (job.n_eval * outputs).max(1)])?;
         let history = sdram.block(vec![0; 4 * (2 * job.epochs).max(1)])?;
-        let last_act = self.model.layers().last().expect("a layer").activation;
+        let last_act = self.plan.mlayers.last().expect("a layer").activation();
         Ok(RoleParams::Loss {
             order,
             outputs: outputs as u32,
@@ -894,9 +925,16 @@ fn incoming_entries(
             let (kind, arg) = match (src_part, pid.name.as_str(), dst_part) {
                 (Part::Input, "fwd", _) => (KIND_FWD, 0),
                 (Part::Input, _, _) => (KIND_CTL, 0),
-                (Part::Dense(_), "fwd", _) => (KIND_FWD, src.lo),
-                (Part::Dense(_), _, Part::Input) => (KIND_DONE, slice_index),
-                (Part::Dense(_), _, _) => (KIND_BWD, slice_index),
+                (Part::Layer(m), "fwd", _) => (
+                    KIND_FWD,
+                    if plan.mlayers[m].layer_indices() {
+                        0
+                    } else {
+                        src.lo
+                    },
+                ),
+                (Part::Layer(_), _, Part::Input) => (KIND_DONE, slice_index),
+                (Part::Layer(_), _, _) => (KIND_BWD, slice_index),
                 (Part::Loss, "back", _) => (KIND_BWD, 0),
                 (Part::Loss, _, _) => (KIND_DONE, DONE_FROM_LOSS),
             };
@@ -957,18 +995,21 @@ struct Params {
     /// Address of the status block.
     status: u32,
     stagger_us: u32,
+    /// Packets the receive ring holds.
+    rx_ring: u32,
     role: RoleParams,
 }
 
 /// The role and the words of a parameter block that depend on it (addresses are SDRAM's).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum RoleParams {
     Input {
         order: u32,
         features: u32,
         x: u32,
     },
-    Dense {
+    Layer {
+        kind: u32,
         inputs: u32,
         lo: u32,
         hi: u32,
@@ -978,6 +1019,8 @@ enum RoleParams {
         batch: u32,
         weights: u32,
         bwd_srcs: u32,
+        /// The kind's geometry words (P_G_*).
+        geometry: Vec<(usize, u32)>,
     },
     Loss {
         order: u32,
@@ -995,7 +1038,7 @@ impl RoleParams {
     fn results(&self) -> (u32, u32) {
         match *self {
             RoleParams::Input { .. } => (0, 0),
-            RoleParams::Dense { weights, .. } => (weights, 0),
+            RoleParams::Layer { weights, .. } => (weights, 0),
             RoleParams::Loss { pred, history, .. } => (pred, history),
         }
     }
@@ -1023,14 +1066,16 @@ impl Params {
         w[P_OUT1_COUNT] = out1.count;
         w[P_STATUS] = self.status;
         w[P_STAGGER_US] = self.stagger_us;
-        match self.role {
-            RoleParams::Input { order, features, x } => {
+        w[P_RX_RING] = self.rx_ring;
+        match &self.role {
+            &RoleParams::Input { order, features, x } => {
                 w[P_ROLE] = NN_ROLE_INPUT;
                 w[P_ORDER] = order;
                 w[P_IN_FEATURES] = features;
                 w[P_IN_X] = x;
             }
-            RoleParams::Dense {
+            RoleParams::Layer {
+                kind,
                 inputs,
                 lo,
                 hi,
@@ -1040,19 +1085,24 @@ impl Params {
                 batch,
                 weights,
                 bwd_srcs,
+                geometry,
             } => {
                 w[P_ROLE] = NN_ROLE_DENSE;
-                w[P_D_INPUTS] = inputs;
-                w[P_D_LO] = lo;
-                w[P_D_HI] = hi;
-                w[P_D_ACT] = act;
-                w[P_D_FLAGS] = flags;
+                w[P_D_KIND] = *kind;
+                for &(at, v) in geometry {
+                    w[at] = v;
+                }
+                w[P_D_INPUTS] = *inputs;
+                w[P_D_LO] = *lo;
+                w[P_D_HI] = *hi;
+                w[P_D_ACT] = *act;
+                w[P_D_FLAGS] = *flags;
                 w[P_D_LR] = learning_rate.to_bits();
-                w[P_D_BATCH] = batch;
-                w[P_D_WEIGHTS] = weights;
-                w[P_D_BWD_SRCS] = bwd_srcs;
+                w[P_D_BATCH] = *batch;
+                w[P_D_WEIGHTS] = *weights;
+                w[P_D_BWD_SRCS] = *bwd_srcs;
             }
-            RoleParams::Loss {
+            &RoleParams::Loss {
                 order,
                 outputs,
                 act,
@@ -1238,6 +1288,7 @@ fn read_back(
     sim_time_ns: u64,
 ) -> Result<MachineRun, MachineError> {
     let (n_eval, outputs) = (job.n_eval, model.outputs());
+    let mlayers = MachineLayer::of(model);
     let mut run = MachineRun {
         history: History::default(),
         eval_loss: 0.0,
@@ -1261,6 +1312,12 @@ fn read_back(
     };
     for c in cores {
         let st = read_status(target, c)?;
+        if std::env::var_os("NN_DEBUG").is_some() {
+            eprintln!(
+                "{}: requests {} resends {} stale {}",
+                c.name, st[S_REQUESTS], st[S_RESENDS], st[S_STALE]
+            );
+        }
         run.requests += u64::from(st[S_REQUESTS]);
         run.resends += u64::from(st[S_RESENDS]);
         if st[S_STATE] != 1 {
@@ -1270,7 +1327,7 @@ fn read_back(
             )));
         }
         match c.part {
-            Part::Dense(k) => read_weights(target, model, c, k, &mut run.weights)?,
+            Part::Layer(m) => read_weights(target, model, &mlayers[m], c, &mut run.weights)?,
             Part::Loss => {
                 let preds =
                     bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * n_eval * outputs)?);
@@ -1293,24 +1350,27 @@ fn read_back(
     Ok(run)
 }
 
-/// Dense core `c`'s columns of layer `k`'s kernel and its biases, put in place in `weights`.
+/// Layer core `c`'s columns of layer `l`'s kernel and its biases, put in place in `weights`.
 fn read_weights(
     target: &mut dyn Target,
     model: &Sequential,
+    l: &MachineLayer,
     c: &CoreInfo,
-    k: usize,
     weights: &mut [Vec<f32>],
 ) -> Result<(), MachineError> {
-    let n_in = layer_inputs(model, k);
-    let units = model.layers()[k].units;
+    let (rows, atoms) = (l.rows() as usize, l.atoms() as usize);
+    if rows == 0 {
+        return Ok(());
+    }
+    let first = model.first_weight(l.k);
     let w = (c.hi - c.lo) as usize;
-    let vals = bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (n_in + 1) * w)?);
-    for i in 0..n_in {
+    let vals = bytes_to_floats(&target.read_memory(c.x, c.y, c.data, 4 * (rows + 1) * w)?);
+    for r in 0..rows {
         for j in 0..w {
-            weights[2 * k][i * units + c.lo as usize + j] = vals[i * w + j];
+            weights[first][r * atoms + c.lo as usize + j] = vals[r * w + j];
         }
     }
-    weights[2 * k + 1][c.lo as usize..c.hi as usize].copy_from_slice(&vals[n_in * w..]);
+    weights[first + 1][c.lo as usize..c.hi as usize].copy_from_slice(&vals[rows * w..]);
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! `Sequential` stack of `Dense` layers trained by mini-batch SGD, mirroring
-//! the Keras API and weight layout so results can be compared directly.
+//! `Sequential` stack of layers (any kind in [`crate::layers`]) trained by mini-batch SGD,
+//! mirroring the Keras API and weight layout so results can be compared directly.
 
+use crate::layers::{Dense, Layer, Shape};
 use crate::rng::SplitMix64;
 use crate::{Activation, Loss, NnError};
 
@@ -19,22 +20,6 @@ impl Input {
     /// An input of `features` features.
     pub fn new(features: usize) -> Self {
         Input { features }
-    }
-}
-
-/// A fully connected layer description (`keras.layers.Dense`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dense {
-    /// Number of output units.
-    pub units: usize,
-    /// Activation applied to the layer's pre-activations.
-    pub activation: Activation,
-}
-
-impl Dense {
-    /// A layer of `units` units with `activation`.
-    pub fn new(units: usize, activation: Activation) -> Self {
-        Dense { units, activation }
     }
 }
 
@@ -56,21 +41,20 @@ pub struct History {
     pub accuracy: Vec<f32>,
 }
 
-/// Parameters of one layer in Keras order.
+/// One layer of a model with its shapes and weights (Keras order).
 #[derive(Debug, Clone)]
-struct Layer {
-    inputs: usize,
-    spec: Dense,
-    /// `[inputs x units]` row-major: `kernel[i * units + j]` connects input i to unit j.
-    kernel: Vec<f32>,
-    bias: Vec<f32>,
+struct Slot {
+    spec: Layer,
+    input: Shape,
+    output: Shape,
+    params: Vec<Vec<f32>>,
 }
 
-/// A Keras-like sequential model of dense layers.
+/// A Keras-like sequential model.
 #[derive(Debug, Clone)]
 pub struct Sequential {
-    inputs: usize,
-    layers: Vec<Layer>,
+    input: Shape,
+    layers: Vec<Slot>,
     loss: Option<Loss>,
     optimizer: Option<Sgd>,
 }
@@ -220,8 +204,13 @@ impl Sequential {
 
     /// An empty model taking `inputs` features per sample.
     pub fn new(inputs: usize) -> Self {
+        Sequential::with_shape(vec![inputs])
+    }
+
+    /// An empty model taking samples of shape `input` (e.g. `[8, 8, 1]`, channels last).
+    pub fn with_shape(input: Shape) -> Self {
         Sequential {
-            inputs,
+            input,
             layers: Vec::new(),
             loss: None,
             optimizer: None,
@@ -229,15 +218,40 @@ impl Sequential {
     }
 
     /// Appends a layer; its parameters are zero until [`Sequential::init`].
-    pub fn add(&mut self, layer: Dense) -> &mut Self {
-        let inputs = self.outputs();
-        self.layers.push(Layer {
-            inputs,
-            spec: layer,
-            kernel: vec![0.0; inputs * layer.units],
-            bias: vec![0.0; layer.units],
-        });
+    ///
+    /// # Panics
+    /// If the layer cannot take the output of the layer before (see [`Sequential::try_add`]).
+    pub fn add(&mut self, layer: impl Into<Layer>) -> &mut Self {
+        let layer = layer.into();
+        if let Err(e) = self.try_add(layer) {
+            panic!("{e}");
+        }
         self
+    }
+
+    /// Appends a layer, or says why it cannot take the output of the layer before.
+    pub fn try_add(&mut self, layer: impl Into<Layer>) -> Result<&mut Self, NnError> {
+        let spec = layer.into();
+        let input = self.output_shape();
+        let k = self.layers.len();
+        let at = |e: NnError| match e {
+            NnError::Shape(m) => NnError::Shape(format!("layer {k} ({}): {m}", spec.keras_class())),
+            other => other,
+        };
+        let output = spec.output_shape(&input).map_err(at)?;
+        let params = spec
+            .param_shapes(&input)
+            .map_err(at)?
+            .iter()
+            .map(|s| vec![0.0; s.iter().product()])
+            .collect();
+        self.layers.push(Slot {
+            spec,
+            input,
+            output,
+            params,
+        });
+        Ok(self)
     }
 
     /// Sets the loss and optimiser used by `fit` and `evaluate`.
@@ -252,28 +266,59 @@ impl Sequential {
     pub fn init(&mut self, seed: u64) -> &mut Self {
         let mut rng = SplitMix64::new(seed);
         for layer in &mut self.layers {
-            let limit = (6.0 / (layer.inputs + layer.spec.units) as f32).sqrt();
-            for w in &mut layer.kernel {
+            let Some((kernel, rest)) = layer.params.split_first_mut() else {
+                continue;
+            };
+            let (fan_in, fan_out) = layer.spec.fans(&layer.input).expect("checked when added");
+            let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
+            for w in kernel {
                 *w = (rng.next_f32() * 2.0 - 1.0) * limit;
             }
-            layer.bias.iter_mut().for_each(|b| *b = 0.0);
+            rest.iter_mut().flatten().for_each(|b| *b = 0.0);
         }
         self
     }
 
-    /// Number of input features.
+    /// Number of input values per sample (the product of the input shape).
     pub fn inputs(&self) -> usize {
-        self.inputs
+        self.input.iter().product()
     }
 
-    /// Number of outputs (the last layer's units, or the inputs when empty).
+    /// The shape of a sample.
+    pub fn input_shape(&self) -> &Shape {
+        &self.input
+    }
+
+    /// Number of outputs (the last layer's values, or the inputs when empty).
     pub fn outputs(&self) -> usize {
-        self.layers.last().map_or(self.inputs, |l| l.spec.units)
+        self.output_shape().iter().product()
+    }
+
+    /// The shape of the last layer's output (the input's when empty).
+    pub fn output_shape(&self) -> Shape {
+        self.layers
+            .last()
+            .map_or_else(|| self.input.clone(), |l| l.output.clone())
     }
 
     /// The layer descriptions in order.
-    pub fn layers(&self) -> Vec<Dense> {
-        self.layers.iter().map(|l| l.spec).collect()
+    pub fn layers(&self) -> Vec<Layer> {
+        self.layers.iter().map(|l| l.spec.clone()).collect()
+    }
+
+    /// The input shape of layer `k`.
+    pub fn layer_input(&self, k: usize) -> &Shape {
+        &self.layers[k].input
+    }
+
+    /// The output shape of layer `k`.
+    pub fn layer_output(&self, k: usize) -> &Shape {
+        &self.layers[k].output
+    }
+
+    /// Index in [`Sequential::get_weights`] of layer `k`'s first array.
+    pub fn first_weight(&self, k: usize) -> usize {
+        self.layers[..k].iter().map(|l| l.params.len()).sum()
     }
 
     /// The compiled loss, if any.
@@ -286,30 +331,35 @@ impl Sequential {
         self.optimizer
     }
 
-    /// Weights in Keras order: per layer the kernel `[inputs x units]` row-major, then the bias.
+    /// Weights in Keras order: per layer with weights, its kernel (row-major, Keras's shape)
+    /// then its bias.
     pub fn get_weights(&self) -> Vec<Vec<f32>> {
         self.layers
             .iter()
-            .flat_map(|l| [l.kernel.clone(), l.bias.clone()])
+            .flat_map(|l| l.params.iter().cloned())
             .collect()
     }
 
     /// Replaces all weights (layout of [`Sequential::get_weights`]); nothing changes on error.
     pub fn set_weights(&mut self, weights: &[Vec<f32>]) -> Result<(), NnError> {
-        if weights.len() != 2 * self.layers.len() {
+        let expected: usize = self.layers.iter().map(|l| l.params.len()).sum();
+        if weights.len() != expected {
             return Err(NnError::WeightCount {
-                expected: 2 * self.layers.len(),
+                expected,
                 found: weights.len(),
             });
         }
         // Check everything first so a failed call leaves the model untouched.
+        let mut index = 0;
         for (k, layer) in self.layers.iter().enumerate() {
-            let (i, u) = (layer.inputs, layer.spec.units);
-            let checks = [
-                (2 * k, format!("layer {k} kernel [{i} x {u}]"), i * u),
-                (2 * k + 1, format!("layer {k} bias [{u}]"), u),
-            ];
-            for (index, what, expected) in checks {
+            let shapes = layer.spec.param_shapes(&layer.input)?;
+            for (n, shape) in shapes.iter().enumerate() {
+                let what = match (n, shape.as_slice()) {
+                    (0, &[i, u]) => format!("layer {k} kernel [{i} x {u}]"),
+                    (0, _) => format!("layer {k} kernel {shape:?}"),
+                    _ => format!("layer {k} bias {shape:?}"),
+                };
+                let expected = shape.iter().product();
                 if weights[index].len() != expected {
                     return Err(NnError::WeightShape {
                         index,
@@ -318,11 +368,14 @@ impl Sequential {
                         found: weights[index].len(),
                     });
                 }
+                index += 1;
             }
         }
-        for (k, layer) in self.layers.iter_mut().enumerate() {
-            layer.kernel.copy_from_slice(&weights[2 * k]);
-            layer.bias.copy_from_slice(&weights[2 * k + 1]);
+        let mut it = weights.iter();
+        for layer in &mut self.layers {
+            for p in &mut layer.params {
+                p.copy_from_slice(it.next().expect("counted above"));
+            }
         }
         Ok(())
     }
@@ -334,15 +387,8 @@ impl Sequential {
         acts.push(x.to_vec());
         for layer in &self.layers {
             let a = acts.last().expect("input pushed above");
-            let units = layer.spec.units;
-            let mut z = layer.bias.clone();
-            for (i, &ai) in a.iter().enumerate() {
-                let row = &layer.kernel[i * units..(i + 1) * units];
-                for (zj, &w) in z.iter_mut().zip(row) {
-                    *zj += ai * w;
-                }
-            }
-            acts.push(activate(layer.spec.activation, &z));
+            let z = layer.spec.forward(&layer.input, &layer.params, a);
+            acts.push(activate(layer.spec.activation(), &z));
             zs.push(z);
         }
         (zs, acts)
@@ -355,7 +401,11 @@ impl Sequential {
     pub fn predict(&self, x: &[Vec<f32>]) -> Vec<Vec<f32>> {
         x.iter()
             .map(|s| {
-                assert_eq!(s.len(), self.inputs, "sample has wrong number of features");
+                assert_eq!(
+                    s.len(),
+                    self.inputs(),
+                    "sample has wrong number of features"
+                );
                 self.forward(s).1.pop().expect("at least the input")
             })
             .collect()
@@ -370,11 +420,11 @@ impl Sequential {
                 y.len()
             )));
         }
-        if let Some((k, s)) = x.iter().enumerate().find(|(_, s)| s.len() != self.inputs) {
+        if let Some((k, s)) = x.iter().enumerate().find(|(_, s)| s.len() != self.inputs()) {
             return Err(NnError::Shape(format!(
                 "sample {k} has {} features, model takes {}",
                 s.len(),
-                self.inputs
+                self.inputs()
             )));
         }
         if let Some((k, t)) = y
@@ -405,9 +455,9 @@ impl Sequential {
         y: &[&[f32]],
     ) -> (f32, usize, Vec<Vec<f32>>) {
         let mut grads: Vec<Vec<f32>> = self
-            .layers
+            .get_weights()
             .iter()
-            .flat_map(|l| [vec![0.0; l.kernel.len()], vec![0.0; l.bias.len()]])
+            .map(|w| vec![0.0; w.len()])
             .collect();
         let mut total = 0.0;
         let mut hits = 0;
@@ -416,39 +466,31 @@ impl Sequential {
             let out = acts.last().expect("output");
             total += sample_loss(loss, out, ys);
             hits += usize::from(correct(out, ys));
-            let last = self.layers.len() - 1;
-            let mut delta = if self.layers[last].spec.activation == Activation::Softmax
-                && loss == Loss::CategoricalCrossEntropy
-            {
-                // Combined softmax + cross-entropy gradient: stable and exact for one-hot targets.
-                out.iter().zip(ys.iter()).map(|(&p, &t)| p - t).collect()
-            } else {
-                let g = loss_gradient(loss, out, ys);
-                activation_backward(self.layers[last].spec.activation, &zs[last], out, &g)
+            let Some(last) = self.layers.len().checked_sub(1) else {
+                continue;
             };
+            let last_act = self.layers[last].spec.activation();
+            let mut delta =
+                if last_act == Activation::Softmax && loss == Loss::CategoricalCrossEntropy {
+                    // Combined softmax + cross-entropy gradient: stable and exact for one-hot targets.
+                    out.iter().zip(ys.iter()).map(|(&p, &t)| p - t).collect()
+                } else {
+                    let g = loss_gradient(loss, out, ys);
+                    activation_backward(last_act, &zs[last], out, &g)
+                };
+            let mut first = grads.len();
             for k in (0..self.layers.len()).rev() {
                 let layer = &self.layers[k];
-                let units = layer.spec.units;
-                let a = &acts[k];
-                let (gk, gb) = grads.split_at_mut(2 * k + 1);
-                let gk = &mut gk[2 * k];
-                for (i, &ai) in a.iter().enumerate() {
-                    for (g, &d) in gk[i * units..(i + 1) * units].iter_mut().zip(&delta) {
-                        *g += ai * d;
-                    }
-                }
-                for (g, &d) in gb[0].iter_mut().zip(&delta) {
-                    *g += d;
-                }
+                first -= layer.params.len();
+                let g = &mut grads[first..first + layer.params.len()];
+                let back =
+                    layer
+                        .spec
+                        .backward(&layer.input, &layer.params, &acts[k], &delta, g, k > 0);
                 if k > 0 {
-                    let back: Vec<f32> = (0..layer.inputs)
-                        .map(|i| {
-                            let row = &layer.kernel[i * units..(i + 1) * units];
-                            row.iter().zip(&delta).map(|(&w, &d)| w * d).sum()
-                        })
-                        .collect();
                     let prev = &self.layers[k - 1];
-                    delta = activation_backward(prev.spec.activation, &zs[k - 1], &acts[k], &back);
+                    delta =
+                        activation_backward(prev.spec.activation(), &zs[k - 1], &acts[k], &back);
                 }
             }
         }
@@ -516,12 +558,10 @@ impl Sequential {
                 let (l, h, grads) = self.batch_gradient(loss, &xb, &yb);
                 total += l * batch.len() as f32;
                 hits += h;
-                for (k, layer) in self.layers.iter_mut().enumerate() {
-                    for (w, g) in layer.kernel.iter_mut().zip(&grads[2 * k]) {
+                let params = self.layers.iter_mut().flat_map(|l| l.params.iter_mut());
+                for (p, g) in params.zip(&grads) {
+                    for (w, g) in p.iter_mut().zip(g) {
                         *w -= sgd.learning_rate * g;
-                    }
-                    for (b, g) in layer.bias.iter_mut().zip(&grads[2 * k + 1]) {
-                        *b -= sgd.learning_rate * g;
                     }
                 }
             }
@@ -747,7 +787,10 @@ mod tests {
         assert_eq!((m.inputs(), m.outputs()), (4, 3));
         assert_eq!(
             m.layers(),
-            vec![Dense::new(16, Relu), Dense::new(3, Softmax)]
+            vec![
+                Dense::new(16, Relu).into(),
+                Layer::from(Dense::new(3, Softmax))
+            ]
         );
         assert_eq!(
             m.get_weights().iter().map(Vec::len).collect::<Vec<_>>(),

@@ -33,6 +33,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Dataset};
+use crate::layers::{Conv, Layer, Padding, Pool, PoolOp, Reshape, Shape};
 use crate::{Activation, Dense, History, Loss, NnError, Sequential, Sgd};
 
 /// Where a model description came from, for error messages.
@@ -283,23 +284,221 @@ pub struct DataSpec {
     pub split_seed: u64,
 }
 
-/// One dense layer in the `[model]` section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Layer kinds a model file names in `type` (Keras's layer names in snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerType {
+    /// `Dense` (the default when `type` is left out).
+    #[default]
+    Dense,
+    /// `Conv1D`.
+    Conv1d,
+    /// `Conv2D`.
+    Conv2d,
+    /// `MaxPooling1D`.
+    MaxPooling1d,
+    /// `MaxPooling2D`.
+    MaxPooling2d,
+    /// `AveragePooling1D`.
+    AveragePooling1d,
+    /// `AveragePooling2D`.
+    AveragePooling2d,
+    /// `GlobalAveragePooling1D`.
+    GlobalAveragePooling1d,
+    /// `GlobalAveragePooling2D`.
+    GlobalAveragePooling2d,
+    /// `Flatten`.
+    Flatten,
+    /// `Reshape`.
+    Reshape,
+}
+
+/// A size given as one number or a list (`kernel_size = 3` or `[3, 3]`; `inputs = 64` or
+/// `[8, 8, 1]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dims {
+    /// One number (for a 2-D window: the same in both dimensions).
+    One(usize),
+    /// One number per dimension.
+    Many(Vec<usize>),
+}
+
+impl Dims {
+    /// As a shape.
+    pub fn shape(&self) -> Shape {
+        match self {
+            Dims::One(n) => vec![*n],
+            Dims::Many(v) => v.clone(),
+        }
+    }
+
+    /// As `[rows, cols]` of a window of `rank` 1 (rows 1) or 2.
+    fn window(&self, rank: u8, what: &str) -> Result<[usize; 2], String> {
+        let w = match (rank, self) {
+            (1, Dims::One(n)) => [1, *n],
+            (1, Dims::Many(v)) if v.len() == 1 => [1, v[0]],
+            (2, Dims::One(n)) => [*n, *n],
+            (2, Dims::Many(v)) if v.len() == 2 => [v[0], v[1]],
+            _ => return Err(format!("{what} needs {rank} number(s), got {self:?}")),
+        };
+        if w.contains(&0) {
+            return Err(format!("{what} must be at least 1"));
+        }
+        Ok(w)
+    }
+}
+
+fn is_dense(t: &LayerType) -> bool {
+    *t == LayerType::Dense
+}
+
+/// One layer in the `[model]` section, with Keras's argument names.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSpec {
-    /// Number of units.
-    pub units: usize,
-    /// Activation (Keras name, see [`ACTIVATION_NAMES`]).
-    pub activation: Activation,
+    /// The kind (default `dense`).
+    #[serde(rename = "type", default, skip_serializing_if = "is_dense")]
+    pub kind: LayerType,
+    /// Dense: number of units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<usize>,
+    /// Dense, convolutions: activation (Keras name, see [`ACTIVATION_NAMES`]; default linear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// Convolutions: output channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<usize>,
+    /// Convolutions: window size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_size: Option<Dims>,
+    /// Convolutions and pooling: strides (default 1, or the pool size for pooling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strides: Option<Dims>,
+    /// Convolutions: `valid` (default) or `same`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<Padding>,
+    /// Pooling: window size (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<Dims>,
+    /// Reshape: the new shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_shape: Option<Vec<usize>>,
+}
+
+impl LayerSpec {
+    /// A dense layer's spec.
+    pub fn dense(units: usize, activation: Activation) -> LayerSpec {
+        LayerSpec {
+            units: Some(units),
+            activation: Some(activation),
+            ..LayerSpec::default()
+        }
+    }
+
+    /// The layer it describes, or what is wrong with it.
+    pub fn to_layer(&self) -> Result<Layer, String> {
+        use LayerType as T;
+        let takes: &[&str] = match self.kind {
+            T::Dense => &["units", "activation"],
+            T::Conv1d | T::Conv2d => {
+                &["filters", "kernel_size", "strides", "padding", "activation"]
+            }
+            T::MaxPooling1d | T::MaxPooling2d | T::AveragePooling1d | T::AveragePooling2d => {
+                &["pool_size", "strides"]
+            }
+            T::GlobalAveragePooling1d | T::GlobalAveragePooling2d | T::Flatten => &[],
+            T::Reshape => &["target_shape"],
+        };
+        let given = [
+            ("units", self.units.is_some()),
+            ("activation", self.activation.is_some()),
+            ("filters", self.filters.is_some()),
+            ("kernel_size", self.kernel_size.is_some()),
+            ("strides", self.strides.is_some()),
+            ("padding", self.padding.is_some()),
+            ("pool_size", self.pool_size.is_some()),
+            ("target_shape", self.target_shape.is_some()),
+        ];
+        if let Some((name, _)) = given.iter().find(|(n, set)| *set && !takes.contains(n)) {
+            let kind =
+                toml::Value::try_from(self.kind).map_or_else(|_| "?".into(), |v| v.to_string());
+            return Err(format!("a {kind} layer takes no `{name}`"));
+        }
+        let activation = self.activation.unwrap_or(Activation::Identity);
+        let rank = match self.kind {
+            T::Conv1d | T::MaxPooling1d | T::AveragePooling1d | T::GlobalAveragePooling1d => 1,
+            _ => 2,
+        };
+        let pool = |op: PoolOp| -> Result<Layer, String> {
+            let size = self
+                .pool_size
+                .as_ref()
+                .unwrap_or(&Dims::One(2))
+                .window(rank, "pool_size")?;
+            let strides = match &self.strides {
+                Some(s) => s.window(rank, "strides")?,
+                None => size,
+            };
+            Ok(Layer::Pool(Pool {
+                rank,
+                op,
+                size,
+                strides,
+                global: false,
+            }))
+        };
+        Ok(match self.kind {
+            T::Dense => match self.units {
+                Some(units) if units > 0 => Layer::Dense(Dense::new(units, activation)),
+                _ => return Err("a dense layer needs `units` of at least 1".into()),
+            },
+            T::Conv1d | T::Conv2d => {
+                let filters = match self.filters {
+                    Some(f) if f > 0 => f,
+                    _ => return Err("a convolution needs `filters` of at least 1".into()),
+                };
+                let Some(kernel) = &self.kernel_size else {
+                    return Err("a convolution needs `kernel_size`".into());
+                };
+                Layer::Conv(Conv {
+                    rank,
+                    filters,
+                    kernel: kernel.window(rank, "kernel_size")?,
+                    strides: self
+                        .strides
+                        .as_ref()
+                        .unwrap_or(&Dims::One(1))
+                        .window(rank, "strides")?,
+                    padding: self.padding.unwrap_or_default(),
+                    activation,
+                })
+            }
+            T::MaxPooling1d | T::MaxPooling2d => pool(PoolOp::Max)?,
+            T::AveragePooling1d | T::AveragePooling2d => pool(PoolOp::Average)?,
+            T::GlobalAveragePooling1d | T::GlobalAveragePooling2d => Layer::Pool(Pool {
+                rank,
+                op: PoolOp::Average,
+                size: [1, 1],
+                strides: [1, 1],
+                global: true,
+            }),
+            T::Flatten => Layer::Reshape(Reshape::Flatten),
+            T::Reshape => match &self.target_shape {
+                Some(t) => Layer::Reshape(Reshape::To(t.clone())),
+                None => return Err("a reshape layer needs `target_shape`".into()),
+            },
+        })
+    }
 }
 
 /// The `[model]` section: the network's shape and loss.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// Features per sample.
-    pub inputs: usize,
-    /// Dense layers from input to output.
+    /// The shape of a sample: features per sample, or e.g. `[8, 8, 1]` (channels last).
+    pub inputs: Dims,
+    /// Layers from input to output.
     pub layers: Vec<LayerSpec>,
     /// Loss (Keras name, see [`LOSS_NAMES`]).
     pub loss: Loss,
@@ -445,14 +644,12 @@ impl ModelSpec {
             return Err(self.invalid("name", "must not be empty"));
         }
         let net = &self.model;
-        if net.inputs == 0 {
-            return Err(self.invalid("model.inputs", "must be at least 1"));
+        let shape = net.inputs.shape();
+        if shape.is_empty() || shape.contains(&0) {
+            return Err(self.invalid("model.inputs", "must be at least 1 (in every dimension)"));
         }
         if net.layers.is_empty() {
             return Err(self.invalid("model.layers", "needs at least one layer"));
-        }
-        if let Some(k) = net.layers.iter().position(|l| l.units == 0) {
-            return Err(self.invalid(format!("model.layers[{k}].units"), "must be at least 1"));
         }
         self.check_size()?;
         let t = &self.training;
@@ -516,23 +713,35 @@ impl ModelSpec {
             "a model may have at most {MAX_PARAMETERS} ({:.2} GiB as binary32)",
             gib(MAX_PARAMETERS)
         );
-        let mut inputs = self.model.inputs as u64;
+        let mut shape = self.model.inputs.shape();
         let mut total = 0u64;
         for (k, l) in self.model.layers.iter().enumerate() {
-            let units = l.units as u64;
-            // A weight from every input to every unit, and a bias per unit.
-            let params = inputs.saturating_add(1).saturating_mul(units);
-            if params > MAX_PARAMETERS {
+            let at = format!("model.layers[{k}]");
+            let layer = l.to_layer().map_err(|m| self.invalid(&at, m))?;
+            let wrong = |e: NnError| match e {
+                NnError::Shape(m) => self.invalid(&at, format!("{}: {m}", layer.keras_class())),
+                other => self.invalid(&at, other.to_string()),
+            };
+            let next = layer.output_shape(&shape).map_err(wrong)?;
+            let values = next.iter().fold(1u64, |n, &d| n.saturating_mul(d as u64));
+            let params = layer
+                .param_shapes(&shape)
+                .map_err(wrong)?
+                .iter()
+                .map(|s| s.iter().fold(1u64, |n, &d| n.saturating_mul(d as u64)))
+                .fold(0u64, u64::saturating_add);
+            if params > MAX_PARAMETERS || values > MAX_PARAMETERS {
                 return Err(self.invalid(
-                    format!("model.layers[{k}]"),
+                    &at,
                     format!(
-                        "a dense layer of {units} units on {inputs} inputs has {params} weights and biases ({:.1} GiB as binary32); {limit}",
+                        "a {} layer on inputs {shape:?} has {params} weights and biases ({:.1} GiB as binary32) and {values} outputs; {limit}",
+                        layer.keras_class(),
                         gib(params)
                     ),
                 ));
             }
             total = total.saturating_add(params);
-            inputs = units;
+            shape = next;
         }
         if total > MAX_PARAMETERS {
             return Err(self.invalid(
@@ -549,21 +758,19 @@ impl ModelSpec {
     /// Checks the model's inputs and outputs against the data's shape.
     fn check_shape(&self, features: usize, targets: usize) -> Result<(), SpecError> {
         let fmt = self.data.format;
-        if self.model.inputs != features {
+        let inputs: usize = self.model.inputs.shape().iter().product();
+        if inputs != features {
             return Err(self.invalid(
                 "model.inputs",
-                format!(
-                    "is {} but the {fmt} data has {features} features per sample",
-                    self.model.inputs
-                ),
+                format!("is {inputs} values but the {fmt} data has {features} features per sample"),
             ));
         }
         let last = self.model.layers.len() - 1;
-        let units = self.model.layers[last].units;
+        let units = self.build_unchecked().outputs();
         if units != targets {
             return Err(self.invalid(
-                format!("model.layers[{last}].units"),
-                format!("the last layer has {units} units but the {fmt} data has {targets} targets per sample"),
+                format!("model.layers[{last}]"),
+                format!("the last layer has {units} outputs but the {fmt} data has {targets} targets per sample"),
             ));
         }
         Ok(())
@@ -582,22 +789,30 @@ impl ModelSpec {
         }
     }
 
-    /// The layers as [`Dense`] descriptions.
-    pub fn dense_layers(&self) -> Vec<Dense> {
+    /// The layers (meaningful for a validated spec: a layer that does not convert is left
+    /// out).
+    pub fn layers(&self) -> Vec<Layer> {
         self.model
             .layers
             .iter()
-            .map(|l| Dense::new(l.units, l.activation))
+            .filter_map(|l| l.to_layer().ok())
             .collect()
+    }
+
+    /// The network's layers on its input shape, uncompiled and zero (for a validated spec;
+    /// layers that do not fit are left out).
+    fn build_unchecked(&self) -> Sequential {
+        let mut m = Sequential::with_shape(self.model.inputs.shape());
+        for layer in self.layers() {
+            let _ = m.try_add(layer);
+        }
+        m
     }
 
     /// The network, compiled with the loss and optimiser and initialised with
     /// `init_seed` (meaningful for a validated spec).
     pub fn build(&self) -> Sequential {
-        let mut m = Sequential::new(self.model.inputs);
-        for layer in self.dense_layers() {
-            m.add(layer);
-        }
+        let mut m = self.build_unchecked();
         m.compile(self.model.loss, self.sgd());
         m.init(self.training.init_seed);
         m
@@ -678,7 +893,9 @@ impl ModelSpec {
 pub struct WeightsFile {
     /// Name of the model the weights belong to.
     pub model: String,
-    /// `(inputs, units)` of each layer.
+    /// `(rows, columns)` of each layer's kernel: (inputs, units) for a dense layer,
+    /// (window cells × input channels, filters) for a convolution; layers without weights have
+    /// no entry.
     pub layers: Vec<(usize, usize)>,
     /// Kernel and bias of each layer, in Keras order.
     pub weights: Vec<Vec<f32>>,
@@ -687,20 +904,24 @@ pub struct WeightsFile {
 impl WeightsFile {
     /// The current weights of `network`, labelled with `model`.
     pub fn from_model(model: &str, network: &Sequential) -> WeightsFile {
-        let mut inputs = network.inputs();
-        let layers = network
-            .layers()
-            .iter()
-            .map(|l| {
-                let shape = (inputs, l.units);
-                inputs = l.units;
-                shape
-            })
-            .collect();
+        let weights = network.get_weights();
+        let mut layers = Vec::new();
+        for k in 0..network.layers().len() {
+            let first = network.first_weight(k);
+            let Some(kernel) = network.layers()[k]
+                .param_shapes(network.layer_input(k))
+                .ok()
+                .and_then(|s| s.first().cloned())
+            else {
+                continue;
+            };
+            let columns = *kernel.last().expect("a kernel has dimensions");
+            layers.push((weights[first].len() / columns.max(1), columns));
+        }
         WeightsFile {
             model: model.to_string(),
             layers,
-            weights: network.get_weights(),
+            weights,
         }
     }
 
@@ -709,17 +930,6 @@ impl WeightsFile {
     pub fn check(&self) -> Result<(), String> {
         if self.layers.is_empty() {
             return Err("no layers".into());
-        }
-        for (k, w) in self.layers.windows(2).enumerate() {
-            if w[0].1 != w[1].0 {
-                return Err(format!(
-                    "layer {} has {} units but layer {} takes {} inputs",
-                    k,
-                    w[0].1,
-                    k + 1,
-                    w[1].0
-                ));
-            }
         }
         if self.weights.len() != 2 * self.layers.len() {
             return Err(format!(
@@ -863,12 +1073,12 @@ init_seed = 1
         assert_eq!(s.data.format, DataFormat::Iris);
         assert_eq!(s.data.file.as_deref(), Some(Path::new("../data/iris.csv")));
         assert_eq!((s.data.test_fraction, s.data.split_seed), (0.3, 1));
-        assert_eq!(s.model.inputs, 4);
+        assert_eq!(s.model.inputs, Dims::One(4));
         assert_eq!(
-            s.dense_layers(),
+            s.layers(),
             [
-                Dense::new(16, Activation::Relu),
-                Dense::new(3, Activation::Softmax)
+                Dense::new(16, Activation::Relu).into(),
+                Layer::from(Dense::new(3, Activation::Softmax))
             ]
         );
         assert_eq!(s.model.loss, Loss::CategoricalCrossEntropy);
@@ -898,7 +1108,7 @@ init_seed = 1
         assert_eq!((s.data.test_fraction, s.data.split_seed), (0.0, 0));
         assert_eq!(s.data_path(), None);
         let s = parse(&IRIS.replace("\"relu\"", "\"identity\"")).unwrap();
-        assert_eq!(s.model.layers[0].activation, Activation::Identity);
+        assert_eq!(s.model.layers[0].activation, Some(Activation::Identity));
         for &name in ACTIVATION_NAMES {
             let a = Activation::from_keras_name(name).unwrap();
             assert_eq!(a.keras_name(), name);
@@ -922,7 +1132,7 @@ init_seed = 1
         let s = parse(IRIS).unwrap();
         let m = s.build();
         assert_eq!((m.inputs(), m.outputs()), (4, 3));
-        assert_eq!(m.layers(), s.dense_layers());
+        assert_eq!(m.layers(), s.layers());
         assert_eq!(m.loss(), Some(Loss::CategoricalCrossEntropy));
         assert_eq!(m.optimizer(), Some(s.sgd()));
         let mut reference = Sequential::new(4);
@@ -966,7 +1176,7 @@ init_seed = 1
     fn validation_errors_name_the_field() {
         let cases: &[(&str, &str, &str)] = &[
             ("inputs = 4", "inputs = 0", "model.inputs"),
-            ("{ units = 16,", "{ units = 0,", "model.layers[0].units"),
+            ("{ units = 16,", "{ units = 0,", "model.layers[0]"),
             (
                 "learning_rate = 0.05",
                 "learning_rate = 0.0",
@@ -1025,8 +1235,8 @@ init_seed = 1
             .replace("format = \"iris\"", "format = \"digits\"")
             .replace("inputs = 4", "inputs = 64");
         let (f, m) = invalid_field(&digits);
-        assert_eq!(f, "model.layers[1].units");
-        assert!(m.contains("3 units") && m.contains("10 targets"), "{m}");
+        assert_eq!(f, "model.layers[1]");
+        assert!(m.contains("3 outputs") && m.contains("10 targets"), "{m}");
         // xor takes no file and no held-out share.
         let (f, _) =
             invalid_field(&XOR.replace("format = \"xor\"", "format = \"xor\"\nfile = \"x.csv\""));
@@ -1053,7 +1263,7 @@ init_seed = 1
         let (f, m) = invalid_field(&huge);
         assert_eq!(f, "model.layers[0]", "{m}");
         assert!(
-            m.contains("1000000000 units on 2 inputs has 3000000000 weights and biases"),
+            m.contains("a Dense layer on inputs [2] has 3000000000 weights and biases"),
             "{m}"
         );
         assert!(
@@ -1082,7 +1292,9 @@ init_seed = 1
         // Through the file reader, as `spinn train` reads it.
         let e = parse(&huge).unwrap_err().to_string();
         assert!(
-            e.starts_with("<model text>: model.layers[0]: a dense layer of 1000000000 units"),
+            e.starts_with(
+                "<model text>: model.layers[0]: a Dense layer on inputs [2] has 3000000000"
+            ),
             "{e}"
         );
     }
@@ -1190,7 +1402,7 @@ init_seed = 1
         std::fs::write(&csv, "2,4,a,b\n1,2,3,4,0\n1,2,3,4,1\n").unwrap();
         let e = s.load_data().unwrap_err();
         assert!(
-            matches!(e, SpecError::Invalid { ref field, .. } if field == "model.layers[1].units"),
+            matches!(e, SpecError::Invalid { ref field, .. } if field == "model.layers[1]"),
             "{e}"
         );
         std::fs::remove_dir_all(&dir).ok();
@@ -1244,7 +1456,7 @@ init_seed = 1
             .contains("not finite"));
         let mut bad = w.clone();
         bad.layers[1] = (15, 3);
-        assert!(bad.check().unwrap_err().contains("takes 15 inputs"));
+        assert!(bad.check().unwrap_err().contains("needs 45 values"));
         let mut bad = w.clone();
         bad.weights.pop();
         assert!(bad.check().unwrap_err().contains("need 4 weight arrays"));

@@ -83,3 +83,28 @@ fn digits_reaches_85_percent() {
     );
     weights_close(&host.get_weights(), &run.weights).unwrap();
 }
+
+#[test]
+fn digits_cnn_reaches_95_percent_and_matches_the_host_reference() {
+    let (run, host, host_acc) = train("digits_cnn");
+    // Conv2D split by filters over 4 cores, then pooling, dense, input and loss.
+    let convs = run
+        .placements
+        .iter()
+        .filter(|(name, ..)| name.starts_with("conv2d"))
+        .count();
+    assert_eq!(convs, 4, "{:?}", run.placements);
+    assert!(
+        run.eval_accuracy >= 0.95,
+        "held-out accuracy {}",
+        run.eval_accuracy
+    );
+    assert!(
+        (run.eval_accuracy - host_acc).abs() <= 0.01,
+        "{} against the host's {host_acc}",
+        run.eval_accuracy
+    );
+    // A whole burst fits the receivers' rings: nothing lost, nothing asked again.
+    assert_eq!((run.dropped, run.requests), (0, 0));
+    weights_close(&host.get_weights(), &run.weights).unwrap();
+}

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// nn: one core of a dense network trained by SGD on SpiNNaker (nn.h has the
-// data layout).  Three roles share this image:
+// nn: one core of a network trained by SGD on SpiNNaker (nn.h has the data
+// layout).  Three roles share this image:
 //   input  sends each sample's features as multicast packets with payload;
-//   dense  holds a slice of one layer's units with their weights: forward
-//          pass, backward pass (partial sums W^T delta for the layer below),
-//          gradient accumulation and the update at the end of each batch;
+//   layer  holds a slice of one layer with its weights: forward pass,
+//          backward pass (its share of dL/dx for the layer below), gradient
+//          accumulation and the update at the end of each batch.  The maths
+//          of each layer kind is a kernel (layer.h: layer_dense.c,
+//          layer_conv.c, layer_pool.c); the rest is the same for all;
 //   loss   applies the output activation, computes loss, accuracy and the
 //          error at the output, and records predictions on eval samples.
 // Samples go one at a time, forward then backward, with no host in the
@@ -24,6 +26,7 @@
 
 #include "spin1_api.h"
 #include "nn.h"
+#include "layer.h"
 
 typedef union { float f; uint u; } fbits;
 
@@ -340,8 +343,10 @@ static void input_timeout(void)
     send_request(&out[1]);
 }
 
-// --- dense role -------------------------------------------------------------
-static uint n_in, lo, units, act, flags, batch, n_src;
+// --- layer role -------------------------------------------------------------
+static layer_t L;
+static const kernel_t *K;
+static uint n_in, units, act, flags, batch, n_src;
 static float lr;
 static float *w, *dw, *bias, *dbias, *z, *a, *delta, *a_in, *back_out, *partial;
 static uint *in_bits, *bwd_bits;
@@ -353,10 +358,14 @@ static uint fwd_out_valid, fwd_out_parity, back_out_valid, back_out_parity;
 
 static void dense_store_weights(void)
 {
-    for (uint k = 0; k < n_in * units; k++)
+    uint n = L.rows * L.cols;
+
+    if (L.rows == 0)
+        return;
+    for (uint k = 0; k < n; k++)
         weights_sdram[k] = f2u(w[k]);
-    for (uint j = 0; j < units; j++)
-        weights_sdram[n_in * units + j] = f2u(bias[j]);
+    for (uint j = 0; j < L.cols; j++)
+        weights_sdram[n + j] = f2u(bias[j]);
 }
 
 static void dense_send_fwd(void)
@@ -364,7 +373,7 @@ static void dense_send_fwd(void)
     const float *v = (flags & FLAG_LAST) ? z : a;
 
     for (uint j = 0; j < units; j++)
-        send_value(&out[0], j, fwd_out_parity, f2u(v[j]));
+        send_value(&out[0], K->out_index(&L, j), fwd_out_parity, f2u(v[j]));
 }
 
 static void dense_send_back(void)
@@ -380,15 +389,7 @@ static void dense_send_back(void)
 static void dense_forward(uint unused0, uint unused1)
 {
     (void) unused0; (void) unused1;
-    for (uint j = 0; j < units; j++)
-        z[j] = bias[j];
-    for (uint i = 0; i < n_in; i++) {
-        float ai = a_in[i];
-        const float *row = &w[i * units];
-
-        for (uint j = 0; j < units; j++)
-            z[j] += ai * row[j];
-    }
+    K->forward(&L, w, bias, a_in, z);
     if (!(flags & FLAG_LAST))
         activate(act, z, a, units);
 
@@ -434,27 +435,9 @@ static void dense_backward(uint unused0, uint unused1)
     if (!(flags & FLAG_LAST))
         activation_backward(act, z, a, delta, units);
 
-    for (uint i = 0; i < n_in; i++) {
-        float ai = a_in[i];
-        float *g = &dw[i * units];
-
-        for (uint j = 0; j < units; j++)
-            g[j] += ai * delta[j];
-    }
-    for (uint j = 0; j < units; j++)
-        dbias[j] += delta[j];
-
-    // Partial sums for the layer below, with the weights before this update.
-    if (!(flags & FLAG_FIRST)) {
-        for (uint i = 0; i < n_in; i++) {
-            const float *row = &w[i * units];
-            float sum = row[0] * delta[0];
-
-            for (uint j = 1; j < units; j++)
-                sum += row[j] * delta[j];
-            back_out[i] = sum;
-        }
-    }
+    // Gradients, and this core's share of dL/dx for the layer below (with the
+    // weights before this update).
+    K->backward(&L, w, a_in, delta, dw, dbias, (flags & FLAG_FIRST) ? NULL : back_out);
 
     uint cpsr = spin1_int_disable();
     bwd_seq = s + 1;
@@ -473,19 +456,20 @@ static void dense_backward(uint unused0, uint unused1)
     // epoch may be short), as the host reference does.
     batch_count++;
     uint pos = s % n_train;
-    if (batch_count == batch || pos + 1 == n_train) {
+    if ((batch_count == batch || pos + 1 == n_train) && L.rows > 0) {
         float n = (float) batch_count;
 
-        for (uint k = 0; k < n_in * units; k++) {
+        for (uint k = 0; k < L.rows * L.cols; k++) {
             w[k] -= lr * (dw[k] / n);
             dw[k] = 0.0f;
         }
-        for (uint j = 0; j < units; j++) {
+        for (uint j = 0; j < L.cols; j++) {
             bias[j] -= lr * (dbias[j] / n);
             dbias[j] = 0.0f;
         }
-        batch_count = 0;
     }
+    if (batch_count == batch || pos + 1 == n_train)
+        batch_count = 0;
     if (state == DONE) {
         dense_store_weights();
         finish();
@@ -514,10 +498,11 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
             want_resend_fwd = 1;
             return;
         }
-        if (idx < lo || idx >= lo + units)
-            return;                     // another slice's units
+        uint local = K->local_of(&L, idx);
+        if (local >= units)
+            return;                     // another slice's values
         uint s = bwd_seq;
-        uint slot = p->arg * units + (idx - lo);
+        uint slot = p->arg * units + local;
         if (state != WAIT_BWD || parity != (s & 1) || p->arg >= n_src
                 || bit_test_set(bwd_bits, slot)) {
             note_stale();
@@ -722,8 +707,11 @@ static void packet(uint key, uint payload)
 // are handled in order by one queued callback, so the handling of one sample
 // (and the forward and backward passes it starts) never interleaves with
 // that of another.
-#define RX_RING 256
-static volatile uint rx_key[RX_RING], rx_data[RX_RING];
+// The ring holds P_RX_RING packets (a power of two the host sizes to the
+// largest burst this core can be sent, since a burst can keep the FIQ so
+// busy that the drain does not run until it ends).
+static volatile uint *rx_key, *rx_data;
+static uint rx_mask;
 static volatile uint rx_head, rx_tail, rx_scheduled;
 
 static void rx_drain(uint unused0, uint unused1)
@@ -739,14 +727,14 @@ static void rx_drain(uint unused0, uint unused1)
         spin1_mode_restore(cpsr);
         uint h = rx_head;
         uint key = rx_key[h], data = rx_data[h];
-        rx_head = (h + 1) % RX_RING;
+        rx_head = (h + 1) & rx_mask;
         packet(key, data);
     }
 }
 
 static void rx_fiq(uint key, uint payload)
 {
-    uint next = (rx_tail + 1) % RX_RING;
+    uint next = (rx_tail + 1) & rx_mask;
 
     if (next == rx_head) {              // lost: recovered by a resend request
         note_stale();
@@ -803,6 +791,13 @@ static void setup_common(void)
     for (uint k = 0; k < S_WORDS; k++)
         status[k] = 0;
 
+    uint ring = prm[P_RX_RING];
+    if (ring < 2 || (ring & (ring - 1)) != 0)
+        rt_error(RTE_SWERR, 6);
+    rx_key = alloc(4 * ring);
+    rx_data = alloc(4 * ring);
+    rx_mask = ring - 1;
+
     n_in_parts = prm[P_N_IN_PARTS];
     in_parts = alloc(sizeof(in_part_t) * (n_in_parts ? n_in_parts : 1));
     volatile uint *src = (volatile uint *) prm[P_IN_PARTS];
@@ -835,9 +830,33 @@ static void setup_input(void)
 
 static void setup_dense(void)
 {
-    n_in = prm[P_D_INPUTS];
-    lo = prm[P_D_LO];
-    units = prm[P_D_HI] - lo;
+    L.n_in = prm[P_D_INPUTS];
+    L.lo = prm[P_D_LO];
+    L.hi = prm[P_D_HI];
+    L.cols = L.hi - L.lo;
+    L.in_rows = prm[P_G_IN_ROWS];
+    L.in_cols = prm[P_G_IN_COLS];
+    L.in_ch = prm[P_G_IN_CH];
+    L.out_rows = prm[P_G_OUT_ROWS];
+    L.out_cols = prm[P_G_OUT_COLS];
+    L.win_rows = prm[P_G_WIN_ROWS];
+    L.win_cols = prm[P_G_WIN_COLS];
+    L.stride_rows = prm[P_G_STRIDE_ROWS];
+    L.stride_cols = prm[P_G_STRIDE_COLS];
+    L.pad_rows = prm[P_G_PAD_ROWS];
+    L.pad_cols = prm[P_G_PAD_COLS];
+    L.channels = prm[P_G_CHANNELS];
+    L.pool_op = prm[P_G_POOL_OP];
+    switch (prm[P_D_KIND]) {
+    case LAYER_DENSE: K = &kernel_dense; break;
+    case LAYER_CONV: K = &kernel_conv; break;
+    case LAYER_POOL: K = &kernel_pool; break;
+    default: rt_error(RTE_SWERR, 4);
+    }
+    if (L.hi < L.lo || !K->setup(&L))
+        rt_error(RTE_SWERR, 5);
+    n_in = L.n_in;
+    units = L.units;
     act = prm[P_D_ACT];
     flags = prm[P_D_FLAGS];
     lr = u2f(prm[P_D_LR]);
@@ -845,10 +864,10 @@ static void setup_dense(void)
     n_src = prm[P_D_BWD_SRCS];
     weights_sdram = (volatile uint *) prm[P_D_WEIGHTS];
 
-    w = alloc_floats(n_in * units);
-    dw = alloc_floats(n_in * units);
-    bias = alloc_floats(units);
-    dbias = alloc_floats(units);
+    w = alloc_floats(L.rows * L.cols);
+    dw = alloc_floats(L.rows * L.cols);
+    bias = alloc_floats(L.cols);
+    dbias = alloc_floats(L.cols);
     z = alloc_floats(units);
     a = alloc_floats(units);
     delta = alloc_floats(units);
@@ -857,12 +876,12 @@ static void setup_dense(void)
     partial = alloc_floats(n_src * units);
     in_bits = alloc_bits(n_in);
     bwd_bits = alloc_bits(n_src * units);
-    for (uint k = 0; k < n_in * units; k++) {
+    for (uint k = 0; k < L.rows * L.cols; k++) {
         w[k] = u2f(weights_sdram[k]);
         dw[k] = 0.0f;
     }
-    for (uint j = 0; j < units; j++) {
-        bias[j] = u2f(weights_sdram[n_in * units + j]);
+    for (uint j = 0; j < L.cols && L.rows > 0; j++) {
+        bias[j] = u2f(weights_sdram[L.rows * L.cols + j]);
         dbias[j] = 0.0f;
     }
     state = WAIT_FWD;

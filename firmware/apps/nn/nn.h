@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // nn.h: the data layout the host (nn/src/machine.rs) leaves in SDRAM for a
-// core of a dense network, and the codes both sides use.  vcpu user0 holds
+// core of a network, and the codes both sides use.  vcpu user0 holds
 // the address of the parameter block, as the SpiNNaker toolchain does for
 // data regions.  Every field is a 32-bit little-endian word; floats are
 // IEEE-754 binary32 bit patterns.
@@ -20,7 +20,7 @@
 
 // Roles.
 #define NN_ROLE_INPUT 0                 // reads samples from SDRAM and sends them
-#define NN_ROLE_DENSE 1                 // a slice of the units of one dense layer
+#define NN_ROLE_DENSE 1                 // a slice of one layer (of kind P_D_KIND)
 #define NN_ROLE_LOSS  2                 // output activation, loss, accuracy, predictions
 
 // Parameter block, common part (word offsets).
@@ -44,7 +44,23 @@
 #define P_STATUS       17               // address of the core's status block (S_*)
 #define P_ROLE_WORDS   18               // role-specific words start here
 #define P_STAGGER_US   27               // wait before resending on request (slices take turns)
-#define P_WORDS        28
+#define P_D_KIND       28               // layer role: LAYER_* (the kernel that computes it)
+// Layer role, window kinds (conv, pool): the geometry, as nn/src/layers/conv.rs's Window.
+#define P_G_IN_ROWS    29               // input rows, columns, channels
+#define P_G_IN_COLS    30
+#define P_G_IN_CH      31
+#define P_G_OUT_ROWS   32               // output rows, columns
+#define P_G_OUT_COLS   33
+#define P_G_WIN_ROWS   34               // window (kernel or pool) rows, columns
+#define P_G_WIN_COLS   35
+#define P_G_STRIDE_ROWS 36
+#define P_G_STRIDE_COLS 37
+#define P_G_PAD_ROWS   38               // padding before the first row, column
+#define P_G_PAD_COLS   39
+#define P_G_CHANNELS   40               // output channels of the whole layer
+#define P_G_POOL_OP    41               // POOL_MAX, POOL_AVERAGE
+#define P_RX_RING      42               // packets the receive ring holds (a power of two)
+#define P_WORDS        43
 
 // Resent values go out this far apart, so that a receiver that lost some
 // of a burst is not sent the same burst again.
@@ -54,15 +70,17 @@
 #define P_IN_FEATURES  18
 #define P_IN_X         19               // address: rows of FEATURES floats
 
-// Dense role.
-#define P_D_INPUTS     18               // units of the layer below (or features)
+// Layer role (any kind; "units" are a dense layer's units, or a window
+// layer's channels, which a core holds at every position).
+#define P_D_INPUTS     18               // values of the layer below (or features)
 #define P_D_LO         19               // this core's units: [LO, HI) of the layer
 #define P_D_HI         20
 #define P_D_ACT        21               // activation (ACT_*); identity on the last layer
 #define P_D_FLAGS      22               // FLAG_FIRST, FLAG_LAST
 #define P_D_LR         23               // learning rate (float)
 #define P_D_BATCH      24               // samples per update
-#define P_D_WEIGHTS    25               // address: kernel [INPUTS x units] row-major, then bias [units]
+#define P_D_WEIGHTS    25               // address: kernel [rows x units] row-major, then bias [units]
+                                        // (rows: INPUTS for dense, window cells x input channels for conv)
 #define P_D_BWD_SRCS   26               // cores sending backward values to this one
 
 // Loss role.
@@ -72,6 +90,14 @@
 #define P_L_Y          21               // address: rows of OUTPUTS floats (targets)
 #define P_L_PRED       22               // address: N_EVAL rows of OUTPUTS floats (written)
 #define P_L_HISTORY    23               // address: EPOCHS pairs (mean loss, accuracy) (written)
+
+// Layer kinds (P_D_KIND).
+#define LAYER_DENSE 0                   // layer_dense.c
+#define LAYER_CONV  1                   // layer_conv.c
+#define LAYER_POOL  2                   // layer_pool.c
+
+#define POOL_MAX     0
+#define POOL_AVERAGE 1
 
 #define FLAG_FIRST 1                    // inputs come from the input core: send "done" back
 #define FLAG_LAST  2                    // outputs go to the loss core as pre-activations

@@ -57,7 +57,30 @@ nn_h! {
     P_ROLE_WORDS: usize = 18;
     /// Wait before resending on request (slices take turns).
     P_STAGGER_US: usize = 27;
-    P_WORDS: usize = 28;
+    /// Layer role: LAYER_* (the kernel that computes it).
+    P_D_KIND: usize = 28;
+    /// Window kinds (conv, pool): input rows, columns, channels.
+    P_G_IN_ROWS: usize = 29;
+    P_G_IN_COLS: usize = 30;
+    P_G_IN_CH: usize = 31;
+    /// Output rows and columns.
+    P_G_OUT_ROWS: usize = 32;
+    P_G_OUT_COLS: usize = 33;
+    /// Window (kernel or pool) rows and columns.
+    P_G_WIN_ROWS: usize = 34;
+    P_G_WIN_COLS: usize = 35;
+    P_G_STRIDE_ROWS: usize = 36;
+    P_G_STRIDE_COLS: usize = 37;
+    /// Padding before the first row and column.
+    P_G_PAD_ROWS: usize = 38;
+    P_G_PAD_COLS: usize = 39;
+    /// Output channels of the whole layer.
+    P_G_CHANNELS: usize = 40;
+    /// POOL_MAX or POOL_AVERAGE.
+    P_G_POOL_OP: usize = 41;
+    /// Packets the receive ring holds (a power of two).
+    P_RX_RING: usize = 42;
+    P_WORDS: usize = 43;
 
     /// Microseconds between two resent values.
     RESEND_GAP_US: u32 = 2;
@@ -97,6 +120,15 @@ nn_h! {
     P_L_HISTORY: usize = 23;
 
     /// Inputs come from the input core: send "done" back.
+    /// layer_dense.c.
+    LAYER_DENSE: u32 = 0;
+    /// layer_conv.c.
+    LAYER_CONV: u32 = 1;
+    /// layer_pool.c.
+    LAYER_POOL: u32 = 2;
+    POOL_MAX: u32 = 0;
+    POOL_AVERAGE: u32 = 1;
+
     FLAG_FIRST: u32 = 1;
     /// Outputs go to the loss core as pre-activations.
     FLAG_LAST: u32 = 2;

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// layer.h: what nn.c's layer role asks of a layer kind.  Each kind is one
+// kernel file (layer_dense.c, layer_conv.c, layer_pool.c) that fills in a
+// kernel_t; nn.c does the rest (packets, waiting, resends, activations, the
+// weight update) the same way for every kind.  The host's side of each kind
+// is nn/src/layers/<kind>.rs (the reference maths, in the same order) and
+// nn/src/machine/kinds.rs (how it splits and the words it writes).
+
+#ifndef LAYER_H
+#define LAYER_H
+
+#include "spin1_api.h"
+#include "nn.h"
+
+// One core's share of a layer.
+typedef struct {
+    uint n_in;                  // values of the layer below
+    uint lo, hi;                // this core's units (or channels) of the layer
+    uint cols;                  // hi - lo
+    uint units;                 // values this core outputs (set by setup)
+    uint rows;                  // kernel rows this core holds; 0: no weights (set by setup)
+    // Window kinds: geometry (nn.h P_G_*).
+    uint in_rows, in_cols, in_ch, out_rows, out_cols;
+    uint win_rows, win_cols, stride_rows, stride_cols, pad_rows, pad_cols;
+    uint channels, pool_op;
+} layer_t;
+
+typedef struct {
+    // Sets units and rows from the rest (0 on a geometry it cannot take).
+    uint (*setup)(layer_t *l);
+    // Pre-activations z[units] of inputs x[n_in] (w: rows x cols, bias: cols).
+    void (*forward)(const layer_t *l, const float *w, const float *bias,
+                    const float *x, float *z);
+    // Adds this sample's gradients for delta (dL/dz) to dw, dbias; when dx is
+    // not NULL, writes this core's share of dL/dx[n_in] there.
+    void (*backward)(const layer_t *l, const float *w, const float *x,
+                     const float *delta, float *dw, float *dbias, float *dx);
+    // The key index local output j goes out under.
+    uint (*out_index)(const layer_t *l, uint j);
+    // The local output a backward value of key index idx is for (units: not ours).
+    uint (*local_of)(const layer_t *l, uint idx);
+} kernel_t;
+
+extern const kernel_t kernel_dense, kernel_conv, kernel_pool;
+
+#endif // LAYER_H

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// layer_conv.c: some output channels (filters) of a Conv1D/Conv2D layer, at
+// every position (nn/src/layers/conv.rs does the same sums in the same
+// order).  Local output j is position j / cols, channel lo + j % cols; it goes
+// out under its index in the layer's channels-last output.
+
+#include "layer.h"
+
+static uint conv_setup(layer_t *l)
+{
+    if (l->in_rows * l->in_cols * l->in_ch != l->n_in || l->hi > l->channels
+            || l->win_rows == 0 || l->win_cols == 0)
+        return 0;
+    l->units = l->out_rows * l->out_cols * l->cols;
+    l->rows = l->win_rows * l->win_cols * l->in_ch;
+    return 1;
+}
+
+// The input row (or column) under window cell k at output o; -1 in padding.
+static inline int source(uint o, uint k, uint stride, uint pad, uint size)
+{
+    int v = (int) (o * stride + k) - (int) pad;
+
+    return (v < 0 || v >= (int) size) ? -1 : v;
+}
+
+static void conv_forward(const layer_t *l, const float *w, const float *bias,
+                         const float *x, float *z)
+{
+    uint nc = l->cols, c = l->in_ch;
+
+    for (uint oy = 0; oy < l->out_rows; oy++)
+        for (uint ox = 0; ox < l->out_cols; ox++) {
+            float *zo = &z[(oy * l->out_cols + ox) * nc];
+
+            for (uint f = 0; f < nc; f++)
+                zo[f] = bias[f];
+            for (uint ky = 0; ky < l->win_rows; ky++) {
+                int iy = source(oy, ky, l->stride_rows, l->pad_rows, l->in_rows);
+                if (iy < 0)
+                    continue;
+                for (uint kx = 0; kx < l->win_cols; kx++) {
+                    int ix = source(ox, kx, l->stride_cols, l->pad_cols, l->in_cols);
+                    if (ix < 0)
+                        continue;
+                    for (uint ci = 0; ci < c; ci++) {
+                        float xi = x[((uint) iy * l->in_cols + (uint) ix) * c + ci];
+                        const float *row = &w[((ky * l->win_cols + kx) * c + ci) * nc];
+
+                        for (uint f = 0; f < nc; f++)
+                            zo[f] += xi * row[f];
+                    }
+                }
+            }
+        }
+}
+
+static void conv_backward(const layer_t *l, const float *w, const float *x,
+                          const float *delta, float *dw, float *dbias, float *dx)
+{
+    uint nc = l->cols, c = l->in_ch;
+
+    if (dx != NULL)
+        for (uint i = 0; i < l->n_in; i++)
+            dx[i] = 0.0f;
+    for (uint oy = 0; oy < l->out_rows; oy++)
+        for (uint ox = 0; ox < l->out_cols; ox++) {
+            const float *d = &delta[(oy * l->out_cols + ox) * nc];
+
+            for (uint f = 0; f < nc; f++)
+                dbias[f] += d[f];
+            for (uint ky = 0; ky < l->win_rows; ky++) {
+                int iy = source(oy, ky, l->stride_rows, l->pad_rows, l->in_rows);
+                if (iy < 0)
+                    continue;
+                for (uint kx = 0; kx < l->win_cols; kx++) {
+                    int ix = source(ox, kx, l->stride_cols, l->pad_cols, l->in_cols);
+                    if (ix < 0)
+                        continue;
+                    for (uint ci = 0; ci < c; ci++) {
+                        uint i = ((uint) iy * l->in_cols + (uint) ix) * c + ci;
+                        uint r = ((ky * l->win_cols + kx) * c + ci) * nc;
+                        float xi = x[i];
+
+                        for (uint f = 0; f < nc; f++)
+                            dw[r + f] += xi * d[f];
+                        if (dx != NULL) {
+                            float s = w[r] * d[0];
+
+                            for (uint f = 1; f < nc; f++)
+                                s += w[r + f] * d[f];
+                            dx[i] += s;
+                        }
+                    }
+                }
+            }
+        }
+}
+
+static uint conv_out_index(const layer_t *l, uint j)
+{
+    return (j / l->cols) * l->channels + l->lo + j % l->cols;
+}
+
+static uint conv_local_of(const layer_t *l, uint idx)
+{
+    uint ch = idx % l->channels;
+
+    if (ch < l->lo || ch >= l->hi)
+        return l->units;
+    return (idx / l->channels) * l->cols + (ch - l->lo);
+}
+
+const kernel_t kernel_conv = {
+    conv_setup, conv_forward, conv_backward, conv_out_index, conv_local_of
+};

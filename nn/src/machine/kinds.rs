@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! The machine's side of each layer kind: how a layer splits across cores, what a slice
+//! needs, the parameter words its cores get (beside the common ones) and where its weights
+//! lie. The firmware's side is one kernel file per kind (firmware/apps/nn/layer_*.c).
+//!
+//! A layer is cut into slices of "atoms": a dense layer's units, a convolution's filters, a
+//! pooling layer's channels. A window kind's slice computes its channels at every position.
+
+use super::nn_h::*;
+use crate::layers::{Layer, PoolOp, Shape};
+use crate::model::Sequential;
+use crate::Activation;
+
+/// A layer that takes cores (`Flatten` and `Reshape` take none: the layer above reads the same
+/// values under the same indices), with its shapes.
+#[derive(Debug, Clone)]
+pub(super) struct MachineLayer {
+    /// Its index among the model's layers.
+    pub k: usize,
+    pub spec: Layer,
+    pub input: Shape,
+    pub output: Shape,
+}
+
+impl MachineLayer {
+    /// The layers of `model` that take cores, in order.
+    pub fn of(model: &Sequential) -> Vec<MachineLayer> {
+        model
+            .layers()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, l)| !matches!(l, Layer::Reshape(_)))
+            .map(|(k, spec)| MachineLayer {
+                k,
+                spec,
+                input: model.layer_input(k).clone(),
+                output: model.layer_output(k).clone(),
+            })
+            .collect()
+    }
+
+    /// The kind's code (nn.h LAYER_*).
+    pub fn kind(&self) -> u32 {
+        match self.spec {
+            Layer::Dense(_) => LAYER_DENSE,
+            Layer::Conv(_) => LAYER_CONV,
+            Layer::Pool(_) => LAYER_POOL,
+            Layer::Reshape(_) => unreachable!("reshapes take no core"),
+        }
+    }
+
+    /// Atoms the layer is cut into: units, filters or channels.
+    pub fn atoms(&self) -> u32 {
+        match &self.spec {
+            Layer::Dense(d) => d.units as u32,
+            _ => *self.output.last().expect("a shape") as u32,
+        }
+    }
+
+    /// Output values per atom: 1 for a dense layer, the output positions for window kinds.
+    pub fn positions(&self) -> u32 {
+        self.n_out() / self.atoms().max(1)
+    }
+
+    /// Values of the layer below (or features).
+    pub fn n_in(&self) -> u32 {
+        self.input.iter().product::<usize>() as u32
+    }
+
+    /// Values the layer outputs.
+    pub fn n_out(&self) -> u32 {
+        self.output.iter().product::<usize>() as u32
+    }
+
+    /// Kernel rows (one column per atom); 0 for kinds without weights.
+    pub fn rows(&self) -> u32 {
+        match &self.spec {
+            Layer::Dense(_) => self.n_in(),
+            Layer::Conv(c) => c.kernel_rows(&self.input).expect("checked when added") as u32,
+            _ => 0,
+        }
+    }
+
+    /// Whether a slice sends its values under their index in the whole layer's output (window
+    /// kinds, whose slices' values interleave) rather than their index in the slice (dense).
+    pub fn layer_indices(&self) -> bool {
+        !matches!(self.spec, Layer::Dense(_))
+    }
+
+    /// Values one slice of `atoms` atoms sends forward.
+    pub fn slice_values(&self, atoms: u32) -> u32 {
+        atoms * self.positions()
+    }
+
+    /// Atoms per core for a budget of `values_per_core` output values (0: no limit).
+    pub fn per_core(&self, values_per_core: u32) -> u32 {
+        let atoms = self.atoms();
+        if values_per_core == 0 {
+            return atoms;
+        }
+        (values_per_core / self.positions().max(1)).clamp(1, atoms)
+    }
+
+    /// Packets a slice's receive ring holds with `sources` cores sending it backward values:
+    /// a sample's whole burst, forward (every input) or backward (every source sends a value
+    /// for each of the layer's outputs, the slice's own and others').
+    pub fn rx_ring(&self, sources: u32) -> u32 {
+        rx_ring(self.n_in().max(sources.saturating_mul(self.n_out())))
+    }
+
+    /// Bytes of DTCM a slice of `atoms` atoms needs with `sources` cores sending it backward
+    /// values (mirrors setup_common and setup_dense in nn.c, plus the runtime's heap slack).
+    pub fn dtcm(&self, atoms: u32, sources: u32) -> u32 {
+        let (n_in, units) = (self.n_in(), self.slice_values(atoms));
+        let words = 2 * self.rows() * atoms
+            + 2 * atoms
+            + 3 * units
+            + 2 * n_in
+            + sources * units
+            + 2 * self.rx_ring(sources);
+        let bits = n_in.div_ceil(32) + (sources * units).div_ceil(32);
+        4 * (words + bits) + 512
+    }
+
+    /// Its activation.
+    pub fn activation(&self) -> Activation {
+        self.spec.activation()
+    }
+
+    /// A name for reports: the Keras class and the layer's index.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.spec.keras_class(), self.k)
+    }
+
+    /// The geometry words (P_G_*) a slice's parameter block carries; none for dense.
+    pub fn geometry(&self) -> Vec<(usize, u32)> {
+        let window = match &self.spec {
+            Layer::Conv(c) => c.window(&self.input),
+            Layer::Pool(p) => p.window(&self.input),
+            _ => return Vec::new(),
+        }
+        .expect("checked when added");
+        let op = match &self.spec {
+            Layer::Pool(p) if p.op == PoolOp::Average => POOL_AVERAGE,
+            _ => POOL_MAX,
+        };
+        let u = |v: usize| v as u32;
+        vec![
+            (P_G_IN_ROWS, u(window.input[0])),
+            (P_G_IN_COLS, u(window.input[1])),
+            (P_G_IN_CH, u(window.input[2])),
+            (P_G_OUT_ROWS, u(window.output[0])),
+            (P_G_OUT_COLS, u(window.output[1])),
+            (P_G_WIN_ROWS, u(window.size[0])),
+            (P_G_WIN_COLS, u(window.size[1])),
+            (P_G_STRIDE_ROWS, u(window.strides[0])),
+            (P_G_STRIDE_COLS, u(window.strides[1])),
+            (P_G_PAD_ROWS, u(window.pad[0])),
+            (P_G_PAD_COLS, u(window.pad[1])),
+            (P_G_CHANNELS, self.atoms()),
+            (P_G_POOL_OP, op),
+        ]
+    }
+}
+
+/// A receive ring for bursts of up to `values` packets: a power of two above it, 16 at least.
+pub(super) fn rx_ring(values: u32) -> u32 {
+    values.saturating_add(1).next_power_of_two().max(16)
+}
