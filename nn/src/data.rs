@@ -158,6 +158,33 @@ fn standardise(x: &mut [Vec<f32>]) {
 /// UCI optical digits as plain CSV (no header): 64 pixels in `0..=16` then
 /// the label `0..=9`; pixels scaled by 1/16, targets one-hot over 10 classes.
 pub fn digits_from_csv(text: &str) -> Result<Dataset, NnError> {
+    let (x, y) = labelled_rows(text, 64, 10, |line, f| {
+        if let Some(col) = f.iter().position(|&p| !(0.0..=16.0).contains(&p)) {
+            return Err(NnError::Data {
+                line,
+                message: format!("pixel in column {} outside 0..=16", col + 1),
+            });
+        }
+        f.iter_mut().for_each(|p| *p /= 16.0);
+        Ok(())
+    })?;
+    Ok(Dataset {
+        x,
+        y,
+        class_names: (0..10).map(|d| d.to_string()).collect(),
+    })
+}
+
+/// The rows of a headerless CSV of `features` values then a class below `classes` (blank
+/// lines skipped): features, each row passed through `fix` with its 1-based line number,
+/// and one-hot targets.
+#[allow(clippy::type_complexity)]
+fn labelled_rows(
+    text: &str,
+    features: usize,
+    classes: usize,
+    mut fix: impl FnMut(usize, &mut Vec<f32>) -> Result<(), NnError>,
+) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>), NnError> {
     let mut x = Vec::new();
     let mut y = Vec::new();
     for (i, line) in text
@@ -165,21 +192,64 @@ pub fn digits_from_csv(text: &str) -> Result<Dataset, NnError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let (mut f, c) = parse_row(line, i + 1, 64, 10)?;
-        if let Some(col) = f.iter().position(|&p| !(0.0..=16.0).contains(&p)) {
-            return Err(NnError::Data {
-                line: i + 1,
-                message: format!("pixel in column {} outside 0..=16", col + 1),
-            });
-        }
-        f.iter_mut().for_each(|p| *p /= 16.0);
+        let (mut f, c) = parse_row(line, i + 1, features, classes)?;
+        fix(i + 1, &mut f)?;
         x.push(f);
-        y.push(one_hot(c, 10));
+        y.push(one_hot(c, classes));
     }
+    Ok((x, y))
+}
+
+/// Samples per waveform in the `waves` data set.
+pub const WAVE_STEPS: usize = 32;
+/// The `waves` classes, in label order.
+pub const WAVE_CLASSES: [&str; 4] = ["sine", "square", "triangle", "sawtooth"];
+
+/// The `waves` data set as CSV (no header; [`WAVE_STEPS`] values then the class `0..=3`):
+/// `per_class` noisy waveforms of each class, in class-interleaved order, each with a random
+/// frequency (1 to 2 periods in the window), phase, amplitude (0.8 to 1) and noise (sum of
+/// three uniforms, standard deviation 0.15), all drawn from SplitMix64(`seed`). data/waves.csv
+/// is `waves_csv(250, 2026)`.
+pub fn waves_csv(per_class: usize, seed: u64) -> String {
+    let mut rng = SplitMix64::new(seed);
+    let mut out = String::new();
+    for _ in 0..per_class {
+        for class in 0..WAVE_CLASSES.len() {
+            let periods = 1.0 + rng.next_f32();
+            let phase = rng.next_f32();
+            let amplitude = 0.8 + 0.2 * rng.next_f32();
+            for t in 0..WAVE_STEPS {
+                let u = (phase + periods * t as f32 / WAVE_STEPS as f32).fract();
+                let shape = match class {
+                    0 => (2.0 * std::f32::consts::PI * u).sin(),
+                    1 => {
+                        if u < 0.5 {
+                            1.0
+                        } else {
+                            -1.0
+                        }
+                    }
+                    2 => 1.0 - 4.0 * (u - 0.5).abs(),
+                    _ => 2.0 * u - 1.0,
+                };
+                // Three uniforms on -0.5..0.5 sum to variance 0.25; scaled to sd 0.15.
+                let noise = (rng.next_f32() + rng.next_f32() + rng.next_f32() - 1.5) * 0.3;
+                out.push_str(&format!("{:.4},", amplitude * shape + noise));
+            }
+            out.push_str(&format!("{class}\n"));
+        }
+    }
+    out
+}
+
+/// The `waves` data set from its CSV ([`waves_csv`]): [`WAVE_STEPS`] values per sample, one-hot
+/// over the four classes.
+pub fn waves_from_csv(text: &str) -> Result<Dataset, NnError> {
+    let (x, y) = labelled_rows(text, WAVE_STEPS, WAVE_CLASSES.len(), |_, _| Ok(()))?;
     Ok(Dataset {
         x,
         y,
-        class_names: (0..10).map(|d| d.to_string()).collect(),
+        class_names: WAVE_CLASSES.iter().map(|c| c.to_string()).collect(),
     })
 }
 
@@ -200,6 +270,20 @@ pub fn split(dataset: &Dataset, test_fraction: f32, seed: u64) -> (Dataset, Data
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_shipped_waves_file_is_the_generator_s_output() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/waves.csv");
+        let shipped = std::fs::read_to_string(path).unwrap();
+        assert!(
+            shipped == waves_csv(250, 2026),
+            "data/waves.csv differs from waves_csv(250, 2026)"
+        );
+        let d = waves_from_csv(&shipped).unwrap();
+        assert_eq!((d.len(), d.x[0].len(), d.y[0].len()), (1000, 32, 4));
+        // Classes interleave, so any split holds all four.
+        assert_eq!(d.y[5], vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@
 //! name = "iris"
 //! [data]
 //! file = "../data/iris.csv"   # relative to this file's directory; none for xor
-//! format = "iris"             # xor | iris | digits
+//! format = "iris"             # xor | iris | digits | waves
 //! test_fraction = 0.3         # held-out share; 0 = evaluate on the training set
 //! split_seed = 1
 //! [model]
@@ -22,8 +22,26 @@
 //! init_seed = 3               # Sequential::init
 //! shuffle_seed = 9            # epoch_order; omit for no shuffling
 //! [machine]                   # optional
-//! units_per_core = 16         # optional: most units of one layer on one core
+//! units_per_core = 16         # optional: most output values of one layer on one core
 //! ```
+//!
+//! Layers other than dense name their Keras type and take Keras's arguments, on an input
+//! given as a shape (channels last), e.g. `models/digits_cnn.toml`:
+//!
+//! ```toml
+//! inputs = [8, 8, 1]
+//! layers = [
+//!     { type = "conv2d", filters = 8, kernel_size = 3, activation = "relu" },
+//!     { type = "max_pooling2d", pool_size = 2 },
+//!     { type = "flatten" },
+//!     { units = 10, activation = "softmax" },
+//! ]
+//! ```
+//!
+//! Types: `dense` (default), `conv1d`, `conv2d` (`filters`, `kernel_size`, `strides`,
+//! `padding` = `valid` | `same`, `activation`), `max_pooling1d/2d`, `average_pooling1d/2d`
+//! (`pool_size`, `strides`), `global_average_pooling1d/2d`, `flatten`, `reshape`
+//! (`target_shape`). A layer given an argument its type does not take is refused.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -242,6 +260,8 @@ pub enum DataFormat {
     Iris,
     /// [`data::digits_from_csv`]: 64 pixels scaled to 0..=1, 10 one-hot classes.
     Digits,
+    /// [`data::waves_from_csv`]: 32-step noisy waveforms, 4 one-hot classes.
+    Waves,
 }
 
 impl DataFormat {
@@ -252,6 +272,7 @@ impl DataFormat {
             DataFormat::Xor => Some((2, 1)),
             DataFormat::Iris => None,
             DataFormat::Digits => Some((64, 10)),
+            DataFormat::Waves => Some((data::WAVE_STEPS, data::WAVE_CLASSES.len())),
         }
     }
 }
@@ -262,6 +283,7 @@ impl fmt::Display for DataFormat {
             DataFormat::Xor => "xor",
             DataFormat::Iris => "iris",
             DataFormat::Digits => "digits",
+            DataFormat::Waves => "waves",
         })
     }
 }
@@ -690,7 +712,7 @@ impl ModelSpec {
                     "must be 0 for xor (all four samples train and test)",
                 ))
             }
-            (DataFormat::Iris | DataFormat::Digits, None) => {
+            (DataFormat::Iris | DataFormat::Digits | DataFormat::Waves, None) => {
                 return Err(self.invalid(
                     "data.file",
                     format!("format \"{}\" needs a data file", d.format),
@@ -839,6 +861,7 @@ impl ModelSpec {
                     })?;
                 let parsed = match format {
                     DataFormat::Iris => data::iris_from_csv(&text),
+                    DataFormat::Waves => data::waves_from_csv(&text),
                     _ => data::digits_from_csv(&text),
                 };
                 parsed.map_err(|source| SpecError::Data { path, source })?
@@ -1253,6 +1276,47 @@ init_seed = 1
             e.to_string().starts_with("<model text>: model.inputs: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn window_layers_parse_and_bad_ones_name_the_layer() {
+        let cnn = IRIS.replace("format = \"iris\"", "format = \"digits\"").replace(
+            "inputs = 4\nlayers = [ { units = 16, activation = \"relu\" }, { units = 3, activation = \"softmax\" } ]",
+            "inputs = [8, 8, 1]\nlayers = [ { type = \"conv2d\", filters = 4, kernel_size = [3, 2], strides = 1, padding = \"same\" }, \
+             { type = \"average_pooling2d\" }, { type = \"flatten\" }, { units = 10, activation = \"softmax\" } ]",
+        );
+        assert_ne!(cnn, IRIS);
+        let s = parse(&cnn).unwrap();
+        let m = s.build();
+        assert_eq!(m.layer_output(0), &vec![8, 8, 4]);
+        assert_eq!(m.layer_output(1), &vec![4, 4, 4]);
+        assert_eq!(m.get_weights()[0].len(), 3 * 2 * 4);
+        for (from, to, says) in [
+            (
+                "filters = 4,",
+                "filters = 4, units = 3,",
+                "takes no `units`",
+            ),
+            ("filters = 4,", "", "needs `filters`"),
+            (
+                "kernel_size = [3, 2]",
+                "kernel_size = [3, 2, 1]",
+                "kernel_size needs 2",
+            ),
+            ("strides = 1", "strides = 0", "strides must be at least 1"),
+            (
+                "inputs = [8, 8, 1]",
+                "inputs = [64]",
+                "Conv2D takes inputs of 3 dimensions",
+            ),
+            ("{ type = \"flatten\" }, ", "", "add a Flatten layer"),
+        ] {
+            let text = cnn.replacen(from, to, 1);
+            assert_ne!(text, cnn, "{from}");
+            let (f, m) = invalid_field(&text);
+            assert!(f.starts_with("model.layers["), "{to}: {f}: {m}");
+            assert!(m.contains(says), "{to}: {m}");
+        }
     }
 
     #[test]

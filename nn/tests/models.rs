@@ -54,7 +54,7 @@ fn every_model_file_parses_and_loads_its_data() {
         }
     }
     names.sort();
-    assert_eq!(names, ["digits", "digits_cnn", "iris", "xor"]);
+    assert_eq!(names, ["digits", "digits_cnn", "iris", "waves", "xor"]);
 }
 
 #[test]

@@ -95,6 +95,27 @@ impl Window {
 }
 
 impl Conv {
+    /// A convolution as Keras's integer arguments give it: a kernel of `k` (1-D) or k × k
+    /// (2-D) and the same stride in every dimension.
+    pub fn new(
+        rank: u8,
+        filters: usize,
+        k: usize,
+        stride: usize,
+        padding: Padding,
+        activation: Activation,
+    ) -> Conv {
+        let d = |n| if rank == 1 { [1, n] } else { [n, n] };
+        Conv {
+            rank,
+            filters,
+            kernel: d(k),
+            strides: d(stride),
+            padding,
+            activation,
+        }
+    }
+
     /// The layer's input as `[rows, cols, channels]`.
     pub fn input_dims(&self, input: &Shape) -> Result<[usize; 3], NnError> {
         match (self.rank, input.as_slice()) {

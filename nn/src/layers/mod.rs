@@ -190,36 +190,15 @@ mod tests {
     use Activation::{Softmax, Tanh};
 
     fn conv(rank: u8, filters: usize, k: usize, stride: usize, padding: Padding) -> Layer {
-        let d = |n| if rank == 1 { [1, n] } else { [n, n] };
-        Layer::Conv(Conv {
-            rank,
-            filters,
-            kernel: d(k),
-            strides: d(stride),
-            padding,
-            activation: Tanh,
-        })
+        Layer::Conv(Conv::new(rank, filters, k, stride, padding, Tanh))
     }
 
     fn pool(rank: u8, op: PoolOp, size: usize, stride: usize) -> Layer {
-        let d = |n| if rank == 1 { [1, n] } else { [n, n] };
-        Layer::Pool(Pool {
-            rank,
-            op,
-            size: d(size),
-            strides: d(stride),
-            global: false,
-        })
+        Layer::Pool(Pool::new(rank, op, size, stride))
     }
 
     fn global(rank: u8) -> Layer {
-        Layer::Pool(Pool {
-            rank,
-            op: PoolOp::Average,
-            size: [1, 1],
-            strides: [1, 1],
-            global: true,
-        })
+        Layer::Pool(Pool::global(rank))
     }
 
     /// Every layer kind in a small network whose last layer is Dense(3, softmax).

@@ -33,6 +33,30 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// Max or average pooling as Keras's integer arguments give it: a window of `size` (1-D)
+    /// or size × size (2-D) and the same stride in every dimension.
+    pub fn new(rank: u8, op: PoolOp, size: usize, stride: usize) -> Pool {
+        let d = |n| if rank == 1 { [1, n] } else { [n, n] };
+        Pool {
+            rank,
+            op,
+            size: d(size),
+            strides: d(stride),
+            global: false,
+        }
+    }
+
+    /// Global average pooling (`GlobalAveragePooling1D/2D`).
+    pub fn global(rank: u8) -> Pool {
+        Pool {
+            rank,
+            op: PoolOp::Average,
+            size: [1, 1],
+            strides: [1, 1],
+            global: true,
+        }
+    }
+
     /// The layer's input as `[rows, cols, channels]`.
     pub fn input_dims(&self, input: &Shape) -> Result<[usize; 3], NnError> {
         match (self.rank, input.as_slice()) {

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Every layer kind trained on the simulated machine against the host reference: small
+//! networks on random data, split over several cores, whose weights must agree after training.
+
+use spinn_hw::geometry::MachineDesc;
+use spinn_nn::machine::{self, weights_close, MachineOptions};
+use spinn_nn::{
+    Activation, Conv, Dataset, Dense, Layer, Loss, Padding, Pool, PoolOp, Reshape, Sequential, Sgd,
+    Shape, SplitMix64,
+};
+use spinn_sim::chip::ChipConfig;
+use spinn_toolchain::target::SimTarget;
+
+fn conv(rank: u8, filters: usize, k: usize, stride: usize, padding: Padding) -> Layer {
+    Layer::Conv(Conv::new(
+        rank,
+        filters,
+        k,
+        stride,
+        padding,
+        Activation::Tanh,
+    ))
+}
+
+fn pool(rank: u8, op: PoolOp, size: usize, stride: usize, global: bool) -> Layer {
+    Layer::Pool(if global {
+        Pool::global(rank)
+    } else {
+        Pool::new(rank, op, size, stride)
+    })
+}
+
+/// Trains `layers` (then Dense(3, softmax)) on `shape`d random samples on the host and on the
+/// machine with at most `per_core` output values per core; both must agree.
+fn check(name: &str, shape: Shape, layers: Vec<Layer>, per_core: u32) {
+    let mut m = Sequential::with_shape(shape.clone());
+    for l in layers {
+        m.try_add(l).unwrap();
+    }
+    m.add(Dense::new(3, Activation::Softmax));
+    m.compile(
+        Loss::CategoricalCrossEntropy,
+        Sgd {
+            learning_rate: 0.2,
+            batch_size: 3,
+        },
+    );
+    m.init(9);
+    let n: usize = shape.iter().product();
+    let mut rng = SplitMix64::new(4);
+    let x: Vec<Vec<f32>> = (0..12)
+        .map(|_| (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect())
+        .collect();
+    let y: Vec<Vec<f32>> = (0..12)
+        .map(|i| (0..3).map(|c| f32::from(u8::from(c == i % 3))).collect())
+        .collect();
+    let d = Dataset {
+        x,
+        y,
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+    };
+    let mut host = m.clone();
+    host.fit(&d.x, &d.y, 2, Some(3)).unwrap();
+    let opts = MachineOptions {
+        units_per_core: per_core,
+        ..MachineOptions::default()
+    };
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let run = machine::train(&mut target, &mut m, &d, &d, 2, Some(3), &opts, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!((run.dropped, run.requests), (0, 0), "{name}");
+    weights_close(&host.get_weights(), &run.weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // The window layers were split: more cores than layers plus input and loss.
+    assert!(
+        run.cores > m.layers().len() + 1,
+        "{name}: {:?}",
+        run.placements
+    );
+}
+
+#[test]
+fn conv2d_valid_and_max_pooling() {
+    let flat = Layer::Reshape(Reshape::Flatten);
+    check(
+        "conv2d valid, max pooling",
+        vec![6, 6, 2],
+        vec![
+            conv(2, 4, 3, 1, Padding::Valid),
+            pool(2, PoolOp::Max, 2, 2, false),
+            flat,
+        ],
+        16,
+    );
+}
+
+#[test]
+fn conv2d_same_strided_twice_and_average_pooling() {
+    let flat = Layer::Reshape(Reshape::Flatten);
+    check(
+        "conv2d same stride 2, conv2d, average pooling stride 1",
+        vec![6, 5, 1],
+        vec![
+            conv(2, 3, 3, 2, Padding::Same),
+            conv(2, 4, 2, 1, Padding::Same),
+            pool(2, PoolOp::Average, 2, 1, false),
+            flat,
+        ],
+        12,
+    );
+}
+
+#[test]
+fn conv1d_and_every_1d_pooling() {
+    let flat = Layer::Reshape(Reshape::Flatten);
+    check(
+        "conv1d same, max pooling 1d",
+        vec![10, 2],
+        vec![
+            conv(1, 4, 3, 1, Padding::Same),
+            pool(1, PoolOp::Max, 2, 2, false),
+            flat.clone(),
+        ],
+        10,
+    );
+    check(
+        "reshape, conv1d valid stride 2, average pooling 1d",
+        vec![24],
+        vec![
+            Layer::Reshape(Reshape::To(vec![12, 2])),
+            conv(1, 3, 3, 2, Padding::Valid),
+            pool(1, PoolOp::Average, 2, 1, false),
+            flat,
+        ],
+        4,
+    );
+}
+
+#[test]
+fn global_average_pooling_1d_and_2d() {
+    check(
+        "conv1d, global average pooling 1d",
+        vec![8, 1],
+        vec![
+            conv(1, 4, 3, 1, Padding::Valid),
+            pool(1, PoolOp::Average, 1, 1, true),
+        ],
+        6,
+    );
+    check(
+        "conv2d, global average pooling 2d",
+        vec![4, 4, 2],
+        vec![
+            conv(2, 4, 2, 1, Padding::Valid),
+            pool(2, PoolOp::Average, 1, 1, true),
+        ],
+        9,
+    );
+}
