@@ -665,7 +665,9 @@ fn a_model_with_a_billion_unit_layer_is_refused_before_it_allocates() {
     let (code, out, err) = spinn_within(&["train", &path], &[], REFUSAL_LIMIT);
     assert_eq!(code, 2, "{out}{err}");
     assert!(
-        err.contains("huge.toml: model.layers[0]: a Dense layer on inputs [2] has 3000000000 weights"),
+        err.contains(
+            "huge.toml: model.layers[0]: a Dense layer on inputs [2] has 3000000000 weights"
+        ),
         "{err}"
     );
     assert!(

@@ -274,15 +274,6 @@ fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
             "the model has no layers that compute".into(),
         ));
     };
-    if let Some(l) = layers[..layers.len() - 1]
-        .iter()
-        .find(|l| l.activation() == Activation::Softmax)
-    {
-        return Err(MachineError::Model(format!(
-            "layer {}: softmax is only supported on the last layer on the machine (its units may be split over cores)",
-            l.k
-        )));
-    }
     if !matches!(last.spec, crate::Layer::Dense(_)) || last.k + 1 != model.layers().len() {
         return Err(MachineError::Model(
             "the last layer must be Dense on the machine (the loss core takes its units)".into(),
@@ -326,6 +317,21 @@ fn plan(
         let l = &layers[k];
         if let Some(next) = layers.get(k + 1) {
             sources[k] = next.atoms().div_ceil(per[k + 1]);
+        }
+        let last = k + 1 == layers.len();
+        if l.activation() == Activation::Softmax && !last {
+            // Softmax normalises over a position's channels (a dense layer's units): they
+            // must all be on one core.
+            let one = l.atoms();
+            if l.dtcm(one, sources[k]) > DTCM_DATA_BYTES {
+                return Err(MachineError::Model(format!(
+                    "layer {}: softmax needs all of the layer's {one} units or channels on one core, which {} bytes of DTCM do not hold",
+                    l.k,
+                    l.dtcm(one, sources[k])
+                )));
+            }
+            per[k] = one;
+            continue;
         }
         let mut p = l.per_core(opts.units_per_core);
         while p > 1 && l.dtcm(p, sources[k]) > DTCM_DATA_BYTES {

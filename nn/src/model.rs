@@ -89,6 +89,35 @@ fn activate(activation: Activation, z: &[f32]) -> Vec<f32> {
     }
 }
 
+/// [`activate`] over a layer whose last axis has `group` values: softmax normalises each
+/// position's group (Keras's softmax on axis -1), the other activations are element-wise.
+fn activate_layer(activation: Activation, z: &[f32], group: usize) -> Vec<f32> {
+    if activation != Activation::Softmax || group == 0 || group >= z.len() {
+        return activate(activation, z);
+    }
+    z.chunks(group)
+        .flat_map(|g| activate(activation, g))
+        .collect()
+}
+
+/// [`activation_backward`] per group of `group` values, as [`activate_layer`].
+fn activation_backward_layer(
+    activation: Activation,
+    z: &[f32],
+    a: &[f32],
+    grad: &[f32],
+    group: usize,
+) -> Vec<f32> {
+    if activation != Activation::Softmax || group == 0 || group >= z.len() {
+        return activation_backward(activation, z, a, grad);
+    }
+    z.chunks(group)
+        .zip(a.chunks(group))
+        .zip(grad.chunks(group))
+        .flat_map(|((z, a), g)| activation_backward(activation, z, a, g))
+        .collect()
+}
+
 /// Turns dL/da into dL/dz for one layer (`z` pre-activations, `a` outputs).
 fn activation_backward(activation: Activation, z: &[f32], a: &[f32], grad: &[f32]) -> Vec<f32> {
     match activation {
@@ -388,7 +417,8 @@ impl Sequential {
         for layer in &self.layers {
             let a = acts.last().expect("input pushed above");
             let z = layer.spec.forward(&layer.input, &layer.params, a);
-            acts.push(activate(layer.spec.activation(), &z));
+            let group = *layer.output.last().expect("a shape");
+            acts.push(activate_layer(layer.spec.activation(), &z, group));
             zs.push(z);
         }
         (zs, acts)
@@ -470,14 +500,17 @@ impl Sequential {
                 continue;
             };
             let last_act = self.layers[last].spec.activation();
-            let mut delta =
-                if last_act == Activation::Softmax && loss == Loss::CategoricalCrossEntropy {
-                    // Combined softmax + cross-entropy gradient: stable and exact for one-hot targets.
-                    out.iter().zip(ys.iter()).map(|(&p, &t)| p - t).collect()
-                } else {
-                    let g = loss_gradient(loss, out, ys);
-                    activation_backward(last_act, &zs[last], out, &g)
-                };
+            let group = *self.layers[last].output.last().expect("a shape");
+            let mut delta = if last_act == Activation::Softmax
+                && loss == Loss::CategoricalCrossEntropy
+                && group == out.len()
+            {
+                // Combined softmax + cross-entropy gradient: stable and exact for one-hot targets.
+                out.iter().zip(ys.iter()).map(|(&p, &t)| p - t).collect()
+            } else {
+                let g = loss_gradient(loss, out, ys);
+                activation_backward_layer(last_act, &zs[last], out, &g, group)
+            };
             let mut first = grads.len();
             for k in (0..self.layers.len()).rev() {
                 let layer = &self.layers[k];
@@ -489,8 +522,13 @@ impl Sequential {
                         .backward(&layer.input, &layer.params, &acts[k], &delta, g, k > 0);
                 if k > 0 {
                     let prev = &self.layers[k - 1];
-                    delta =
-                        activation_backward(prev.spec.activation(), &zs[k - 1], &acts[k], &back);
+                    delta = activation_backward_layer(
+                        prev.spec.activation(),
+                        &zs[k - 1],
+                        &acts[k],
+                        &back,
+                        *prev.output.last().expect("a shape"),
+                    );
                 }
             }
         }

@@ -156,3 +156,20 @@ fn global_average_pooling_1d_and_2d() {
         9,
     );
 }
+
+#[test]
+fn softmax_on_hidden_layers() {
+    // Over each position's channels for a convolution, over the units for a dense layer; both
+    // kept on one core.
+    check(
+        "conv2d softmax, dense softmax",
+        vec![5, 5, 1],
+        vec![
+            Layer::Conv(Conv::new(2, 4, 2, 1, Padding::Valid, Activation::Softmax)),
+            Layer::Reshape(Reshape::Flatten),
+            Layer::Dense(Dense::new(6, Activation::Softmax)),
+            Layer::Dense(Dense::new(5, Activation::Tanh)),
+        ],
+        4,
+    );
+}

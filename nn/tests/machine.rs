@@ -3,7 +3,7 @@
 
 use spinn_hw::geometry::MachineDesc;
 use spinn_nn::machine::{self, weights_close, MachineOptions};
-use spinn_nn::{data, Activation, Dataset, Dense, Loss, Sequential, Sgd};
+use spinn_nn::{data, Activation, Conv, Dataset, Dense, Loss, Padding, Reshape, Sequential, Sgd};
 use spinn_sim::chip::ChipConfig;
 use spinn_toolchain::target::SimTarget;
 
@@ -155,30 +155,38 @@ fn split_layers_match_the_host_reference() {
 fn models_the_machine_cannot_run_are_refused_clearly() {
     let d = xor_set();
     let mut target = SimTarget::new(MachineDesc::single(), ChipConfig::default());
+    let sgd = Sgd {
+        learning_rate: 0.1,
+        batch_size: 1,
+    };
+    let refusal = |m: &mut Sequential| {
+        m.compile(Loss::MeanSquaredError, sgd);
+        machine::train(
+            &mut SimTarget::new(MachineDesc::single(), ChipConfig::default()),
+            m,
+            &d,
+            &d,
+            1,
+            None,
+            &MachineOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    // The loss core takes the last layer's units: it must be dense.
+    let mut m = Sequential::with_shape(vec![2, 1]);
+    m.add(Conv::new(1, 1, 2, 1, Padding::Valid, Activation::Sigmoid))
+        .add(Reshape::Flatten);
+    let e = refusal(&mut m);
+    assert!(e.contains("the last layer must be Dense"), "{e}");
+    // A hidden softmax layer stays whole on one core; this one does not fit.
     let mut m = Sequential::new(2);
-    m.add(Dense::new(3, Activation::Softmax))
+    m.add(Dense::new(4000, Activation::Softmax))
         .add(Dense::new(1, Activation::Sigmoid));
-    m.compile(
-        Loss::MeanSquaredError,
-        Sgd {
-            learning_rate: 0.1,
-            batch_size: 1,
-        },
-    );
-    let e = machine::train(
-        &mut target,
-        &mut m,
-        &d,
-        &d,
-        1,
-        None,
-        &MachineOptions::default(),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let e = refusal(&mut m);
     assert!(
-        e.to_string()
-            .contains("softmax is only supported on the last layer"),
+        e.contains("softmax needs all of the layer's 4000 units"),
         "{e}"
     );
 

@@ -347,6 +347,7 @@ static void input_timeout(void)
 static layer_t L;
 static const kernel_t *K;
 static uint n_in, units, act, flags, batch, n_src;
+static uint act_group;                  // softmax normalises groups of this many values
 static float lr;
 static float *w, *dw, *bias, *dbias, *z, *a, *delta, *a_in, *back_out, *partial;
 static uint *in_bits, *bwd_bits;
@@ -391,7 +392,8 @@ static void dense_forward(uint unused0, uint unused1)
     (void) unused0; (void) unused1;
     K->forward(&L, w, bias, a_in, z);
     if (!(flags & FLAG_LAST))
-        activate(act, z, a, units);
+        for (uint p = 0; p < units; p += act_group)
+            activate(act, &z[p], &a[p], act_group);
 
     uint cpsr = spin1_int_disable();
     uint s = fwd_seq;
@@ -433,7 +435,8 @@ static void dense_backward(uint unused0, uint unused1)
         delta[j] = g;
     }
     if (!(flags & FLAG_LAST))
-        activation_backward(act, z, a, delta, units);
+        for (uint p = 0; p < units; p += act_group)
+            activation_backward(act, &z[p], &a[p], &delta[p], act_group);
 
     // Gradients, and this core's share of dL/dx for the layer below (with the
     // weights before this update).
@@ -858,6 +861,11 @@ static void setup_dense(void)
     n_in = L.n_in;
     units = L.units;
     act = prm[P_D_ACT];
+    // A dense layer's units, or a position's channels (the host puts a softmax
+    // layer's units or channels all on one core).
+    act_group = (prm[P_D_KIND] == LAYER_DENSE || act != ACT_SOFTMAX) ? units : L.cols;
+    if (act_group == 0 || units % act_group != 0)
+        rt_error(RTE_SWERR, 7);
     flags = prm[P_D_FLAGS];
     lr = u2f(prm[P_D_LR]);
     batch = prm[P_D_BATCH];

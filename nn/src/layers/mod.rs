@@ -265,6 +265,15 @@ mod tests {
                 vec![conv(1, 3, 2, 2, Valid), global(1)],
             ),
             (
+                "conv2d softmax over channels, dense softmax",
+                vec![4, 4, 2],
+                vec![
+                    Layer::Conv(Conv::new(2, 3, 2, 1, Padding::Valid, Softmax)),
+                    flat.clone(),
+                    Layer::Dense(Dense::new(5, Softmax)),
+                ],
+            ),
+            (
                 "reshape conv1d",
                 vec![12],
                 vec![
