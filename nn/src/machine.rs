@@ -269,6 +269,16 @@ fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
         .optimizer()
         .ok_or_else(|| MachineError::Model("the model is not compiled: no optimiser".into()))?;
     let layers = MachineLayer::of(model);
+    if let Some(l) = layers
+        .iter()
+        .find(|l| matches!(l.spec, crate::Layer::Merge(_)))
+    {
+        return Err(MachineError::Model(format!(
+            "layer {} ({}): merge layers are not on the machine yet (the host reference trains them)",
+            l.k,
+            l.spec.keras_class()
+        )));
+    }
     let Some(last) = layers.last() else {
         return Err(MachineError::Model(
             "the model has no layers that compute".into(),

@@ -45,12 +45,17 @@ pub struct History {
 #[derive(Debug, Clone)]
 struct Slot {
     spec: Layer,
+    /// Where its inputs come from: the model's input (`None`) or earlier layers.
+    sources: Vec<Option<usize>>,
+    /// Its input's shape (a merge layer's inputs stacked, flat).
     input: Shape,
     output: Shape,
     params: Vec<Vec<f32>>,
 }
 
-/// A Keras-like sequential model.
+/// A Keras-like model: a stack of layers, or (with [`Sequential::try_add_from`]) a graph in
+/// which a layer may take several earlier layers' outputs (`Add`, `Concatenate`), as Keras's
+/// functional models do. The last layer is the output.
 #[derive(Debug, Clone)]
 pub struct Sequential {
     input: Shape,
@@ -260,9 +265,45 @@ impl Sequential {
 
     /// Appends a layer, or says why it cannot take the output of the layer before.
     pub fn try_add(&mut self, layer: impl Into<Layer>) -> Result<&mut Self, NnError> {
-        let spec = layer.into();
-        let input = self.output_shape();
+        let previous = self.layers.len().checked_sub(1);
+        self.try_add_from(layer, &[previous])
+    }
+
+    /// Appends a layer taking the outputs of `sources` (`None`: the model's input; otherwise
+    /// an earlier layer's index), or says why it cannot. Only `Add` and `Concatenate` take
+    /// more than one; their input shapes are filled in here.
+    pub fn try_add_from(
+        &mut self,
+        layer: impl Into<Layer>,
+        sources: &[Option<usize>],
+    ) -> Result<&mut Self, NnError> {
+        let mut spec = layer.into();
         let k = self.layers.len();
+        let shapes = sources
+            .iter()
+            .map(|s| match *s {
+                None => Ok(self.input.clone()),
+                Some(j) if j < k => Ok(self.layers[j].output.clone()),
+                Some(j) => Err(NnError::Shape(format!(
+                    "layer {k} ({}) takes layer {j}, which does not come before it",
+                    spec.keras_class()
+                ))),
+            })
+            .collect::<Result<Vec<Shape>, NnError>>()?;
+        let input = match (&mut spec, shapes.as_slice()) {
+            (Layer::Merge(m), _) => {
+                m.parts = shapes.clone();
+                vec![shapes.iter().map(|s| s.iter().product::<usize>()).sum()]
+            }
+            (_, [one]) => one.clone(),
+            _ => {
+                return Err(NnError::Shape(format!(
+                    "layer {k} ({}) takes one input, not {}",
+                    spec.keras_class(),
+                    shapes.len()
+                )))
+            }
+        };
         let at = |e: NnError| match e {
             NnError::Shape(m) => NnError::Shape(format!("layer {k} ({}): {m}", spec.keras_class())),
             other => other,
@@ -276,6 +317,7 @@ impl Sequential {
             .collect();
         self.layers.push(Slot {
             spec,
+            sources: sources.to_vec(),
             input,
             output,
             params,
@@ -338,6 +380,11 @@ impl Sequential {
     /// The input shape of layer `k`.
     pub fn layer_input(&self, k: usize) -> &Shape {
         &self.layers[k].input
+    }
+
+    /// Where layer `k`'s inputs come from (`None`: the model's input).
+    pub fn layer_sources(&self, k: usize) -> &[Option<usize>] {
+        &self.layers[k].sources
     }
 
     /// The output shape of layer `k`.
@@ -409,14 +456,27 @@ impl Sequential {
         Ok(())
     }
 
-    /// Pre-activations and outputs of every layer for one sample.
+    /// The input layer `k` sees, given every output so far (`acts[0]` the sample's, `acts[j +
+    /// 1]` layer j's): one source's output, or a merge layer's sources stacked.
+    fn input_of(&self, k: usize, acts: &[Vec<f32>]) -> Vec<f32> {
+        let at = |s: &Option<usize>| s.map_or(0, |j| j + 1);
+        match self.layers[k].sources.as_slice() {
+            [one] => acts[at(one)].clone(),
+            many => many
+                .iter()
+                .flat_map(|s| acts[at(s)].iter().copied())
+                .collect(),
+        }
+    }
+
+    /// Pre-activations and outputs of every layer for one sample (`acts[0]` is the sample).
     fn forward(&self, x: &[f32]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         let mut zs = Vec::with_capacity(self.layers.len());
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         acts.push(x.to_vec());
-        for layer in &self.layers {
-            let a = acts.last().expect("input pushed above");
-            let z = layer.spec.forward(&layer.input, &layer.params, a);
+        for (k, layer) in self.layers.iter().enumerate() {
+            let input = self.input_of(k, &acts);
+            let z = layer.spec.forward(&layer.input, &layer.params, &input);
             let group = *layer.output.last().expect("a shape");
             acts.push(activate_layer(layer.spec.activation(), &z, group));
             zs.push(z);
@@ -511,24 +571,45 @@ impl Sequential {
                 let g = loss_gradient(loss, out, ys);
                 activation_backward_layer(last_act, &zs[last], out, &g, group)
             };
+            // dL/d(output) of every layer, summed over the layers that take it.
+            let mut douts: Vec<Option<Vec<f32>>> = vec![None; self.layers.len()];
             let mut first = grads.len();
             for k in (0..self.layers.len()).rev() {
                 let layer = &self.layers[k];
                 first -= layer.params.len();
+                if k != last {
+                    let Some(dout) = douts[k].take() else {
+                        continue; // its output goes nowhere
+                    };
+                    delta = activation_backward_layer(
+                        layer.spec.activation(),
+                        &zs[k],
+                        &acts[k + 1],
+                        &dout,
+                        *layer.output.last().expect("a shape"),
+                    );
+                }
+                let input = self.input_of(k, &acts);
+                let want_dx = layer.sources.iter().any(Option::is_some);
                 let g = &mut grads[first..first + layer.params.len()];
                 let back =
                     layer
                         .spec
-                        .backward(&layer.input, &layer.params, &acts[k], &delta, g, k > 0);
-                if k > 0 {
-                    let prev = &self.layers[k - 1];
-                    delta = activation_backward_layer(
-                        prev.spec.activation(),
-                        &zs[k - 1],
-                        &acts[k],
-                        &back,
-                        *prev.output.last().expect("a shape"),
-                    );
+                        .backward(&layer.input, &layer.params, &input, &delta, g, want_dx);
+                if !want_dx {
+                    continue;
+                }
+                let mut at = 0;
+                for src in &layer.sources {
+                    let n = src.map_or(self.inputs(), |j| self.layers[j].output.iter().product());
+                    if let Some(j) = *src {
+                        let part = &back[at..at + n];
+                        match &mut douts[j] {
+                            Some(d) => d.iter_mut().zip(part).for_each(|(d, &v)| *d += v),
+                            none => *none = Some(part.to_vec()),
+                        }
+                    }
+                    at += n;
                 }
             }
         }

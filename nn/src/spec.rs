@@ -51,7 +51,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Dataset};
-use crate::layers::{Conv, Layer, Padding, Pool, PoolOp, Reshape, Shape};
+use crate::layers::{Conv, Layer, Merge, MergeOp, Padding, Pool, PoolOp, Reshape, Shape};
 use crate::{Activation, Dense, History, Loss, NnError, Sequential, Sgd};
 
 /// Where a model description came from, for error messages.
@@ -306,6 +306,9 @@ pub struct DataSpec {
     pub split_seed: u64,
 }
 
+/// A layer and where its inputs come from (`None`: the model's input).
+type Wired = (Layer, Vec<Option<usize>>);
+
 /// Layer kinds a model file names in `type` (Keras's layer names in snake case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -333,6 +336,10 @@ pub enum LayerType {
     Flatten,
     /// `Reshape`.
     Reshape,
+    /// `Add` (takes `inputs`).
+    Add,
+    /// `Concatenate` along the last axis (takes `inputs`).
+    Concatenate,
 }
 
 /// A size given as one number or a list (`kernel_size = 3` or `[3, 3]`; `inputs = 64` or
@@ -379,6 +386,12 @@ fn is_dense(t: &LayerType) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSpec {
+    /// A name other layers' `inputs` may give (default `layerK`, K its position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The layers it takes, by name (`"input"`: the model's input); default the layer before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<String>>,
     /// The kind (default `dense`).
     #[serde(rename = "type", default, skip_serializing_if = "is_dense")]
     pub kind: LayerType,
@@ -431,6 +444,7 @@ impl LayerSpec {
             }
             T::GlobalAveragePooling1d | T::GlobalAveragePooling2d | T::Flatten => &[],
             T::Reshape => &["target_shape"],
+            T::Add | T::Concatenate => &[],
         };
         let given = [
             ("units", self.units.is_some()),
@@ -506,6 +520,14 @@ impl LayerSpec {
                 global: true,
             }),
             T::Flatten => Layer::Reshape(Reshape::Flatten),
+            T::Add => Layer::Merge(Merge {
+                op: MergeOp::Add,
+                parts: Vec::new(),
+            }),
+            T::Concatenate => Layer::Merge(Merge {
+                op: MergeOp::Concatenate,
+                parts: Vec::new(),
+            }),
             T::Reshape => match &self.target_shape {
                 Some(t) => Layer::Reshape(Reshape::To(t.clone())),
                 None => return Err("a reshape layer needs `target_shape`".into()),
@@ -735,11 +757,28 @@ impl ModelSpec {
             "a model may have at most {MAX_PARAMETERS} ({:.2} GiB as binary32)",
             gib(MAX_PARAMETERS)
         );
-        let mut shape = self.model.inputs.shape();
+        let input = self.model.inputs.shape();
+        let mut outputs: Vec<Shape> = Vec::new();
         let mut total = 0u64;
-        for (k, l) in self.model.layers.iter().enumerate() {
+        for (k, (mut layer, sources)) in self.resolve()?.into_iter().enumerate() {
             let at = format!("model.layers[{k}]");
-            let layer = l.to_layer().map_err(|m| self.invalid(&at, m))?;
+            let shapes: Vec<Shape> = sources
+                .iter()
+                .map(|s| s.map_or_else(|| input.clone(), |j| outputs[j].clone()))
+                .collect();
+            let shape = match (&mut layer, shapes.as_slice()) {
+                (Layer::Merge(m), _) => {
+                    m.parts = shapes.clone();
+                    vec![shapes.iter().map(|s| s.iter().product::<usize>()).sum()]
+                }
+                (_, [one]) => one.clone(),
+                _ => {
+                    return Err(self.invalid(
+                        &at,
+                        format!("a {} layer takes one input", layer.keras_class()),
+                    ))
+                }
+            };
             let wrong = |e: NnError| match e {
                 NnError::Shape(m) => self.invalid(&at, format!("{}: {m}", layer.keras_class())),
                 other => self.invalid(&at, other.to_string()),
@@ -763,7 +802,7 @@ impl ModelSpec {
                 ));
             }
             total = total.saturating_add(params);
-            shape = next;
+            outputs.push(next);
         }
         if total > MAX_PARAMETERS {
             return Err(self.invalid(
@@ -821,12 +860,47 @@ impl ModelSpec {
             .collect()
     }
 
+    /// Each layer with where its inputs come from (`None`: the model's input), from the
+    /// layers' names and `inputs`.
+    fn resolve(&self) -> Result<Vec<Wired>, SpecError> {
+        let mut names: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for (k, l) in self.model.layers.iter().enumerate() {
+            let at = format!("model.layers[{k}]");
+            let layer = l.to_layer().map_err(|m| self.invalid(&at, m))?;
+            let name = l.name.clone().unwrap_or_else(|| format!("layer{k}"));
+            if name == "input" || names.contains(&name) {
+                return Err(self.invalid(&at, format!("the name {name:?} is taken")));
+            }
+            let sources = match &l.inputs {
+                None => vec![k.checked_sub(1)],
+                Some(list) => list
+                    .iter()
+                    .map(|n| match names.iter().position(|m| m == n) {
+                        _ if n == "input" => Ok(None),
+                        Some(j) => Ok(Some(j)),
+                        None => Err(self.invalid(
+                            &at,
+                            format!("`inputs` names {n:?}, which is not a layer before this one"),
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            if sources.is_empty() {
+                return Err(self.invalid(&at, "`inputs` is empty"));
+            }
+            names.push(name);
+            out.push((layer, sources));
+        }
+        Ok(out)
+    }
+
     /// The network's layers on its input shape, uncompiled and zero (for a validated spec;
     /// layers that do not fit are left out).
     fn build_unchecked(&self) -> Sequential {
         let mut m = Sequential::with_shape(self.model.inputs.shape());
-        for layer in self.layers() {
-            let _ = m.try_add(layer);
+        for (layer, sources) in self.resolve().unwrap_or_default() {
+            let _ = m.try_add_from(layer, &sources);
         }
         m
     }
@@ -1314,6 +1388,52 @@ init_seed = 1
             let text = cnn.replacen(from, to, 1);
             assert_ne!(text, cnn, "{from}");
             let (f, m) = invalid_field(&text);
+            assert!(f.starts_with("model.layers["), "{to}: {f}: {m}");
+            assert!(m.contains(says), "{to}: {m}");
+        }
+    }
+
+    #[test]
+    fn graphs_name_their_inputs() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/digits_residual.toml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let s = parse(&text).unwrap();
+        let m = s.build();
+        assert_eq!(m.layer_sources(2), &[Some(0), Some(1)]);
+        assert_eq!(m.layer_output(2), &vec![8, 8, 4]);
+        for (from, to, says) in [
+            (
+                r#"inputs = ["c1", "c2"]"#,
+                r#"inputs = ["c1", "c9"]"#,
+                "names \"c9\"",
+            ),
+            (
+                r#"name = "c2","#,
+                r#"name = "c1","#,
+                "the name \"c1\" is taken",
+            ),
+            (
+                r#"{ type = "add", inputs = ["c1", "c2"] }"#,
+                r#"{ type = "add" }"#,
+                "at least 2 inputs",
+            ),
+            (
+                r#"{ type = "max_pooling2d", pool_size = 2 }"#,
+                r#"{ type = "max_pooling2d", inputs = ["c1", "c2"] }"#,
+                "takes one input",
+            ),
+            (
+                r#"inputs = ["c1", "c2"]"#,
+                r#"inputs = ["input", "c2"]"#,
+                "one shape",
+            ),
+        ] {
+            let t = text.replacen(from, to, 1);
+            assert_ne!(t, text, "{from}");
+            let (f, m) = invalid_field(&t);
             assert!(f.starts_with("model.layers["), "{to}: {f}: {m}");
             assert!(m.contains(says), "{to}: {m}");
         }

@@ -54,7 +54,17 @@ fn every_model_file_parses_and_loads_its_data() {
         }
     }
     names.sort();
-    assert_eq!(names, ["digits", "digits_cnn", "iris", "waves", "xor"]);
+    assert_eq!(
+        names,
+        [
+            "digits",
+            "digits_cnn",
+            "digits_residual",
+            "iris",
+            "waves",
+            "xor"
+        ]
+    );
 }
 
 #[test]

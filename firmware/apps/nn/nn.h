@@ -95,6 +95,7 @@
 #define LAYER_DENSE 0                   // layer_dense.c
 #define LAYER_CONV  1                   // layer_conv.c
 #define LAYER_POOL  2                   // layer_pool.c
+#define LAYER_MERGE 3                   // layer_merge.c
 
 #define POOL_MAX     0
 #define POOL_AVERAGE 1

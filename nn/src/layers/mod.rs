@@ -8,12 +8,14 @@
 
 pub mod conv;
 pub mod dense;
+pub mod merge;
 pub mod pool;
 pub mod reshape;
 
 use crate::{Activation, NnError};
 pub use conv::Conv;
 pub use dense::Dense;
+pub use merge::{Merge, MergeOp};
 pub use pool::{Pool, PoolOp};
 pub use reshape::Reshape;
 
@@ -42,6 +44,8 @@ pub enum Layer {
     Pool(Pool),
     /// `Flatten`, `Reshape`.
     Reshape(Reshape),
+    /// `Add`, `Concatenate`: several inputs, seen stacked.
+    Merge(Merge),
 }
 
 impl From<Dense> for Layer {
@@ -85,6 +89,8 @@ impl Layer {
             },
             Layer::Reshape(Reshape::Flatten) => "Flatten",
             Layer::Reshape(Reshape::To(_)) => "Reshape",
+            Layer::Merge(m) if m.op == MergeOp::Add => "Add",
+            Layer::Merge(_) => "Concatenate",
         }
     }
 
@@ -93,7 +99,7 @@ impl Layer {
         match self {
             Layer::Dense(d) => d.activation,
             Layer::Conv(c) => c.activation,
-            Layer::Pool(_) | Layer::Reshape(_) => Activation::Identity,
+            Layer::Pool(_) | Layer::Reshape(_) | Layer::Merge(_) => Activation::Identity,
         }
     }
 
@@ -104,6 +110,17 @@ impl Layer {
             Layer::Conv(c) => c.output_shape(input),
             Layer::Pool(p) => p.output_shape(input),
             Layer::Reshape(r) => r.output_shape(input),
+            Layer::Merge(m) => {
+                let out = m.output_shape()?;
+                let stacked: usize = m.parts.iter().map(|p| p.iter().product::<usize>()).sum();
+                if input.iter().product::<usize>() != stacked {
+                    return Err(NnError::Shape(format!(
+                        "{input:?} is not its inputs {:?} stacked",
+                        m.parts
+                    )));
+                }
+                Ok(out)
+            }
         }
     }
 
@@ -112,7 +129,7 @@ impl Layer {
         match self {
             Layer::Dense(d) => d.param_shapes(input),
             Layer::Conv(c) => c.param_shapes(input),
-            Layer::Pool(_) | Layer::Reshape(_) => Ok(Vec::new()),
+            Layer::Pool(_) | Layer::Reshape(_) | Layer::Merge(_) => Ok(Vec::new()),
         }
     }
 
@@ -125,7 +142,7 @@ impl Layer {
                 let field = c.kernel[0] * c.kernel[1];
                 (field * ch, field * c.filters)
             }
-            Layer::Pool(_) | Layer::Reshape(_) => (0, 0),
+            Layer::Pool(_) | Layer::Reshape(_) | Layer::Merge(_) => (0, 0),
         })
     }
 
@@ -146,6 +163,7 @@ impl Layer {
                 p.forward(&w, x)
             }
             Layer::Reshape(_) => x.to_vec(),
+            Layer::Merge(m) => m.forward(x),
         }
     }
 
@@ -179,6 +197,7 @@ impl Layer {
                 p.backward(&w, x, delta)
             }
             Layer::Reshape(_) => delta.to_vec(),
+            Layer::Merge(m) => m.backward(delta),
         }
     }
 }
@@ -302,10 +321,68 @@ mod tests {
         m
     }
 
+    /// Graphs with merges: a residual block (conv, conv, add the first), and a concatenation
+    /// of two branches of the input.
+    fn graphs() -> Vec<(&'static str, Sequential)> {
+        use Padding::Same;
+        let add = || {
+            Layer::Merge(Merge {
+                op: MergeOp::Add,
+                parts: vec![],
+            })
+        };
+        let cat = || {
+            Layer::Merge(Merge {
+                op: MergeOp::Concatenate,
+                parts: vec![],
+            })
+        };
+        let flat = || Layer::Reshape(Reshape::Flatten);
+        let mut residual = Sequential::with_shape(vec![4, 4, 1]);
+        residual
+            .try_add(conv(2, 2, 3, 1, Same))
+            .unwrap()
+            .try_add(conv(2, 2, 3, 1, Same))
+            .unwrap()
+            .try_add_from(add(), &[Some(0), Some(1)])
+            .unwrap()
+            .try_add(flat())
+            .unwrap();
+        let mut branches = Sequential::with_shape(vec![5, 2]);
+        branches
+            .try_add_from(conv(1, 2, 3, 1, Same), &[None])
+            .unwrap()
+            .try_add_from(conv(1, 3, 2, 1, Same), &[None])
+            .unwrap()
+            .try_add_from(cat(), &[Some(1), Some(0)])
+            .unwrap()
+            .try_add(flat())
+            .unwrap();
+        let mut out = vec![
+            ("residual add", residual),
+            ("concatenate two branches", branches),
+        ];
+        for (_, m) in &mut out {
+            m.add(Dense::new(3, Softmax));
+            m.compile(
+                Loss::CategoricalCrossEntropy,
+                Sgd {
+                    learning_rate: 0.1,
+                    batch_size: 2,
+                },
+            );
+            m.init(5);
+        }
+        out
+    }
+
     #[test]
     fn gradients_of_every_kind_match_finite_differences() {
-        for (name, shape, layers) in networks() {
-            let mut m = build(&shape, &layers);
+        let stacks = networks()
+            .into_iter()
+            .map(|(name, shape, layers)| (name, build(&shape, &layers)));
+        for (name, mut m) in stacks.chain(graphs()) {
+            let shape = m.input_shape().clone();
             // Non-zero biases, so that padding and pooling see varied values.
             let mut w = m.get_weights();
             let mut rng = SplitMix64::new(11);
@@ -340,6 +417,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn merges_follow_keras() {
+        let m = Merge {
+            op: MergeOp::Concatenate,
+            parts: vec![vec![2, 1], vec![2, 2]],
+        };
+        assert_eq!(m.output_shape().unwrap(), vec![2, 3]);
+        // Inputs stacked: [a0, a1] then [b00, b01, b10, b11]; out per position: a, b, b.
+        let x = [1.0, 2.0, 10.0, 11.0, 20.0, 21.0];
+        assert_eq!(m.forward(&x), vec![1.0, 10.0, 11.0, 2.0, 20.0, 21.0]);
+        assert_eq!(m.backward(&[1.0, 10.0, 11.0, 2.0, 20.0, 21.0]), x.to_vec());
+        let add = Merge {
+            op: MergeOp::Add,
+            parts: vec![vec![3], vec![3]],
+        };
+        assert_eq!(
+            add.forward(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]),
+            vec![11.0, 22.0, 33.0]
+        );
+        assert_eq!(
+            add.backward(&[1.0, 2.0, 3.0]),
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
+        assert!(Merge {
+            op: MergeOp::Add,
+            parts: vec![vec![3], vec![4]]
+        }
+        .output_shape()
+        .is_err());
+        assert!(Merge {
+            op: MergeOp::Concatenate,
+            parts: vec![vec![2, 1], vec![3, 1]]
+        }
+        .output_shape()
+        .is_err());
     }
 
     #[test]

@@ -45,6 +45,7 @@ impl MachineLayer {
             Layer::Dense(_) => LAYER_DENSE,
             Layer::Conv(_) => LAYER_CONV,
             Layer::Pool(_) => LAYER_POOL,
+            Layer::Merge(_) => LAYER_MERGE,
             Layer::Reshape(_) => unreachable!("reshapes take no core"),
         }
     }

@@ -126,6 +126,8 @@ nn_h! {
     LAYER_CONV: u32 = 1;
     /// layer_pool.c.
     LAYER_POOL: u32 = 2;
+    /// layer_merge.c.
+    LAYER_MERGE: u32 = 3;
     POOL_MAX: u32 = 0;
     POOL_AVERAGE: u32 = 1;
 
