@@ -11,7 +11,7 @@ pub mod spec;
 
 pub use data::Dataset;
 pub mod layers;
-pub use layers::{Conv, Dense, Layer, Padding, Pool, PoolOp, Reshape, Shape};
+pub use layers::{Conv, Dense, Layer, Merge, MergeOp, Padding, Pool, PoolOp, Reshape, Shape};
 pub use model::{epoch_order, predicted_class, History, Input, Sequential, Sgd};
 pub use rng::SplitMix64;
 pub use spec::{ModelSpec, SpecError, WeightsFile};

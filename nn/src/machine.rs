@@ -240,6 +240,10 @@ struct Plan {
     layers: Vec<AppVertexId>,
     /// The layers that take cores, in order.
     mlayers: Vec<MachineLayer>,
+    /// Per machine layer: cores sending each of its cores backward values, and the values
+    /// they send per sample.
+    sources: Vec<u32>,
+    back: Vec<u32>,
 }
 
 impl Plan {
@@ -271,10 +275,27 @@ fn check_model(model: &Sequential) -> Result<(Loss, crate::Sgd), MachineError> {
     let layers = MachineLayer::of(model);
     if let Some(l) = layers
         .iter()
-        .find(|l| matches!(l.spec, crate::Layer::Merge(_)))
+        .find(|l| l.sources.contains(&None) && !l.first())
     {
         return Err(MachineError::Model(format!(
-            "layer {} ({}): merge layers are not on the machine yet (the host reference trains them)",
+            "layer {} ({}): a layer that takes the model's input takes nothing else on the machine",
+            l.k,
+            l.spec.keras_class()
+        )));
+    }
+    if let Some(l) = layers
+        .iter()
+        .find(|l| (1..l.sources.len()).any(|i| l.sources[..i].contains(&l.sources[i])))
+    {
+        return Err(MachineError::Model(format!(
+            "layer {} ({}): takes the same layer twice, which the machine does not do",
+            l.k,
+            l.spec.keras_class()
+        )));
+    }
+    if let Some(l) = layers.iter().find(|l| l.sources.len() > MERGE_MAX_INPUTS) {
+        return Err(MachineError::Model(format!(
+            "layer {} ({}): at most {MERGE_MAX_INPUTS} inputs on the machine",
             l.k,
             l.spec.keras_class()
         )));
@@ -323,28 +344,36 @@ fn plan(
     // the layer above, so that layer's split comes first.
     let mut per = vec![1u32; layers.len()];
     let mut sources = vec![1u32; layers.len()];
+    // Backward values a core receives per sample (the loss core sends the last layer's outputs).
+    let mut back: Vec<u32> = layers.iter().map(MachineLayer::n_out).collect();
     for k in (0..layers.len()).rev() {
         let l = &layers[k];
-        if let Some(next) = layers.get(k + 1) {
-            sources[k] = next.atoms().div_ceil(per[k + 1]);
+        if k + 1 < layers.len() {
+            // Every slice of every layer that takes this one's values sends it a value for each
+            // of its own inputs.
+            let slices = |c: usize| layers[c].atoms().div_ceil(per[c]);
+            sources[k] = consumers(&layers, k).map(slices).sum::<u32>().max(1);
+            back[k] = consumers(&layers, k)
+                .map(|c| slices(c) * layers[c].n_in())
+                .sum();
         }
         let last = k + 1 == layers.len();
         if l.activation() == Activation::Softmax && !last {
             // Softmax normalises over a position's channels (a dense layer's units): they
             // must all be on one core.
             let one = l.atoms();
-            if l.dtcm(one, sources[k]) > DTCM_DATA_BYTES {
+            if l.dtcm(one, sources[k], back[k]) > DTCM_DATA_BYTES {
                 return Err(MachineError::Model(format!(
                     "layer {}: softmax needs all of the layer's {one} units or channels on one core, which {} bytes of DTCM do not hold",
                     l.k,
-                    l.dtcm(one, sources[k])
+                    l.dtcm(one, sources[k], back[k])
                 )));
             }
             per[k] = one;
             continue;
         }
         let mut p = l.per_core(opts.units_per_core);
-        while p > 1 && l.dtcm(p, sources[k]) > DTCM_DATA_BYTES {
+        while p > 1 && l.dtcm(p, sources[k], back[k]) > DTCM_DATA_BYTES {
             p -= 1;
         }
         per[k] = p;
@@ -352,8 +381,8 @@ fn plan(
     let mut ids = Vec::new();
     for (m, l) in layers.iter().enumerate() {
         let (atoms, per) = (l.atoms(), per[m]);
-        let dtcm = l.dtcm(per, sources[m]);
-        if m == 0 && atoms.div_ceil(per) > MAX_FIRST_LAYER_CORES {
+        let dtcm = l.dtcm(per, sources[m], back[m]);
+        if l.first() && atoms.div_ceil(per) > MAX_FIRST_LAYER_CORES {
             return Err(MachineError::Model(format!(
                 "layer {} would need {} cores, the input core follows at most {MAX_FIRST_LAYER_CORES}: raise units_per_core",
                 l.k,
@@ -374,22 +403,31 @@ fn plan(
     let loss = graph.add_vertex(one_core("loss", model.outputs(), loss_sdram));
     parts.insert(loss, Part::Loss);
 
-    graph.add_edge(input, ids[0], "fwd");
     graph.add_edge(input, loss, "ctl");
-    for k in 0..ids.len() {
-        let up = if k + 1 < ids.len() { ids[k + 1] } else { loss };
-        graph.add_edge(ids[k], up, "fwd");
-        let down = if k == 0 { input } else { ids[k - 1] };
-        graph.add_edge(ids[k], down, "back");
+    for (m, l) in layers.iter().enumerate() {
+        for src in &l.sources {
+            let below = src.map_or(input, |s| ids[s]);
+            graph.add_edge(below, ids[m], "fwd");
+            graph.add_edge(ids[m], below, "back");
+        }
     }
-    graph.add_edge(loss, *ids.last().expect("a layer"), "back");
+    let last = *ids.last().expect("a layer");
+    graph.add_edge(last, loss, "fwd");
+    graph.add_edge(loss, last, "back");
     graph.add_edge(loss, input, "done");
     Ok(Plan {
         graph,
         parts,
         layers: ids,
         mlayers: layers,
+        sources,
+        back,
     })
+}
+
+/// The machine layers that take machine layer `k`'s values, in order.
+fn consumers(layers: &[MachineLayer], k: usize) -> impl Iterator<Item = usize> + '_ {
+    (k + 1..layers.len()).filter(move |&c| layers[c].sources.contains(&Some(k)))
 }
 
 /// Values a partition carries (its requests use index `count`).
@@ -406,7 +444,7 @@ fn partition_count(mg: &MachineGraph, plan: &Plan, model: &Sequential, p: &Parti
                 v.atoms()
             }
         }
-        (Part::Layer(0), _) => 1,
+        (Part::Layer(m), _) if plan.mlayers[m].first() => 1,
         (Part::Layer(m), _) => plan.mlayers[m].n_in(),
         (Part::Loss, "back") => model.outputs() as u32,
         (Part::Loss, _) => 1,
@@ -800,13 +838,7 @@ impl<'a> Mapped<'a> {
         match part {
             // "done" from each first-layer core and the loss core.
             Part::Input => kinds::rx_ring(MAX_FIRST_LAYER_CORES + 1),
-            Part::Layer(m) => {
-                let sources = match self.plan.layers.get(m + 1) {
-                    Some(&up) => self.mapping.graph.slices_of(up).len() as u32,
-                    None => 1,
-                };
-                self.plan.mlayers[m].rx_ring(sources)
-            }
+            Part::Layer(m) => self.plan.mlayers[m].rx_ring(self.plan.back[m]),
             Part::Loss => kinds::rx_ring(self.model.outputs() as u32),
         }
     }
@@ -870,11 +902,7 @@ impl<'a> Mapped<'a> {
                 .collect();
             sdram.block(floats_to_bytes(slice))?
         };
-        let bwd_srcs = if last {
-            1
-        } else {
-            self.mapping.graph.slices_of(self.plan.layers[m + 1]).len() as u32
-        };
+        let bwd_srcs = self.plan.sources[m];
         Ok(RoleParams::Layer {
             kind: l.kind(),
             inputs: l.n_in(),
@@ -886,7 +914,8 @@ impl<'a> Mapped<'a> {
             } else {
                 act_code(l.activation())
             },
-            flags: if m == 0 { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 },
+            flags: if l.first() { FLAG_FIRST } else { 0 } | if last { FLAG_LAST } else { 0 },
+            outputs: l.n_out(),
             learning_rate: self.job.sgd.learning_rate,
             batch: self.job.sgd.batch_size as u32,
             weights,
@@ -938,18 +967,30 @@ fn incoming_entries(
         let count = partition_count(mg, plan, model, pid);
         for &d in dsts {
             let dst_part = plan.parts[&mg.vertex(d).expect("target").app_vertex];
+            let mut offset = 0;
             let (kind, arg) = match (src_part, pid.name.as_str(), dst_part) {
                 (Part::Input, "fwd", _) => (KIND_FWD, 0),
                 (Part::Input, _, _) => (KIND_CTL, 0),
-                (Part::Layer(m), "fwd", _) => (
-                    KIND_FWD,
-                    if plan.mlayers[m].layer_indices() {
-                        0
-                    } else {
-                        src.lo
-                    },
-                ),
+                (Part::Layer(m), "fwd", dst) => {
+                    let l = &plan.mlayers[m];
+                    // Where this layer's values start in the receiver's (stacked) input.
+                    let at = match dst {
+                        Part::Layer(c) => plan.mlayers[c].offset_of(m),
+                        _ => 0,
+                    };
+                    (KIND_FWD, at + if l.layer_indices() { 0 } else { src.lo })
+                }
                 (Part::Layer(_), _, Part::Input) => (KIND_DONE, slice_index),
+                (Part::Layer(m), _, Part::Layer(s)) => {
+                    // Senders of backward values to layer s: every slice of every layer that
+                    // takes its values, in layer order.
+                    let before: u32 = consumers(&plan.mlayers, s)
+                        .take_while(|&c| c != m)
+                        .map(|c| mg.slices_of(plan.layers[c]).len() as u32)
+                        .sum();
+                    offset = plan.mlayers[m].offset_of(s);
+                    (KIND_BWD, before + slice_index)
+                }
                 (Part::Layer(_), _, _) => (KIND_BWD, slice_index),
                 (Part::Loss, "back", _) => (KIND_BWD, 0),
                 (Part::Loss, _, _) => (KIND_DONE, DONE_FROM_LOSS),
@@ -960,6 +1001,7 @@ fn incoming_entries(
             entry[IN_COUNT] = count;
             entry[IN_KIND] = kind;
             entry[IN_ARG] = arg;
+            entry[IN_OFFSET] = offset;
             incoming.entry(d).or_default().push(entry);
         }
     }
@@ -1027,6 +1069,8 @@ enum RoleParams {
     Layer {
         kind: u32,
         inputs: u32,
+        /// The whole layer's output values.
+        outputs: u32,
         lo: u32,
         hi: u32,
         act: u32,
@@ -1093,6 +1137,7 @@ impl Params {
             RoleParams::Layer {
                 kind,
                 inputs,
+                outputs,
                 lo,
                 hi,
                 act,
@@ -1105,6 +1150,7 @@ impl Params {
             } => {
                 w[P_ROLE] = NN_ROLE_DENSE;
                 w[P_D_KIND] = *kind;
+                w[P_D_OUTPUTS] = *outputs;
                 for &(at, v) in geometry {
                     w[at] = v;
                 }
@@ -1392,6 +1438,12 @@ fn read_weights(
 
 /// Whether two weight sets agree within [`WEIGHT_TOLERANCE`]; the largest difference otherwise.
 pub fn weights_close(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<(), String> {
+    weights_within(a, b, WEIGHT_TOLERANCE)
+}
+
+/// Whether two weight sets agree within `tolerance` (absolute plus relative: a difference of
+/// at most `tolerance * (1 + the larger magnitude)`); the largest excess otherwise.
+pub fn weights_within(a: &[Vec<f32>], b: &[Vec<f32>], tolerance: f32) -> Result<(), String> {
     if a.len() != b.len() {
         return Err(format!("{} arrays against {}", a.len(), b.len()));
     }
@@ -1401,7 +1453,7 @@ pub fn weights_close(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<(), String> {
             return Err(format!("array {k}: {} values against {}", x.len(), y.len()));
         }
         for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
-            let excess = (p - q).abs() - WEIGHT_TOLERANCE * (1.0 + p.abs().max(q.abs()));
+            let excess = (p - q).abs() - tolerance * (1.0 + p.abs().max(q.abs()));
             let excess = if excess.is_nan() {
                 f32::INFINITY
             } else {

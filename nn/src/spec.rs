@@ -41,7 +41,18 @@
 //! Types: `dense` (default), `conv1d`, `conv2d` (`filters`, `kernel_size`, `strides`,
 //! `padding` = `valid` | `same`, `activation`), `max_pooling1d/2d`, `average_pooling1d/2d`
 //! (`pool_size`, `strides`), `global_average_pooling1d/2d`, `flatten`, `reshape`
-//! (`target_shape`). A layer given an argument its type does not take is refused.
+//! (`target_shape`), `add`, `concatenate`. A layer given an argument its type does not take
+//! is refused. Any layer may have a `name` and name the layers it takes in `inputs`
+//! (`"input"`: the model's input; default the layer before), so a model is a graph:
+//!
+//! ```toml
+//! layers = [
+//!     { name = "c1", type = "conv2d", filters = 4, kernel_size = 3, padding = "same" },
+//!     { name = "c2", type = "conv2d", filters = 4, kernel_size = 3, padding = "same" },
+//!     { type = "add", inputs = ["c1", "c2"] },
+//!     # ...
+//! ]
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //
 // layer.h: what nn.c's layer role asks of a layer kind.  Each kind is one
 // kernel file (layer_dense.c, layer_conv.c, layer_pool.c) that fills in a
-// kernel_t; nn.c does the rest (packets, waiting, resends, activations, the
+// kernel_t (layer_merge.c: Add, Concatenate); nn.c does the rest (packets, waiting, resends, activations, the
 // weight update) the same way for every kind.  The host's side of each kind
 // is nn/src/layers/<kind>.rs (the reference maths, in the same order) and
 // nn/src/machine/kinds.rs (how it splits and the words it writes).
@@ -24,6 +24,9 @@ typedef struct {
     uint in_rows, in_cols, in_ch, out_rows, out_cols;
     uint win_rows, win_cols, stride_rows, stride_cols, pad_rows, pad_cols;
     uint channels, pool_op;
+    uint n_out;                 // the whole layer's output values
+    // Merge kinds (nn.h P_M_*).
+    uint merge_op, merge_inputs, merge_ch[MERGE_MAX_INPUTS];
 } layer_t;
 
 typedef struct {
@@ -42,6 +45,6 @@ typedef struct {
     uint (*local_of)(const layer_t *l, uint idx);
 } kernel_t;
 
-extern const kernel_t kernel_dense, kernel_conv, kernel_pool;
+extern const kernel_t kernel_dense, kernel_conv, kernel_pool, kernel_merge;
 
 #endif // LAYER_H

@@ -36,7 +36,7 @@ static inline float u2f(uint u) { fbits b; b.u = u; return b.f; }
 enum { WAIT_FWD, WAIT_BWD, DONE };
 
 typedef struct {
-    uint base, mask, count, kind, arg, half;
+    uint base, mask, count, kind, arg, offset, half;
 } in_part_t;
 
 typedef struct {
@@ -501,7 +501,9 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
             want_resend_fwd = 1;
             return;
         }
-        uint local = K->local_of(&L, idx);
+        if (idx < p->offset || idx - p->offset >= L.n_out)
+            return;                     // another layer's values
+        uint local = K->local_of(&L, idx - p->offset);
         if (local >= units)
             return;                     // another slice's values
         uint s = bwd_seq;
@@ -811,6 +813,7 @@ static void setup_common(void)
         p->count = src[k * IN_WORDS + IN_COUNT];
         p->kind = src[k * IN_WORDS + IN_KIND];
         p->arg = src[k * IN_WORDS + IN_ARG];
+        p->offset = src[k * IN_WORDS + IN_OFFSET];
         p->half = (~p->mask + 1) >> 1;
     }
     for (uint k = 0; k < 2; k++) {
@@ -850,10 +853,16 @@ static void setup_dense(void)
     L.pad_cols = prm[P_G_PAD_COLS];
     L.channels = prm[P_G_CHANNELS];
     L.pool_op = prm[P_G_POOL_OP];
+    L.n_out = prm[P_D_OUTPUTS];
+    L.merge_op = prm[P_M_OP];
+    L.merge_inputs = prm[P_M_INPUTS];
+    for (uint k = 0; k < MERGE_MAX_INPUTS; k++)
+        L.merge_ch[k] = prm[P_M_CH0 + k];
     switch (prm[P_D_KIND]) {
     case LAYER_DENSE: K = &kernel_dense; break;
     case LAYER_CONV: K = &kernel_conv; break;
     case LAYER_POOL: K = &kernel_pool; break;
+    case LAYER_MERGE: K = &kernel_merge; break;
     default: rt_error(RTE_SWERR, 4);
     }
     if (L.hi < L.lo || !K->setup(&L))

@@ -60,7 +60,16 @@
 #define P_G_CHANNELS   40               // output channels of the whole layer
 #define P_G_POOL_OP    41               // POOL_MAX, POOL_AVERAGE
 #define P_RX_RING      42               // packets the receive ring holds (a power of two)
-#define P_WORDS        43
+#define P_D_OUTPUTS    43               // layer role: the whole layer's output values
+// Layer role, merge kinds: the operation and each input's channels (at most
+// MERGE_MAX_INPUTS inputs, seen stacked one after the other).
+#define P_M_OP         44               // MERGE_ADD, MERGE_CONCATENATE
+#define P_M_INPUTS     45
+#define P_M_CH0        46               // channels of input 0; then 1, 2, 3
+#define P_WORDS        50
+#define MERGE_MAX_INPUTS 4
+#define MERGE_ADD         0
+#define MERGE_CONCATENATE 1
 
 // Resent values go out this far apart, so that a receiver that lost some
 // of a burst is not sent the same burst again.
@@ -109,7 +118,8 @@
 #define IN_COUNT 2
 #define IN_KIND  3
 #define IN_ARG   4
-#define IN_WORDS 5
+#define IN_OFFSET 5     // KIND_BWD: where the receiver's outputs start among the values
+#define IN_WORDS 6
 
 // Kinds of incoming partitions.
 #define KIND_FWD  0     // values flowing forward; ARG = first input slot they fill

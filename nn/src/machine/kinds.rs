@@ -7,7 +7,7 @@
 //! pooling layer's channels. A window kind's slice computes its channels at every position.
 
 use super::nn_h::*;
-use crate::layers::{Layer, PoolOp, Shape};
+use crate::layers::{Layer, MergeOp, PoolOp, Shape};
 use crate::model::Sequential;
 use crate::Activation;
 
@@ -20,23 +20,61 @@ pub(super) struct MachineLayer {
     pub spec: Layer,
     pub input: Shape,
     pub output: Shape,
+    /// Where its inputs come from: the input core (`None`) or earlier machine layers.
+    pub sources: Vec<Option<usize>>,
+    /// Where each source's values start in its (stacked) input.
+    pub offsets: Vec<u32>,
 }
 
 impl MachineLayer {
-    /// The layers of `model` that take cores, in order.
+    /// The layers of `model` that take cores, in order, each wired to the machine layers
+    /// (or the input) its values come from, through any reshapes between.
     pub fn of(model: &Sequential) -> Vec<MachineLayer> {
-        model
-            .layers()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, l)| !matches!(l, Layer::Reshape(_)))
-            .map(|(k, spec)| MachineLayer {
+        let layers = model.layers();
+        // The machine layer (None: the input) whose values model layer k's output is.
+        let mut producer: Vec<Option<usize>> = Vec::with_capacity(layers.len());
+        let mut out: Vec<MachineLayer> = Vec::new();
+        for (k, spec) in layers.into_iter().enumerate() {
+            let sources: Vec<Option<usize>> = model
+                .layer_sources(k)
+                .iter()
+                .map(|s| s.and_then(|j| producer[j]))
+                .collect();
+            if matches!(spec, Layer::Reshape(_)) {
+                producer.push(sources[0]);
+                continue;
+            }
+            let mut offsets = Vec::with_capacity(sources.len());
+            let mut at = 0u32;
+            for s in model.layer_sources(k) {
+                offsets.push(at);
+                let n = s.map_or(model.inputs(), |j| model.layer_output(j).iter().product());
+                at += n as u32;
+            }
+            producer.push(Some(out.len()));
+            out.push(MachineLayer {
                 k,
                 spec,
                 input: model.layer_input(k).clone(),
                 output: model.layer_output(k).clone(),
-            })
-            .collect()
+                sources,
+                offsets,
+            });
+        }
+        out
+    }
+
+    /// Where machine layer `m`'s values start in this layer's (stacked) input.
+    pub fn offset_of(&self, m: usize) -> u32 {
+        self.sources
+            .iter()
+            .position(|&s| s == Some(m))
+            .map_or(0, |i| self.offsets[i])
+    }
+
+    /// Whether it reads the input core's values (and tells the input core when it is done).
+    pub fn first(&self) -> bool {
+        self.sources == [None]
     }
 
     /// The kind's code (nn.h LAYER_*).
@@ -102,23 +140,23 @@ impl MachineLayer {
         (values_per_core / self.positions().max(1)).clamp(1, atoms)
     }
 
-    /// Packets a slice's receive ring holds with `sources` cores sending it backward values:
-    /// a sample's whole burst, forward (every input) or backward (every source sends a value
-    /// for each of the layer's outputs, the slice's own and others').
-    pub fn rx_ring(&self, sources: u32) -> u32 {
-        rx_ring(self.n_in().max(sources.saturating_mul(self.n_out())))
+    /// Packets a slice's receive ring holds when the cores above send it `back` values per
+    /// sample: a sample's whole burst, forward (every input) or backward.
+    pub fn rx_ring(&self, back: u32) -> u32 {
+        rx_ring(self.n_in().max(back))
     }
 
-    /// Bytes of DTCM a slice of `atoms` atoms needs with `sources` cores sending it backward
-    /// values (mirrors setup_common and setup_dense in nn.c, plus the runtime's heap slack).
-    pub fn dtcm(&self, atoms: u32, sources: u32) -> u32 {
+    /// Bytes of DTCM a slice of `atoms` atoms needs with `sources` cores sending it `back`
+    /// backward values per sample (mirrors setup_common and setup_dense in nn.c, plus the
+    /// runtime's heap slack).
+    pub fn dtcm(&self, atoms: u32, sources: u32, back: u32) -> u32 {
         let (n_in, units) = (self.n_in(), self.slice_values(atoms));
         let words = 2 * self.rows() * atoms
             + 2 * atoms
             + 3 * units
             + 2 * n_in
             + sources * units
-            + 2 * self.rx_ring(sources);
+            + 2 * self.rx_ring(back);
         let bits = n_in.div_ceil(32) + (sources * units).div_ceil(32);
         4 * (words + bits) + 512
     }
@@ -138,6 +176,21 @@ impl MachineLayer {
         let window = match &self.spec {
             Layer::Conv(c) => c.window(&self.input),
             Layer::Pool(p) => p.window(&self.input),
+            Layer::Merge(m) => {
+                let op = match m.op {
+                    MergeOp::Add => MERGE_ADD,
+                    MergeOp::Concatenate => MERGE_CONCATENATE,
+                };
+                let mut words = vec![
+                    (P_G_CHANNELS, self.atoms()),
+                    (P_M_OP, op),
+                    (P_M_INPUTS, m.parts.len() as u32),
+                ];
+                for (i, part) in m.parts.iter().enumerate().take(MERGE_MAX_INPUTS) {
+                    words.push((P_M_CH0 + i, *part.last().expect("a shape") as u32));
+                }
+                return words;
+            }
             _ => return Vec::new(),
         }
         .expect("checked when added");

@@ -80,7 +80,18 @@ nn_h! {
     P_G_POOL_OP: usize = 41;
     /// Packets the receive ring holds (a power of two).
     P_RX_RING: usize = 42;
-    P_WORDS: usize = 43;
+    /// Layer role: the whole layer's output values.
+    P_D_OUTPUTS: usize = 43;
+    /// Merge kinds: MERGE_ADD or MERGE_CONCATENATE.
+    P_M_OP: usize = 44;
+    /// Merge kinds: inputs (at most MERGE_MAX_INPUTS).
+    P_M_INPUTS: usize = 45;
+    /// Merge kinds: channels of input 0 (then 1, 2, 3).
+    P_M_CH0: usize = 46;
+    P_WORDS: usize = 50;
+    MERGE_MAX_INPUTS: usize = 4;
+    MERGE_ADD: u32 = 0;
+    MERGE_CONCATENATE: u32 = 1;
 
     /// Microseconds between two resent values.
     RESEND_GAP_US: u32 = 2;
@@ -140,7 +151,9 @@ nn_h! {
     IN_COUNT: usize = 2;
     IN_KIND: usize = 3;
     IN_ARG: usize = 4;
-    IN_WORDS: usize = 5;
+    /// KIND_BWD: where the receiver's outputs start among the values.
+    IN_OFFSET: usize = 5;
+    IN_WORDS: usize = 6;
 
     /// Values flowing forward; arg: first input slot they fill.
     KIND_FWD: u32 = 0;
