@@ -206,7 +206,7 @@ pub struct MachineRun {
 /// DONE_FROM_LOSS is the loss core's.
 const MAX_FIRST_LAYER_CORES: u32 = DONE_FROM_LOSS;
 
-fn act_code(a: Activation) -> u32 {
+pub(crate) fn act_code(a: Activation) -> u32 {
     match a {
         Activation::Identity => ACT_IDENTITY,
         Activation::Relu => ACT_RELU,

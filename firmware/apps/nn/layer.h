@@ -27,7 +27,23 @@ typedef struct {
     uint n_out;                 // the whole layer's output values
     // Merge kinds (nn.h P_M_*).
     uint merge_op, merge_inputs, merge_ch[MERGE_MAX_INPUTS];
+    // A convolution with pooling fused in (nn.h P_F_*), and its buffers: the
+    // convolution's pre-activations, outputs and their errors.
+    uint fused, f_op, f_out_rows, f_out_cols, f_win_rows, f_win_cols;
+    uint f_stride_rows, f_stride_cols, f_act;
+    float *fz, *fa, *fd;
 } layer_t;
+
+// Pooling over a channels-last input of in_ch channels (valid windows), for
+// the cols channels from lo: layer_pool.c's, also used by a fused convolution.
+typedef struct {
+    uint in_rows, in_cols, in_ch, out_rows, out_cols;
+    uint win_rows, win_cols, stride_rows, stride_cols, op;
+} pool_geom_t;
+
+void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const float *x, float *z);
+void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const float *x,
+                          const float *delta, float *dx);
 
 typedef struct {
     // Sets units and rows from the rest (0 on a geometry it cannot take).

@@ -4,8 +4,15 @@
 // every position (nn/src/layers/conv.rs does the same sums in the same
 // order).  Local output j is position j / cols, channel lo + j % cols; it goes
 // out under its index in the layer's channels-last output.
+//
+// Fused with the pooling above it (P_F_POOL), a core applies its own
+// activation, pools its channels and sends the pooled values: the outputs
+// are then the pooling's, numbered the same way.
 
 #include "layer.h"
+
+// The fused pooling's window over this core's channels (cols of them).
+static pool_geom_t fused;
 
 static uint conv_setup(layer_t *l)
 {
@@ -14,6 +21,22 @@ static uint conv_setup(layer_t *l)
         return 0;
     l->units = l->out_rows * l->out_cols * l->cols;
     l->rows = l->win_rows * l->win_cols * l->in_ch;
+    if (l->fused) {
+        uint n = l->units;
+
+        if (l->f_win_rows == 0 || l->f_win_cols == 0 || l->f_out_rows == 0 || l->f_out_cols == 0)
+            return 0;
+        fused = (pool_geom_t) {
+            l->out_rows, l->out_cols, l->cols, l->f_out_rows, l->f_out_cols,
+            l->f_win_rows, l->f_win_cols, l->f_stride_rows, l->f_stride_cols, l->f_op
+        };
+        l->fz = spin1_malloc(4 * n);
+        l->fa = spin1_malloc(4 * n);
+        l->fd = spin1_malloc(4 * n);
+        if (l->fz == NULL || l->fa == NULL || l->fd == NULL)
+            return 0;
+        l->units = l->f_out_rows * l->f_out_cols * l->cols;
+    }
     return 1;
 }
 
@@ -25,8 +48,8 @@ static inline int source(uint o, uint k, uint stride, uint pad, uint size)
     return (v < 0 || v >= (int) size) ? -1 : v;
 }
 
-static void conv_forward(const layer_t *l, const float *w, const float *bias,
-                         const float *x, float *z)
+static void conv_sums(const layer_t *l, const float *w, const float *bias,
+                      const float *x, float *z)
 {
     uint nc = l->cols, c = l->in_ch;
 
@@ -56,8 +79,42 @@ static void conv_forward(const layer_t *l, const float *w, const float *bias,
         }
 }
 
+static void conv_forward(const layer_t *l, const float *w, const float *bias,
+                         const float *x, float *z)
+{
+    if (!l->fused) {
+        conv_sums(l, w, bias, x, z);
+        return;
+    }
+    uint n = l->out_rows * l->out_cols * l->cols;
+
+    conv_sums(l, w, bias, x, l->fz);
+    activate(l->f_act, l->fz, l->fa, n);
+    pool_forward_window(&fused, 0, l->cols, l->fa, z);
+}
+
+static void conv_gradients(const layer_t *l, const float *w, const float *x,
+                           const float *delta, float *dw, float *dbias, float *dx);
+
 static void conv_backward(const layer_t *l, const float *w, const float *x,
                           const float *delta, float *dw, float *dbias, float *dx)
+{
+    if (!l->fused) {
+        conv_gradients(l, w, x, delta, dw, dbias, dx);
+        return;
+    }
+    uint n = l->out_rows * l->out_cols * l->cols;
+
+    // Through the pooling, then the convolution's activation, to its sums.
+    for (uint i = 0; i < n; i++)
+        l->fd[i] = 0.0f;
+    pool_backward_window(&fused, 0, l->cols, l->fa, delta, l->fd);
+    activation_backward(l->f_act, l->fz, l->fa, l->fd, n);
+    conv_gradients(l, w, x, l->fd, dw, dbias, dx);
+}
+
+static void conv_gradients(const layer_t *l, const float *w, const float *x,
+                           const float *delta, float *dw, float *dbias, float *dx)
 {
     uint nc = l->cols, c = l->in_ch;
 

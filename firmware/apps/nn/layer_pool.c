@@ -3,79 +3,63 @@
 // layer_pool.c: some channels of a max or average pooling layer (global
 // average pooling is one window over every position), at every position,
 // padding "valid" (nn/src/layers/pool.rs does the same, in the same order).
-// No weights.  Outputs are numbered and sent as layer_conv.c's are.
+// No weights.  Outputs are numbered and sent as layer_conv.c's are.  The
+// window functions also serve a convolution with its pooling fused in.
 
 #include "layer.h"
 
-static uint pool_setup(layer_t *l)
+// Index in x of window cell k of output (oy, ox), channel ch.
+static inline uint cell(const pool_geom_t *g, uint oy, uint ox, uint k, uint ch)
 {
-    if (l->in_rows * l->in_cols * l->in_ch != l->n_in || l->channels != l->in_ch
-            || l->hi > l->channels || l->win_rows == 0 || l->win_cols == 0
-            || l->out_rows == 0 || l->out_cols == 0)
-        return 0;
-    l->units = l->out_rows * l->out_cols * l->cols;
-    l->rows = 0;
-    return 1;
+    uint iy = oy * g->stride_rows + k / g->win_cols;
+    uint ix = ox * g->stride_cols + k % g->win_cols;
+
+    return (iy * g->in_cols + ix) * g->in_ch + ch;
 }
 
-// Index in x of window cell (ky, kx) of output (oy, ox), channel ch.
-static inline uint cell(const layer_t *l, uint oy, uint ox, uint ky, uint kx, uint ch)
+void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const float *x, float *z)
 {
-    uint iy = oy * l->stride_rows + ky, ix = ox * l->stride_cols + kx;
+    float area = (float) (g->win_rows * g->win_cols);
 
-    return (iy * l->in_cols + ix) * l->in_ch + ch;
-}
+    for (uint oy = 0; oy < g->out_rows; oy++)
+        for (uint ox = 0; ox < g->out_cols; ox++)
+            for (uint c = 0; c < cols; c++) {
+                uint ch = lo + c;
+                float v = x[cell(g, oy, ox, 0, ch)];
 
-static void pool_forward(const layer_t *l, const float *w, const float *bias,
-                         const float *x, float *z)
-{
-    (void) w; (void) bias;
-    float area = (float) (l->win_rows * l->win_cols);
+                for (uint k = 1; k < g->win_rows * g->win_cols; k++) {
+                    float u = x[cell(g, oy, ox, k, ch)];
 
-    for (uint oy = 0; oy < l->out_rows; oy++)
-        for (uint ox = 0; ox < l->out_cols; ox++)
-            for (uint c = 0; c < l->cols; c++) {
-                uint ch = l->lo + c;
-                float v = x[cell(l, oy, ox, 0, 0, ch)];
-
-                for (uint k = 1; k < l->win_rows * l->win_cols; k++) {
-                    float u = x[cell(l, oy, ox, k / l->win_cols, k % l->win_cols, ch)];
-
-                    if (l->pool_op == POOL_MAX) {
+                    if (g->op == POOL_MAX) {
                         if (u > v)
                             v = u;
                     } else {
                         v += u;
                     }
                 }
-                if (l->pool_op != POOL_MAX)
+                if (g->op != POOL_MAX)
                     v = v / area;
-                z[(oy * l->out_cols + ox) * l->cols + c] = v;
+                z[(oy * g->out_cols + ox) * cols + c] = v;
             }
 }
 
-static void pool_backward(const layer_t *l, const float *w, const float *x,
-                          const float *delta, float *dw, float *dbias, float *dx)
+void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const float *x,
+                          const float *delta, float *dx)
 {
-    (void) w; (void) dw; (void) dbias;
-    float area = (float) (l->win_rows * l->win_cols);
+    float area = (float) (g->win_rows * g->win_cols);
+    uint n = g->win_rows * g->win_cols;
 
-    if (dx == NULL)
-        return;
-    for (uint i = 0; i < l->n_in; i++)
-        dx[i] = 0.0f;
-    for (uint oy = 0; oy < l->out_rows; oy++)
-        for (uint ox = 0; ox < l->out_cols; ox++)
-            for (uint c = 0; c < l->cols; c++) {
-                uint ch = l->lo + c;
-                float d = delta[(oy * l->out_cols + ox) * l->cols + c];
-                uint n = l->win_rows * l->win_cols;
+    for (uint oy = 0; oy < g->out_rows; oy++)
+        for (uint ox = 0; ox < g->out_cols; ox++)
+            for (uint c = 0; c < cols; c++) {
+                uint ch = lo + c;
+                float d = delta[(oy * g->out_cols + ox) * cols + c];
 
-                if (l->pool_op == POOL_MAX) {
-                    uint best = cell(l, oy, ox, 0, 0, ch);
+                if (g->op == POOL_MAX) {
+                    uint best = cell(g, oy, ox, 0, ch);
 
                     for (uint k = 1; k < n; k++) {
-                        uint i = cell(l, oy, ox, k / l->win_cols, k % l->win_cols, ch);
+                        uint i = cell(g, oy, ox, k, ch);
 
                         if (x[i] > x[best])
                             best = i;
@@ -85,9 +69,44 @@ static void pool_backward(const layer_t *l, const float *w, const float *x,
                     float share = d / area;
 
                     for (uint k = 0; k < n; k++)
-                        dx[cell(l, oy, ox, k / l->win_cols, k % l->win_cols, ch)] += share;
+                        dx[cell(g, oy, ox, k, ch)] += share;
                 }
             }
+}
+
+static pool_geom_t geom;
+
+static uint pool_setup(layer_t *l)
+{
+    if (l->in_rows * l->in_cols * l->in_ch != l->n_in || l->channels != l->in_ch
+            || l->hi > l->channels || l->win_rows == 0 || l->win_cols == 0
+            || l->out_rows == 0 || l->out_cols == 0)
+        return 0;
+    geom = (pool_geom_t) {
+        l->in_rows, l->in_cols, l->in_ch, l->out_rows, l->out_cols,
+        l->win_rows, l->win_cols, l->stride_rows, l->stride_cols, l->pool_op
+    };
+    l->units = l->out_rows * l->out_cols * l->cols;
+    l->rows = 0;
+    return 1;
+}
+
+static void pool_forward(const layer_t *l, const float *w, const float *bias,
+                         const float *x, float *z)
+{
+    (void) w; (void) bias;
+    pool_forward_window(&geom, l->lo, l->cols, x, z);
+}
+
+static void pool_backward(const layer_t *l, const float *w, const float *x,
+                          const float *delta, float *dw, float *dbias, float *dx)
+{
+    (void) w; (void) dw; (void) dbias;
+    if (dx == NULL)
+        return;
+    for (uint i = 0; i < l->n_in; i++)
+        dx[i] = 0.0f;
+    pool_backward_window(&geom, l->lo, l->cols, x, delta, dx);
 }
 
 static uint pool_out_index(const layer_t *l, uint j)

@@ -144,7 +144,7 @@ static void finish(void)
 
 // --- activations and losses (as nn/src/model.rs computes them) --------------
 
-static void activate(uint act, const float *z, float *a, uint n)
+void activate(uint act, const float *z, float *a, uint n)
 {
     switch (act) {
     case ACT_RELU:
@@ -182,7 +182,7 @@ static void activate(uint act, const float *z, float *a, uint n)
 }
 
 // dL/dz from dL/da (g), in place.
-static void activation_backward(uint act, const float *z, const float *a, float *g, uint n)
+void activation_backward(uint act, const float *z, const float *a, float *g, uint n)
 {
     switch (act) {
     case ACT_RELU:
@@ -854,6 +854,15 @@ static void setup_dense(void)
     L.channels = prm[P_G_CHANNELS];
     L.pool_op = prm[P_G_POOL_OP];
     L.n_out = prm[P_D_OUTPUTS];
+    L.fused = prm[P_F_POOL];
+    L.f_op = prm[P_F_OP];
+    L.f_out_rows = prm[P_F_OUT_ROWS];
+    L.f_out_cols = prm[P_F_OUT_COLS];
+    L.f_win_rows = prm[P_F_WIN_ROWS];
+    L.f_win_cols = prm[P_F_WIN_COLS];
+    L.f_stride_rows = prm[P_F_STRIDE_ROWS];
+    L.f_stride_cols = prm[P_F_STRIDE_COLS];
+    L.f_act = prm[P_F_ACT];
     L.merge_op = prm[P_M_OP];
     L.merge_inputs = prm[P_M_INPUTS];
     for (uint k = 0; k < MERGE_MAX_INPUTS; k++)

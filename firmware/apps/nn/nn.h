@@ -66,7 +66,19 @@
 #define P_M_OP         44               // MERGE_ADD, MERGE_CONCATENATE
 #define P_M_INPUTS     45
 #define P_M_CH0        46               // channels of input 0; then 1, 2, 3
-#define P_WORDS        50
+// Layer role, a convolution with the pooling above it fused in (its cores
+// send pooled values): the pooling's geometry and the convolution's own
+// activation, applied before pooling (P_D_ACT is then the identity).
+#define P_F_POOL       50               // 1: fused
+#define P_F_OP         51               // POOL_MAX, POOL_AVERAGE
+#define P_F_OUT_ROWS   52
+#define P_F_OUT_COLS   53
+#define P_F_WIN_ROWS   54
+#define P_F_WIN_COLS   55
+#define P_F_STRIDE_ROWS 56
+#define P_F_STRIDE_COLS 57
+#define P_F_ACT        58
+#define P_WORDS        59
 #define MERGE_MAX_INPUTS 4
 #define MERGE_ADD         0
 #define MERGE_CONCATENATE 1
@@ -148,6 +160,10 @@
 #define LOSS_MSE 0
 #define LOSS_BCE 1
 #define LOSS_CCE 2
+
+// nn.c: activations over n values (softmax normalises all n).
+void activate(uint act, const float *z, float *a, uint n);
+void activation_backward(uint act, const float *z, const float *a, float *g, uint n);
 
 // nn_math.c: binary32 functions with no libm.
 float nn_expf(float x);

@@ -7,7 +7,8 @@
 //! pooling layer's channels. A window kind's slice computes its channels at every position.
 
 use super::nn_h::*;
-use crate::layers::{Layer, MergeOp, PoolOp, Shape};
+use crate::layers::conv::Window;
+use crate::layers::{Layer, MergeOp, Pool, PoolOp, Shape};
 use crate::model::Sequential;
 use crate::Activation;
 
@@ -24,6 +25,9 @@ pub(super) struct MachineLayer {
     pub sources: Vec<Option<usize>>,
     /// Where each source's values start in its (stacked) input.
     pub offsets: Vec<u32>,
+    /// A convolution's pooling layer fused in (its index among the model's layers and its
+    /// window over the convolution's output): the cores send pooled values.
+    pub fused: Option<(usize, Pool, Window)>,
 }
 
 impl MachineLayer {
@@ -31,10 +35,15 @@ impl MachineLayer {
     /// (or the input) its values come from, through any reshapes between.
     pub fn of(model: &Sequential) -> Vec<MachineLayer> {
         let layers = model.layers();
+        let takers = |j: usize| {
+            (0..layers.len())
+                .filter(|&k| model.layer_sources(k).contains(&Some(j)))
+                .count()
+        };
         // The machine layer (None: the input) whose values model layer k's output is.
         let mut producer: Vec<Option<usize>> = Vec::with_capacity(layers.len());
         let mut out: Vec<MachineLayer> = Vec::new();
-        for (k, spec) in layers.into_iter().enumerate() {
+        for (k, spec) in layers.iter().cloned().enumerate() {
             let sources: Vec<Option<usize>> = model
                 .layer_sources(k)
                 .iter()
@@ -43,6 +52,26 @@ impl MachineLayer {
             if matches!(spec, Layer::Reshape(_)) {
                 producer.push(sources[0]);
                 continue;
+            }
+            // Pooling fuses into the convolution below when it is that convolution's only
+            // taker: the convolution's cores pool their own channels and send fewer values.
+            if let (Layer::Pool(pool), &[Some(j)]) = (&spec, model.layer_sources(k)) {
+                let below = producer[j].filter(|&m| {
+                    let conv = &out[m];
+                    conv.k == j
+                        && conv.fused.is_none()
+                        && takers(j) == 1
+                        && matches!(&conv.spec, Layer::Conv(c) if c.activation != crate::Activation::Softmax)
+                });
+                if let Some(m) = below {
+                    let window = pool
+                        .window(model.layer_output(j))
+                        .expect("checked when added");
+                    out[m].fused = Some((k, *pool, window));
+                    out[m].output = model.layer_output(k).clone();
+                    producer.push(Some(m));
+                    continue;
+                }
             }
             let mut offsets = Vec::with_capacity(sources.len());
             let mut at = 0u32;
@@ -59,6 +88,7 @@ impl MachineLayer {
                 output: model.layer_output(k).clone(),
                 sources,
                 offsets,
+                fused: None,
             });
         }
         out
@@ -156,19 +186,35 @@ impl MachineLayer {
             + 3 * units
             + 2 * n_in
             + sources * units
-            + 2 * self.rx_ring(back);
+            + 2 * self.rx_ring(back)
+            + 3 * self.before_pooling(atoms);
         let bits = n_in.div_ceil(32) + (sources * units).div_ceil(32);
         4 * (words + bits) + 512
     }
 
-    /// Its activation.
+    /// The activation on its outputs (a fused pooling's: none).
     pub fn activation(&self) -> Activation {
-        self.spec.activation()
+        match self.fused {
+            Some(_) => Activation::Identity,
+            None => self.spec.activation(),
+        }
     }
 
-    /// A name for reports: the Keras class and the layer's index.
+    /// A name for reports: the Keras class and the layer's index (and the fused pooling's).
     pub fn name(&self) -> String {
-        format!("{} {}", self.spec.keras_class(), self.k)
+        let own = format!("{} {}", self.spec.keras_class(), self.k);
+        match &self.fused {
+            Some((k, pool, _)) => format!("{own} + {} {k}", Layer::Pool(*pool).keras_class()),
+            None => own,
+        }
+    }
+
+    /// Values a slice of `atoms` atoms computes before a fused pooling (0 without one).
+    fn before_pooling(&self, atoms: u32) -> u32 {
+        match &self.fused {
+            Some((_, _, w)) => (w.input[0] * w.input[1]) as u32 * atoms,
+            None => 0,
+        }
     }
 
     /// The geometry words (P_G_*) a slice's parameter block carries; none for dense.
@@ -199,7 +245,28 @@ impl MachineLayer {
             _ => POOL_MAX,
         };
         let u = |v: usize| v as u32;
-        vec![
+        let mut fused = Vec::new();
+        if let (Some((_, pool, w)), Layer::Conv(c)) = (&self.fused, &self.spec) {
+            fused = vec![
+                (P_F_POOL, 1),
+                (
+                    P_F_OP,
+                    if pool.op == PoolOp::Average {
+                        POOL_AVERAGE
+                    } else {
+                        POOL_MAX
+                    },
+                ),
+                (P_F_OUT_ROWS, u(w.output[0])),
+                (P_F_OUT_COLS, u(w.output[1])),
+                (P_F_WIN_ROWS, u(w.size[0])),
+                (P_F_WIN_COLS, u(w.size[1])),
+                (P_F_STRIDE_ROWS, u(w.strides[0])),
+                (P_F_STRIDE_COLS, u(w.strides[1])),
+                (P_F_ACT, super::act_code(c.activation)),
+            ];
+        }
+        fused.extend([
             (P_G_IN_ROWS, u(window.input[0])),
             (P_G_IN_COLS, u(window.input[1])),
             (P_G_IN_CH, u(window.input[2])),
@@ -213,7 +280,8 @@ impl MachineLayer {
             (P_G_PAD_COLS, u(window.pad[1])),
             (P_G_CHANNELS, self.atoms()),
             (P_G_POOL_OP, op),
-        ]
+        ]);
+        fused
     }
 }
 

@@ -88,7 +88,19 @@ nn_h! {
     P_M_INPUTS: usize = 45;
     /// Merge kinds: channels of input 0 (then 1, 2, 3).
     P_M_CH0: usize = 46;
-    P_WORDS: usize = 50;
+    /// A convolution with the pooling above fused in: 1.
+    P_F_POOL: usize = 50;
+    /// The fused pooling: POOL_MAX or POOL_AVERAGE, output rows and columns, window, strides.
+    P_F_OP: usize = 51;
+    P_F_OUT_ROWS: usize = 52;
+    P_F_OUT_COLS: usize = 53;
+    P_F_WIN_ROWS: usize = 54;
+    P_F_WIN_COLS: usize = 55;
+    P_F_STRIDE_ROWS: usize = 56;
+    P_F_STRIDE_COLS: usize = 57;
+    /// The convolution's own activation, applied before pooling.
+    P_F_ACT: usize = 58;
+    P_WORDS: usize = 59;
     MERGE_MAX_INPUTS: usize = 4;
     MERGE_ADD: u32 = 0;
     MERGE_CONCATENATE: u32 = 1;
