@@ -162,8 +162,9 @@
 #define LOSS_CCE 2
 
 // nn.c: activations over n values (softmax normalises all n).
-void activate(uint act, const float *z, float *a, uint n);
-void activation_backward(uint act, const float *z, const float *a, float *g, uint n);
+void activate(unsigned int act, const float *z, float *a, unsigned int n);
+void activation_backward(unsigned int act, const float *z, const float *a, float *g,
+                         unsigned int n);
 
 // nn_math.c: binary32 functions with no libm.
 float nn_expf(float x);
