@@ -56,6 +56,12 @@ static volatile uint *order;
 static volatile uint state;
 static volatile uint wait_ticks, idle_ticks;
 static volatile uint want_resend_fwd, want_resend_back;
+// Timeouts in a row without progress: each request goes out that many times
+// (at most MAX_COPIES) and asks for its values that many times, so that a
+// fault that drops every Nth packet of a fixed round trip cannot lose the
+// same packets for ever.  The largest asked of us since our last resend:
+static uint attempt, resend_copies;
+#define MAX_COPIES 8
 static uint requests, resends, stale;
 
 // Samples are numbered 0 .. total-1: epochs * n_train training samples, then
@@ -99,6 +105,9 @@ static void bits_clear(uint *bits, uint n)
 }
 
 static uint pace_us;                    // gap between packets (resends only)
+// Times each packet goes out, back to back (resends only): a router that
+// drops every Nth packet cannot drop all of two or more in a row.
+static uint send_copies = 1;
 
 static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
 {
@@ -106,8 +115,9 @@ static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
 
     if (pace_us)
         spin1_delay_us(pace_us);
-    while (!spin1_send_mc_packet(key, value, WITH_PAYLOAD))
-        ;
+    for (uint c = 0; c < send_copies; c++)
+        while (!spin1_send_mc_packet(key, value, WITH_PAYLOAD))
+            ;
 }
 
 static void send_plain(const out_part_t *o, uint idx, uint parity)
@@ -116,16 +126,29 @@ static void send_plain(const out_part_t *o, uint idx, uint parity)
 
     if (pace_us)
         spin1_delay_us(pace_us);
-    while (!spin1_send_mc_packet(key, 0, NO_PAYLOAD))
-        ;
+    for (uint c = 0; c < send_copies; c++)
+        while (!spin1_send_mc_packet(key, 0, NO_PAYLOAD))
+            ;
 }
 
 static void send_request(const out_part_t *o)
 {
-    send_plain(o, o->count, 0);
+    uint key = o->base | o->count;
+    uint copies = attempt < 1 ? 1 : (attempt > MAX_COPIES ? MAX_COPIES : attempt);
+
+    for (uint c = 0; c < copies; c++)
+        while (!spin1_send_mc_packet(key, copies, WITH_PAYLOAD))
+            ;
     requests++;
     status[S_REQUESTS] = requests;
     spin1_set_user(2, requests);
+}
+
+// Something this core waited for came: the next timeout starts afresh.
+static inline void progress(void)
+{
+    wait_ticks = 0;
+    attempt = 0;
 }
 
 static void note_stale(void)
@@ -303,7 +326,7 @@ static void input_next(uint unused0, uint unused1)
     spin1_set_user(1, seq + 1);
     seq++;
     done_bits = 0;
-    wait_ticks = 0;
+    progress();
     spin1_mode_restore(cpsr);
     if (seq == total) {
         finish();
@@ -330,7 +353,7 @@ static void input_packet(const in_part_t *p, uint idx, uint parity)
         return;
     }
     done_bits |= bit;
-    wait_ticks = 0;
+    progress();
     if (done_bits == done_expected(s))
         input_next(0, 0);
 }
@@ -400,7 +423,7 @@ static void dense_forward(uint unused0, uint unused1)
     fwd_seq = s + 1;
     in_got = 0;
     bits_clear(in_bits, n_in);
-    wait_ticks = 0;
+    progress();
     if (is_train(s)) {
         state = WAIT_BWD;
     } else {
@@ -446,7 +469,7 @@ static void dense_backward(uint unused0, uint unused1)
     bwd_seq = s + 1;
     bwd_got = 0;
     bits_clear(bwd_bits, n_src * units);
-    wait_ticks = 0;
+    progress();
     state = (s + 1 == total) ? DONE : WAIT_FWD;
     status[S_SAMPLES] = s + 1;
     spin1_set_user(1, s + 1);
@@ -493,7 +516,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
             return;
         }
         a_in[slot] = u2f(payload);
-        wait_ticks = 0;
+        progress();
         if (++in_got == n_in)
             dense_forward(0, 0);
     } else if (p->kind == KIND_BWD) {
@@ -514,7 +537,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload
             return;
         }
         partial[slot] = u2f(payload);
-        wait_ticks = 0;
+        progress();
         if (++bwd_got == n_src * units)
             dense_backward(0, 0);
     } else {
@@ -598,7 +621,7 @@ static void loss_compute(uint unused0, uint unused1)
     loss_seq = s + 1;
     lz_got = 0;
     bits_clear(lz_bits, n_out);
-    wait_ticks = 0;
+    progress();
     last_out_is_done = !is_train(s);
     loss_out_parity = s & 1;
     loss_out_valid = 1;
@@ -627,7 +650,7 @@ static void loss_packet(const in_part_t *p, uint idx, uint parity, uint payload)
         return;
     }
     lz[slot] = u2f(payload);
-    wait_ticks = 0;
+    progress();
     if (++lz_got == n_out)
         loss_compute(0, 0);
 }
@@ -647,10 +670,14 @@ static void resend(uint unused0, uint unused1)
     if (prm[P_STAGGER_US])
         spin1_delay_us(prm[P_STAGGER_US]);
     pace_us = RESEND_GAP_US;
+    uint copies = resend_copies < 1 ? 1 : (resend_copies > MAX_COPIES ? MAX_COPIES : resend_copies);
+    resend_copies = 0;
 
+    uint sent = 1;
+    send_copies = copies;
     if (role == NN_ROLE_INPUT && fwd && seq < total) {
         input_send_sample(0, 0);
-    } else if (role == NN_ROLE_DENSE) {
+    } else if (role == NN_ROLE_DENSE && ((fwd && fwd_out_valid) || (back && back_out_valid))) {
         if (fwd && fwd_out_valid)
             dense_send_fwd();
         if (back && back_out_valid)
@@ -658,10 +685,12 @@ static void resend(uint unused0, uint unused1)
     } else if (role == NN_ROLE_LOSS && back && loss_out_valid) {
         loss_send_back();
     } else {
-        pace_us = 0;
-        return;
+        sent = 0;
     }
+    send_copies = 1;
     pace_us = 0;
+    if (!sent)
+        return;
     resends++;
     status[S_RESENDS] = resends;
 }
@@ -692,6 +721,8 @@ static void packet(uint key, uint payload)
     if (p != NULL) {
         uint idx = key & (p->half - 1);
         uint parity = (key & p->half) != 0;
+        if (idx == p->count && payload > resend_copies)
+            resend_copies = payload;    // a request: as many copies as it asks
         if (role == NN_ROLE_INPUT)
             input_packet(p, idx, parity);
         else if (role == NN_ROLE_DENSE)
@@ -772,6 +803,7 @@ static void tick(uint ticks, uint unused)
     if (++wait_ticks < timeout)
         return;
     wait_ticks = 0;
+    attempt++;
     if (role == NN_ROLE_INPUT)
         input_timeout();
     else if (role == NN_ROLE_DENSE)
