@@ -9,7 +9,7 @@
 // Keys.  A partition that carries `count` values owns an aligned block of
 // 2P keys, P the smallest power of two above `count`:
 //   key = base | parity * P | index      index < count: a value (payload)
-//   key = base | count                   a resend request (no payload)
+//   key = base | count                   a resend request (payload: copies)
 // The parity bit is bit 0 of the sample's sequence number, so a value
 // resent late for one sample can never be taken for the next one.
 
