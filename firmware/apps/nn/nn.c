@@ -105,30 +105,32 @@ static void bits_clear(uint *bits, uint n)
 }
 
 static uint pace_us;                    // gap between packets (resends only)
-// Times each packet goes out, back to back (resends only): a router that
-// drops every Nth packet cannot drop all of two or more in a row.
+// Times each packet goes out in a row (resends only, paced like the rest): a
+// router that drops every Nth packet cannot drop all of two or more in a row.
 static uint send_copies = 1;
 
 static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
 {
     uint key = o->base | (parity ? o->half : 0) | idx;
 
-    if (pace_us)
-        spin1_delay_us(pace_us);
-    for (uint c = 0; c < send_copies; c++)
+    for (uint c = 0; c < send_copies; c++) {
+        if (pace_us)
+            spin1_delay_us(pace_us);
         while (!spin1_send_mc_packet(key, value, WITH_PAYLOAD))
             ;
+    }
 }
 
 static void send_plain(const out_part_t *o, uint idx, uint parity)
 {
     uint key = o->base | (parity ? o->half : 0) | idx;
 
-    if (pace_us)
-        spin1_delay_us(pace_us);
-    for (uint c = 0; c < send_copies; c++)
+    for (uint c = 0; c < send_copies; c++) {
+        if (pace_us)
+            spin1_delay_us(pace_us);
         while (!spin1_send_mc_packet(key, 0, NO_PAYLOAD))
             ;
+    }
 }
 
 static void send_request(const out_part_t *o)

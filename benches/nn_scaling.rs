@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//! Issue 14's scaling curve, as far as it exists: training on a simulated SpiNN-5 with the
+//! layers spread thinner (units per core 16, 8, 4, 2, 1), per training sample: machine time,
+//! host time, multicast packets, drops and resend requests. Pipeline depth is 1: samples go
+//! one at a time (pipelining is not built yet).
+//!
+//! Run: `cargo bench --bench nn_scaling` (knobs: `SAMPLES=N` training samples, one epoch,
+//! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`).
+
+use std::time::Instant;
+
+use spinn_hw::geometry::MachineDesc;
+use spinn_nn::machine::{self, MachineOptions};
+use spinn_sim::chip::ChipConfig;
+use spinn_toolchain::target::SimTarget;
+
+mod common;
+
+/// A comma-separated knob, or `default`.
+fn list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn main() {
+    let samples = common::knob("SAMPLES", 100) as usize;
+    println!(
+        "{:<11} {:>6} {:>6} {:>13} {:>12} {:>13} {:>8} {:>9}",
+        "model", "units", "cores", "machine us/s", "host ms/s", "packets/s", "dropped", "requests"
+    );
+    for name in list("MODELS", "digits,digits_cnn") {
+        let (spec, mut train, mut test) = common::model(&name);
+        train.x.truncate(samples);
+        train.y.truncate(samples);
+        test.x.clear();
+        test.y.clear();
+        for units in list("UNITS", "16,8,4,2,1") {
+            let Ok(units) = units.parse::<u32>() else {
+                continue;
+            };
+            let opts = MachineOptions {
+                units_per_core: units,
+                ..MachineOptions::for_model(&spec)
+            };
+            let mut model = spec.build();
+            let mut target = SimTarget::new(MachineDesc::spinn5(), ChipConfig::default());
+            let t = Instant::now();
+            let run = machine::train(
+                &mut target,
+                &mut model,
+                &train,
+                &test,
+                1,
+                spec.training.shuffle_seed,
+                &opts,
+                &mut |_| {},
+            );
+            let host = t.elapsed().as_secs_f64();
+            let run = match run {
+                Ok(run) => run,
+                Err(e) => {
+                    println!("{name:<11} {units:>6}  failed: {e}");
+                    continue;
+                }
+            };
+            // The run ends with the cores' linger after the last sample; take it out.
+            let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
+            let sim_ns = run.sim_time_ns.saturating_sub(linger_ns) as f64;
+            let n = train.len() as f64;
+            println!(
+                "{name:<11} {units:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",
+                run.cores,
+                sim_ns / n / 1e3,
+                host / n * 1e3,
+                run.packets as f64 / n,
+                run.dropped,
+                run.requests
+            );
+        }
+    }
+}
