@@ -290,20 +290,10 @@ impl Sequential {
                 ))),
             })
             .collect::<Result<Vec<Shape>, NnError>>()?;
-        let input = match (&mut spec, shapes.as_slice()) {
-            (Layer::Merge(m), _) => {
-                m.parts = shapes.clone();
-                vec![shapes.iter().map(|s| s.iter().product::<usize>()).sum()]
-            }
-            (_, [one]) => one.clone(),
-            _ => {
-                return Err(NnError::Shape(format!(
-                    "layer {k} ({}) takes one input, not {}",
-                    spec.keras_class(),
-                    shapes.len()
-                )))
-            }
-        };
+        let input = spec.connect(&shapes).map_err(|e| match e {
+            NnError::Shape(m) => NnError::Shape(format!("layer {k}: {m}")),
+            other => other,
+        })?;
         let at = |e: NnError| match e {
             NnError::Shape(m) => NnError::Shape(format!("layer {k} ({}): {m}", spec.keras_class())),
             other => other,

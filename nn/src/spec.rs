@@ -777,19 +777,9 @@ impl ModelSpec {
                 .iter()
                 .map(|s| s.map_or_else(|| input.clone(), |j| outputs[j].clone()))
                 .collect();
-            let shape = match (&mut layer, shapes.as_slice()) {
-                (Layer::Merge(m), _) => {
-                    m.parts = shapes.clone();
-                    vec![shapes.iter().map(|s| s.iter().product::<usize>()).sum()]
-                }
-                (_, [one]) => one.clone(),
-                _ => {
-                    return Err(self.invalid(
-                        &at,
-                        format!("a {} layer takes one input", layer.keras_class()),
-                    ))
-                }
-            };
+            let shape = layer
+                .connect(&shapes)
+                .map_err(|e| self.invalid(&at, e.to_string()))?;
             let wrong = |e: NnError| match e {
                 NnError::Shape(m) => self.invalid(&at, format!("{}: {m}", layer.keras_class())),
                 other => self.invalid(&at, other.to_string()),

@@ -94,6 +94,26 @@ impl Layer {
         }
     }
 
+    /// Connects the layer to inputs of `shapes` and gives the input shape it sees: a merge
+    /// layer records them and sees them stacked (flat); any other kind takes exactly one.
+    pub fn connect(&mut self, shapes: &[Shape]) -> Result<Shape, NnError> {
+        match (self, shapes) {
+            (Layer::Merge(m), _) => {
+                m.parts = shapes.to_vec();
+                Ok(vec![shapes
+                    .iter()
+                    .map(|s| s.iter().product::<usize>())
+                    .sum()])
+            }
+            (_, [one]) => Ok(one.clone()),
+            (layer, _) => Err(NnError::Shape(format!(
+                "a {} layer takes one input, not {}",
+                layer.keras_class(),
+                shapes.len()
+            ))),
+        }
+    }
+
     /// The activation applied to its outputs (identity for kinds without one).
     pub fn activation(&self) -> Activation {
         match self {
