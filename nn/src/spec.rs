@@ -777,9 +777,10 @@ impl ModelSpec {
                 .iter()
                 .map(|s| s.map_or_else(|| input.clone(), |j| outputs[j].clone()))
                 .collect();
-            let shape = layer
-                .connect(&shapes)
-                .map_err(|e| self.invalid(&at, e.to_string()))?;
+            let shape = layer.connect(&shapes).map_err(|e| match e {
+                NnError::Shape(m) => self.invalid(&at, m),
+                other => self.invalid(&at, other.to_string()),
+            })?;
             let wrong = |e: NnError| match e {
                 NnError::Shape(m) => self.invalid(&at, format!("{}: {m}", layer.keras_class())),
                 other => self.invalid(&at, other.to_string()),
