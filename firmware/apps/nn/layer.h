@@ -63,4 +63,22 @@ typedef struct {
 
 extern const kernel_t kernel_dense, kernel_conv, kernel_pool, kernel_merge;
 
+// The numbering of a kind split by channels (conv, pool, merge): local output j
+// is position j / cols, channel lo + j % cols, sent under its index in the
+// layer's channels-last output.
+static inline uint channel_out_index(const layer_t *l, uint j)
+{
+    return (j / l->cols) * l->channels + l->lo + j % l->cols;
+}
+
+// The local output of index idx of the layer's output (units: another core's).
+static inline uint channel_local_of(const layer_t *l, uint idx)
+{
+    uint ch = idx % l->channels;
+
+    if (ch < l->lo || ch >= l->hi)
+        return l->units;
+    return (idx / l->channels) * l->cols + (ch - l->lo);
+}
+
 #endif // LAYER_H

@@ -155,20 +155,6 @@ static void conv_gradients(const layer_t *l, const float *w, const float *x,
         }
 }
 
-static uint conv_out_index(const layer_t *l, uint j)
-{
-    return (j / l->cols) * l->channels + l->lo + j % l->cols;
-}
-
-static uint conv_local_of(const layer_t *l, uint idx)
-{
-    uint ch = idx % l->channels;
-
-    if (ch < l->lo || ch >= l->hi)
-        return l->units;
-    return (idx / l->channels) * l->cols + (ch - l->lo);
-}
-
 const kernel_t kernel_conv = {
-    conv_setup, conv_forward, conv_backward, conv_out_index, conv_local_of
+    conv_setup, conv_forward, conv_backward, channel_out_index, channel_local_of
 };

@@ -92,20 +92,6 @@ static void merge_backward(const layer_t *l, const float *w, const float *x,
         }
 }
 
-static uint merge_out_index(const layer_t *l, uint j)
-{
-    return (j / l->cols) * l->channels + l->lo + j % l->cols;
-}
-
-static uint merge_local_of(const layer_t *l, uint idx)
-{
-    uint ch = idx % l->channels;
-
-    if (ch < l->lo || ch >= l->hi)
-        return l->units;
-    return (idx / l->channels) * l->cols + (ch - l->lo);
-}
-
 const kernel_t kernel_merge = {
-    merge_setup, merge_forward, merge_backward, merge_out_index, merge_local_of
+    merge_setup, merge_forward, merge_backward, channel_out_index, channel_local_of
 };

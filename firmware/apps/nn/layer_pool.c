@@ -109,20 +109,6 @@ static void pool_backward(const layer_t *l, const float *w, const float *x,
     pool_backward_window(&geom, l->lo, l->cols, x, delta, dx);
 }
 
-static uint pool_out_index(const layer_t *l, uint j)
-{
-    return (j / l->cols) * l->channels + l->lo + j % l->cols;
-}
-
-static uint pool_local_of(const layer_t *l, uint idx)
-{
-    uint ch = idx % l->channels;
-
-    if (ch < l->lo || ch >= l->hi)
-        return l->units;
-    return (idx / l->channels) * l->cols + (ch - l->lo);
-}
-
 const kernel_t kernel_pool = {
-    pool_setup, pool_forward, pool_backward, pool_out_index, pool_local_of
+    pool_setup, pool_forward, pool_backward, channel_out_index, channel_local_of
 };
