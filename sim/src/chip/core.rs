@@ -472,7 +472,14 @@ fn periph_read(st: &mut CoreState, kind: Kind, offset: u32) -> u32 {
     let at = st.access();
     let v = st.with_device(kind, |d| d.read(offset, at));
     match kind {
-        Kind::Cc if offset == CC_RXKEY && !st.rx_hold.is_empty() => st.refill_rx(),
+        Kind::Cc if offset == CC_RXKEY => {
+            if !st.rx_hold.is_empty() {
+                st.refill_rx();
+            }
+            // The receive interrupt drops with the packet read: a FIQ handler, which writes no
+            // VIC register on its way out, must not find it still raised when it unmasks FIQ.
+            st.update_interrupts();
+        }
         Kind::Vic => st.vic_out = (st.vic.irq(), st.vic.fiq()),
         Kind::SysCtl => st.shared.borrow_mut().touch(),
         _ => {}
@@ -1417,6 +1424,40 @@ mod tests {
         assert_eq!(cpsr & 0x1F, 0x12, "IRQ mode");
         assert_ne!(cpsr & CPSR_I, 0, "IRQs masked in the handler");
         assert!(core.state().now > 999_990, "now {}", core.state().now);
+    }
+
+    #[test]
+    fn a_fiq_handler_that_reads_the_packet_is_not_entered_again() {
+        // Main: CC_MC (source 24) selected as FIQ and enabled, r4 = 0, FIQ unmasked, b .
+        let code = [
+            0xE3A0_041F, // mov r0,#0x1F000000 (VIC)
+            0xE3A0_1401, // mov r1,#1<<24
+            0xE580_100C, // str r1,[r0,#0x0C] (INT_SELECT)
+            0xE580_1010, // str r1,[r0,#0x10] (INT_ENABLE)
+            0xE3A0_4000, // mov r4,#0
+            0xE321_F093, // msr cpsr_c,#0x93 (SVC, IRQ masked, FIQ unmasked)
+            B_SELF,
+        ];
+        let mut core = core_with(&code, true);
+        // The FIQ vector goes to a handler that reads RSR and RXKEY, counts in r4 and returns
+        // without touching the VIC, as spin1's FIQ packet handlers do.
+        core.state().itcm.write_u32(0x1C, 0xEA00_0077); // b 0x200
+        let handler = [
+            0xE3A0_8201, // mov r8,#0x10000000 (CC)
+            0xE598_600C, // ldr r6,[r8,#0x0C] (RSR)
+            0xE598_5014, // ldr r5,[r8,#0x14] (RXKEY)
+            0xE284_4001, // add r4,r4,#1
+            0xE25E_F004, // subs pc,lr,#4
+        ];
+        for (i, w) in handler.iter().enumerate() {
+            core.state().itcm.write_u32(0x200 + 4 * i, *w);
+        }
+        let packet = super::super::packet::Packet::new(0, 0x1234, None);
+        assert!(core.state_mut().cc.deliver(packet, 0));
+        assert_eq!(core.run_slice(100_000), SliceEnd::Budget);
+        assert_eq!(core.reg(RegisterARM::R4), 1, "one packet, one FIQ");
+        assert_eq!(core.reg(RegisterARM::R5), 0x1234);
+        assert_eq!(core.pc(), 0x118, "back in the main loop");
     }
 
     #[test]
