@@ -21,7 +21,8 @@ fn graph_front_end_streams_packets_from_a_reverse_ip_tag_source_to_a_live_packet
     std::fs::write(
         scratch.0.join(".spiNNakerGraphFrontEnd.cfg"),
         format!(
-            "[Machine]\nmachine_name = {}\nversion = 5\n[Mode]\nmode = Debug\n",
+            "[Machine]\nmachine_name = {}\nversion = 5\npost_simulation_overrun_before_error = 300\n\
+             [Mode]\nmode = Debug\n",
             addr.ip()
         ),
     )
