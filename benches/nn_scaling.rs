@@ -44,6 +44,7 @@ fn main() {
             };
             let opts = MachineOptions {
                 units_per_core: units,
+                pace_cycles: common::knob("PACE", u64::from(machine::PACE_CYCLES)) as u32,
                 ..MachineOptions::for_model(&spec)
             };
             let mut model = spec.build();

@@ -47,6 +47,10 @@ use nn_h::*;
 /// the weight's size), for the example networks.
 pub const WEIGHT_TOLERANCE: f32 = 1e-3;
 
+/// The default base gap of [`MachineOptions::pace_cycles`]: a little more than a receiving core
+/// takes to queue one packet in its FIQ, and than a link takes to carry one with payload.
+pub const PACE_CYCLES: u32 = 150;
+
 /// The `nn` firmware built in this workspace.
 pub fn default_firmware() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/nn.elf")
@@ -71,6 +75,9 @@ pub struct MachineOptions {
     pub linger_ticks: u32,
     /// Simulated time without any sample finishing after which the run is declared stalled.
     pub stall_ms: u64,
+    /// Core cycles between two packets reaching any receiver or link when a layer's slices
+    /// send at once (0: no pacing, every burst at full speed).
+    pub pace_cycles: u32,
 }
 
 impl Default for MachineOptions {
@@ -84,6 +91,7 @@ impl Default for MachineOptions {
             timeout_ticks: 20,
             linger_ticks: 60,
             stall_ms: 5000,
+            pace_cycles: PACE_CYCLES,
         }
     }
 }
@@ -202,8 +210,8 @@ pub struct MachineRun {
     pub placements: Vec<(String, u8, u8, u8)>,
 }
 
-/// The input core tracks "done" from each first-layer core in one word, whose bit
-/// DONE_FROM_LOSS is the loss core's.
+/// The input core tracks "done" from each first-layer core by its slice number, below
+/// DONE_FROM_LOSS, the loss core's.
 const MAX_FIRST_LAYER_CORES: u32 = DONE_FROM_LOSS;
 
 pub(crate) fn act_code(a: Activation) -> u32 {
@@ -810,6 +818,7 @@ impl<'a> Mapped<'a> {
             out,
             status,
             stagger_us: self.stagger_us(v, out),
+            pace: self.pace(v),
             rx_ring: self.rx_ring(part),
             role,
         };
@@ -849,6 +858,17 @@ impl<'a> Mapped<'a> {
         // The firmware finds a key's entry by binary search over the bases.
         ins.sort_unstable_by_key(|e| e[IN_BASE]);
         ins
+    }
+
+    /// How `v` paces its bursts: the slices of a layer send at once, so slice k of S starts k
+    /// base gaps late and sends every S base gaps, and their packets interleave.
+    fn pace(&self, v: MachineVertexId) -> (u32, u32) {
+        let mg = &self.mapping.graph;
+        let app_vertex = mg.vertex(v).expect("placed vertex").app_vertex;
+        let slices = mg.slices_of(app_vertex);
+        let k = slices.iter().position(|&s| s == v).unwrap_or(0) as u32;
+        let base = self.opts.pace_cycles;
+        (k * base, slices.len().max(1) as u32 * base)
     }
 
     /// How long `v` waits before resending on request, given its outgoing partitions `out`.
@@ -1053,6 +1073,8 @@ struct Params {
     /// Address of the status block.
     status: u32,
     stagger_us: u32,
+    /// Cycles before a burst's first packet and between its packets.
+    pace: (u32, u32),
     /// Packets the receive ring holds.
     rx_ring: u32,
     role: RoleParams,
@@ -1126,6 +1148,7 @@ impl Params {
         w[P_OUT1_COUNT] = out1.count;
         w[P_STATUS] = self.status;
         w[P_STAGGER_US] = self.stagger_us;
+        (w[P_PACE_START], w[P_PACE_GAP]) = self.pace;
         w[P_RX_RING] = self.rx_ring;
         match &self.role {
             &RoleParams::Input { order, features, x } => {

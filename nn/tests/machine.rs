@@ -191,7 +191,7 @@ fn models_the_machine_cannot_run_are_refused_clearly() {
     );
 
     let mut wide = Sequential::new(2);
-    wide.add(Dense::new(40, Activation::Relu))
+    wide.add(Dense::new(300, Activation::Relu))
         .add(Dense::new(1, Activation::Sigmoid));
     wide.compile(
         Loss::MeanSquaredError,
@@ -206,7 +206,10 @@ fn models_the_machine_cannot_run_are_refused_clearly() {
     };
     let e =
         machine::train(&mut target, &mut wide, &d, &d, 1, None, &opts, &mut |_| {}).unwrap_err();
-    assert!(e.to_string().contains("layer 0 would need 40 cores"), "{e}");
+    assert!(
+        e.to_string().contains("layer 0 would need 300 cores"),
+        "{e}"
+    );
     let mut fits = Sequential::new(2);
     fits.add(Dense::new(40, Activation::Relu))
         .add(Dense::new(1, Activation::Sigmoid));
@@ -305,4 +308,52 @@ fn training_converges_to_the_same_bits_at_every_loss_rate() {
             assert_eq!(clean.history, lossy.history, "{name} {n}");
         }
     }
+}
+
+#[test]
+fn paced_layers_drop_nothing_and_more_cores_train_faster() {
+    // digits on a SpiNN-5, 30 samples of one epoch, the layers spread over 5, 23 and 44 cores.
+    let path = format!("{}/../models/digits.toml", env!("CARGO_MANIFEST_DIR"));
+    let spec = spinn_nn::ModelSpec::from_file(&path).unwrap();
+    let (mut train, mut test) = spec.load_data().unwrap();
+    train.x.truncate(30);
+    train.y.truncate(30);
+    test.x.clear();
+    test.y.clear();
+    let run = |units: u32, pace_cycles: u32| {
+        let opts = MachineOptions {
+            units_per_core: units,
+            pace_cycles,
+            ..MachineOptions::for_model(&spec)
+        };
+        let mut m = spec.build();
+        let mut target = SimTarget::new(MachineDesc::spinn5(), ChipConfig::default());
+        let run = machine::train(
+            &mut target,
+            &mut m,
+            &train,
+            &test,
+            1,
+            spec.training.shuffle_seed,
+            &opts,
+            &mut |_| {},
+        )
+        .unwrap_or_else(|e| panic!("{units} units per core: {e}"));
+        let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
+        let per_sample_us = (run.sim_time_ns - linger_ns) as f64 / 30.0 / 1e3;
+        (run, per_sample_us)
+    };
+    let mut times = Vec::new();
+    for units in [16, 2, 1] {
+        let (r, t) = run(units, machine::PACE_CYCLES);
+        assert_eq!((r.dropped, r.requests), (0, 0), "{units} units per core");
+        times.push(t);
+    }
+    assert!(
+        times[1] < times[0],
+        "µs per sample at 16, 2, 1 units: {times:?}"
+    );
+    // Without pacing the layer slices' bursts overflow routers at 2 units per core.
+    let (r, _) = run(2, 0);
+    assert!(r.dropped > 0);
 }

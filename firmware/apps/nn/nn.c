@@ -109,13 +109,44 @@ static uint pace_us;                    // gap between packets (resends only)
 // router that drops every Nth packet cannot drop all of two or more in a row.
 static uint send_copies = 1;
 
+// Busy-waits about `cycles` core cycles (the loop is a SUBS and a taken BHI,
+// 4 cycles on an ARM968).
+static void delay_cycles(uint cycles)
+{
+    uint n = cycles >> 2;
+
+    if (n == 0)
+        return;
+    __asm__ volatile ("1: subs %0, %0, #1\n\t"
+                      "bhi 1b"
+                      : "+r" (n) : : "cc");
+}
+
+// The next packet starts a burst (see P_PACE_START).
+static uint burst_start;
+
+static inline void begin_burst(void)
+{
+    burst_start = 1;
+}
+
+// Waits before one packet: a resend's own gap, or the burst's pacing.
+static void pace(void)
+{
+    if (pace_us) {
+        spin1_delay_us(pace_us);
+        return;
+    }
+    delay_cycles(burst_start ? prm[P_PACE_START] : prm[P_PACE_GAP]);
+    burst_start = 0;
+}
+
 static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
 {
     uint key = o->base | (parity ? o->half : 0) | idx;
 
     for (uint c = 0; c < send_copies; c++) {
-        if (pace_us)
-            spin1_delay_us(pace_us);
+        pace();
         while (!spin1_send_mc_packet(key, value, WITH_PAYLOAD))
             ;
     }
@@ -126,8 +157,7 @@ static void send_plain(const out_part_t *o, uint idx, uint parity)
     uint key = o->base | (parity ? o->half : 0) | idx;
 
     for (uint c = 0; c < send_copies; c++) {
-        if (pace_us)
-            spin1_delay_us(pace_us);
+        pace();
         while (!spin1_send_mc_packet(key, 0, NO_PAYLOAD))
             ;
     }
@@ -300,14 +330,16 @@ static uint correct(const float *p, const float *y, uint n)
 static uint features;
 static volatile float *x_rows;
 static volatile uint seq;               // sample sent and not yet finished
-static volatile uint done_bits;
-static uint first_slices;               // first-layer cores (done senders)
-#define DONE_FROM_LOSS 31
+// "Done" senders: first-layer core k (0 <= k < first_slices) in training,
+// the loss core (DONE_FROM_LOSS) in evaluation.
+#define DONE_FROM_LOSS 255
+static uint done_bits[(DONE_FROM_LOSS + 32) / 32];
+static volatile uint done_count;
+static uint first_slices;
 
-static uint done_expected(uint s)
+static inline uint done_wanted(uint s, uint who)
 {
-    return is_train(s) ? (first_slices >= 32 ? ~0u : (1u << first_slices) - 1)
-                       : (1u << DONE_FROM_LOSS);
+    return is_train(s) ? who < first_slices : who == DONE_FROM_LOSS;
 }
 
 static void input_send_sample(uint unused0, uint unused1)
@@ -316,6 +348,7 @@ static void input_send_sample(uint unused0, uint unused1)
     uint s = seq;
     uint row = order[s];
 
+    begin_burst();
     for (uint i = 0; i < features; i++)
         send_value(&out[0], i, s & 1, f2u(x_rows[row * features + i]));
 }
@@ -327,7 +360,8 @@ static void input_next(uint unused0, uint unused1)
     status[S_SAMPLES] = seq + 1;
     spin1_set_user(1, seq + 1);
     seq++;
-    done_bits = 0;
+    bits_clear(done_bits, DONE_FROM_LOSS + 1);
+    done_count = 0;
     progress();
     spin1_mode_restore(cpsr);
     if (seq == total) {
@@ -349,14 +383,14 @@ static void input_packet(const in_part_t *p, uint idx, uint parity)
         return;
     }
     uint s = seq;
-    uint bit = 1u << (p->arg & 31);
-    if (s >= total || parity != (s & 1) || (done_bits & bit) || !(done_expected(s) & bit)) {
+    uint who = p->arg & DONE_FROM_LOSS;
+    if (s >= total || parity != (s & 1) || !done_wanted(s, who) || bit_test_set(done_bits, who)) {
         note_stale();
         return;
     }
-    done_bits |= bit;
+    done_count++;
     progress();
-    if (done_bits == done_expected(s))
+    if (done_count == (is_train(s) ? first_slices : 1))
         input_next(0, 0);
 }
 
@@ -398,12 +432,14 @@ static void dense_send_fwd(void)
 {
     const float *v = (flags & FLAG_LAST) ? z : a;
 
+    begin_burst();
     for (uint j = 0; j < units; j++)
         send_value(&out[0], K->out_index(&L, j), fwd_out_parity, f2u(v[j]));
 }
 
 static void dense_send_back(void)
 {
+    begin_burst();
     if (flags & FLAG_FIRST) {
         send_plain(&out[1], 0, back_out_parity);
         return;
@@ -571,6 +607,7 @@ static uint last_out_is_done, loss_out_parity, loss_out_valid;
 
 static void loss_send_back(void)
 {
+    begin_burst();
     if (last_out_is_done) {
         send_plain(&out[1], 0, loss_out_parity);
         return;

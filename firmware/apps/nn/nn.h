@@ -78,7 +78,13 @@
 #define P_F_STRIDE_ROWS 56
 #define P_F_STRIDE_COLS 57
 #define P_F_ACT        58
-#define P_WORDS        59
+// Pacing of every burst this core sends (cycles): the slices of a layer send
+// at once, so slice k of S starts k * base late and spaces its packets S *
+// base apart; their packets then interleave, reaching receivers and links one
+// base apart (the host picks base from what a receiver and a link can take).
+#define P_PACE_START   59
+#define P_PACE_GAP     60
+#define P_WORDS        61
 #define MERGE_MAX_INPUTS 4
 #define MERGE_ADD         0
 #define MERGE_CONCATENATE 1

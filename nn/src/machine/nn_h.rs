@@ -100,7 +100,11 @@ nn_h! {
     P_F_STRIDE_COLS: usize = 57;
     /// The convolution's own activation, applied before pooling.
     P_F_ACT: usize = 58;
-    P_WORDS: usize = 59;
+    /// Cycles before the first packet of a burst (slice k of a layer: k times the base gap).
+    P_PACE_START: usize = 59;
+    /// Cycles between two packets of a burst (a layer of S slices: S times the base gap).
+    P_PACE_GAP: usize = 60;
+    P_WORDS: usize = 61;
     MERGE_MAX_INPUTS: usize = 4;
     MERGE_ADD: u32 = 0;
     MERGE_CONCATENATE: u32 = 1;
@@ -206,9 +210,9 @@ nn_h! {
     LOSS_CCE: u32 = 2;
 }
 
-/// The arg of the loss core's "done" entry: bit 31 of the input core's done word (nn.c's
+/// The arg of the loss core's "done" entry, after every first-layer core's slice number (nn.c's
 /// DONE_FROM_LOSS, which the header does not declare).
-pub(super) const DONE_FROM_LOSS: u32 = 31;
+pub(super) const DONE_FROM_LOSS: u32 = 255;
 
 #[cfg(test)]
 mod tests {
