@@ -5,7 +5,8 @@
 //! one at a time (pipelining is not built yet).
 //!
 //! Run: `cargo bench --bench nn_scaling` (knobs: `SAMPLES=N` training samples, one epoch,
-//! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`).
+//! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`; `PACE=cycles`, the base gap of
+//! the slices' paced bursts, 0 for none).
 
 use std::time::Instant;
 
