@@ -696,13 +696,30 @@ static void loss_packet(const in_part_t *p, uint idx, uint parity, uint payload)
 
 // --- events -----------------------------------------------------------------
 
+// A resend answers every request of its direction that comes within this many
+// ticks of it: it is multicast to every receiver, and a request's copies, or
+// several receivers' requests, must not each start another (they did, and a
+// storm of resends then kept receivers from ever catching up). A receiver asks
+// again only after a whole timeout, so no real request is held off.
+#define RESEND_HOLDOFF_TICKS 2
+static volatile uint now_tick;
+static uint resent_fwd, resent_back;    // the tick a resend ended, plus 1 (0: none yet)
+
+static inline uint held_off(uint resent)
+{
+    return resent != 0 && now_tick + 1 - resent < RESEND_HOLDOFF_TICKS;
+}
+
 // Repeats this core's last values on request (packets are handled between
 // computations, so what goes out is always a complete set).
 static void resend(uint unused0, uint unused1)
 {
     (void) unused0; (void) unused1;
-    uint fwd = want_resend_fwd, back = want_resend_back;
+    uint fwd = want_resend_fwd && !held_off(resent_fwd);
+    uint back = want_resend_back && !held_off(resent_back);
     want_resend_fwd = want_resend_back = 0;
+    if (!fwd && !back)
+        return;
 
     // Cores of one layer take turns, each sending slowly: a receiver that
     // could not keep up with the first burst gets every value this time.
@@ -730,6 +747,10 @@ static void resend(uint unused0, uint unused1)
     pace_us = 0;
     if (!sent)
         return;
+    if (fwd)
+        resent_fwd = now_tick + 1;
+    if (back)
+        resent_back = now_tick + 1;
     resends++;
     status[S_RESENDS] = resends;
 }
@@ -826,7 +847,8 @@ static void rx_fiq(uint key, uint payload)
 
 static void tick(uint ticks, uint unused)
 {
-    (void) ticks; (void) unused;
+    (void) unused;
+    now_tick = ticks;
     uint missing = role == NN_ROLE_DENSE ? (state == WAIT_BWD ? n_src * units - bwd_got : n_in - in_got)
                  : role == NN_ROLE_LOSS ? n_out - lz_got : 0;
     status[S_WAIT] = state << 24 | (missing & 0xFFFFFF);
