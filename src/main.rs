@@ -9,7 +9,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 mod nn_cli;
+mod out;
 mod serve_cli;
+use out::{out, outln};
 use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::Program;
 use spinn_hw::report::{CoreReport, StopReason};
@@ -94,23 +96,23 @@ fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {
             let text = serde_json::to_string(&json).map_err(|e| UsageError(e.to_string()))?;
             std::fs::write(&perfetto, text)
                 .map_err(|e| UsageError(format!("{}: cannot write: {e}", perfetto.display())))?;
-            println!(
+            outln!(
                 "{}: {} events from {} records",
                 perfetto.display(),
                 json["traceEvents"].as_array().map_or(0, |a| a.len()),
                 records.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         TraceCommand::Stats { file, json } => {
             let stats = trace_tools::stats(&read_trace(&file)?);
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&stats).map_err(|e| UsageError(e.to_string()))?
-                );
+                )?;
             } else {
-                print!("{stats}");
+                out!("{stats}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -118,12 +120,12 @@ fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {
             let (ra, rb) = (read_trace(&a)?, read_trace(&b)?);
             match trace_tools::first_divergence(&ra, &rb) {
                 None => {
-                    println!("identical: {} records", ra.len());
+                    outln!("identical: {} records", ra.len())?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(d) => {
-                    println!("{d}");
-                    println!("{}", trace_tools::summary(&ra, &rb));
+                    outln!("{d}")?;
+                    outln!("{}", trace_tools::summary(&ra, &rb))?;
                     Ok(ExitCode::from(1))
                 }
             }
@@ -256,6 +258,12 @@ fn trace_filter(args: &RunArgs) -> Result<Filter, UsageError> {
 
 /// A one-line error for the user, exit status 2.
 struct UsageError(String);
+
+impl From<out::WriteError> for UsageError {
+    fn from(e: out::WriteError) -> Self {
+        UsageError(e.to_string())
+    }
+}
 
 fn parse_range(spec: &str, what: &str, max: u32) -> Result<(u32, u32), UsageError> {
     let bad = || {
@@ -429,21 +437,21 @@ fn run(args: RunArgs) -> Result<ExitCode, UsageError> {
             "routers": outcome.routers,
             "cores": outcome.cores,
         });
-        println!("{obj}");
+        outln!("{obj}")?;
     } else {
-        print_text(sim_time_ns, outcome.stop, &outcome.cores);
+        print_text(sim_time_ns, outcome.stop, &outcome.cores)?;
         for w in &outcome.watchdog_resets {
-            println!(
+            outln!(
                 "watchdog: chip ({},{}) reset at {:.3} ms",
                 w.x,
                 w.y,
                 (w.cycle * NS_PER_CYCLE) as f64 / 1e6
-            );
+            )?;
         }
         let (routed, dropped) = outcome.routers.iter().fold((0, 0), |(r, d), x| {
             (r + x.counters.routed, d + x.counters.dropped)
         });
-        println!("routers: {routed} packets routed, {dropped} dropped");
+        outln!("routers: {routed} packets routed, {dropped} dropped")?;
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -517,23 +525,23 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     let Some(golden) = golden else {
         std::fs::write(&args.golden, golden::to_text(&outcome.fingerprint))
             .map_err(|e| UsageError(format!("{golden_name}: cannot write: {e}")))?;
-        println!(
+        outln!(
             "{golden_name}: written ({} facts)",
             outcome.fingerprint.len()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     };
     match golden::first_difference(&golden, &outcome.fingerprint) {
         Err(e) => Err(UsageError(format!("{golden_name}: {e}"))),
         Ok(None) => {
-            println!(
+            outln!(
                 "{golden_name}: identical ({} facts)",
                 outcome.fingerprint.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Ok(Some(d)) => {
-            println!("{golden_name}: differs: {d}");
+            outln!("{golden_name}: differs: {d}")?;
             if d.key.ends_with("trace") {
                 // Name the event, when the golden run's trace was kept.
                 if let (Ok(old), Ok(new)) =
@@ -543,7 +551,7 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
                         .ok()
                         .and_then(|old| trace_tools::first_divergence(&old, &new))
                     {
-                        println!("{div}");
+                        outln!("{div}")?;
                     }
                 }
             }
@@ -552,39 +560,53 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     }
 }
 
-fn print_text(sim_time_ns: u64, stop: StopReason, reports: &[CoreReport]) {
+fn print_text(
+    sim_time_ns: u64,
+    stop: StopReason,
+    reports: &[CoreReport],
+) -> Result<(), out::WriteError> {
     let why = match stop {
         StopReason::AllFinished => "every core finished",
         StopReason::TimeLimit => "time limit reached",
         StopReason::Deadlock => "every running core sleeps with nothing to wake it",
     };
-    println!("simulated {:.3} ms: {why}", sim_time_ns as f64 / 1e6);
+    outln!("simulated {:.3} ms: {why}", sim_time_ns as f64 / 1e6)?;
     for r in reports {
-        print!(
+        out!(
             "core {},{},{} (phys {}): {}",
-            r.x, r.y, r.p, r.phys, r.state
-        );
+            r.x,
+            r.y,
+            r.p,
+            r.phys,
+            r.state
+        )?;
         if r.state == CpuState::RunTimeException {
-            print!(
+            out!(
                 " {} (rt_code {}) at pc {:#010x}",
-                r.rt_name, r.rt_code, r.pc
-            );
+                r.rt_name,
+                r.rt_code,
+                r.pc
+            )?;
         }
-        println!("  cycles {}  instructions {}", r.cycles, r.instructions);
-        println!(
+        outln!("  cycles {}  instructions {}", r.cycles, r.instructions)?;
+        outln!(
             "  user0..3: {:#x} {:#x} {:#x} {:#x}",
-            r.user[0], r.user[1], r.user[2], r.user[3]
-        );
+            r.user[0],
+            r.user[1],
+            r.user[2],
+            r.user[3]
+        )?;
         if let Some(h) = &r.halt_reason {
-            println!("  halted by the simulator: {h}");
+            outln!("  halted by the simulator: {h}")?;
         }
         if !r.iobuf.is_empty() {
-            println!("  iobuf:");
+            outln!("  iobuf:")?;
             for line in r.iobuf.lines() {
-                println!("    {line}");
+                outln!("    {line}")?;
             }
         }
     }
+    Ok(())
 }
 
 /// Exit 0 when the network ran, 1 when it failed on the machine, 2 for bad input.
@@ -607,6 +629,8 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => nn_status(nn_cli::evaluate(args)),
         Command::Serve(args) => serve_cli::serve(args).map_err(UsageError),
     };
+    // What is left of the last line, so that its failure is reported too.
+    let result = result.and_then(|code| Ok(out::flush().map(|()| code)?));
     match result {
         Ok(code) => code,
         Err(UsageError(msg)) => {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //! `spinn train`, `spinn predict` and `spinn evaluate`: model files on a SpiNNaker target.
 
+use crate::out::outln;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -294,44 +295,46 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         host_reference,
     };
     if args.machine.json {
-        println!("{}", serde_json::to_string(&summary).expect("serialisable"));
+        outln!("{}", serde_json::to_string(&summary).expect("serialisable"))?;
     } else {
-        print_summary(&summary, &run);
+        print_summary(&summary, &run)?;
     }
     Ok(true)
 }
 
-fn print_summary(s: &TrainSummary, run: &MachineRun) {
-    println!(
+fn print_summary(s: &TrainSummary, run: &MachineRun) -> Result<(), crate::out::WriteError> {
+    outln!(
         "model {}: {} samples on {} cores",
-        s.model, s.samples, s.cores
-    );
-    println!("epoch  loss      accuracy");
+        s.model,
+        s.samples,
+        s.cores
+    )?;
+    outln!("epoch  loss      accuracy")?;
     let n = s.history.loss.len();
     for (e, (l, a)) in s.history.loss.iter().zip(&s.history.accuracy).enumerate() {
         // Long runs: the first, every tenth and the last few epochs.
         if n <= 20 || e < 3 || e + 3 >= n || (e + 1) % 10 == 0 {
-            println!("{:>5}  {l:<8.5}  {:.1} %", e + 1, a * 100.0);
+            outln!("{:>5}  {l:<8.5}  {:.1} %", e + 1, a * 100.0)?;
         }
     }
-    println!(
+    outln!(
         "held-out accuracy {:.1} % (loss {:.5})",
         s.test_accuracy * 100.0,
         s.test_loss
-    );
-    println!(
+    )?;
+    outln!(
         "machine time {:.3} s, host time {:.1} s, packets {} ({} dropped, {} resend requests)",
         s.sim_time_ns as f64 * 1e-9,
         s.host_time_s,
         s.packets,
         s.dropped,
         s.resend_requests
-    );
+    )?;
     for (name, x, y, p) in &run.placements {
-        println!("  {name}: chip ({x},{y}) core {p}");
+        outln!("  {name}: chip ({x},{y}) core {p}")?;
     }
     if let Some(h) = &s.host_reference {
-        println!(
+        outln!(
             "host reference: held-out accuracy {:.1} %, largest weight difference {:.2e} ({})",
             h.test_accuracy * 100.0,
             h.max_weight_difference,
@@ -340,9 +343,10 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) {
             } else {
                 "OUTSIDE tolerance"
             }
-        );
+        )?;
     }
-    println!("weights written to {}", s.weights_file);
+    outln!("weights written to {}", s.weights_file)?;
+    Ok(())
 }
 
 fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset), String> {
@@ -421,15 +425,15 @@ pub fn predict(args: UseArgs) -> Result<bool, String> {
             classes,
             sim_time_ns: run.sim_time_ns,
         };
-        println!("{}", serde_json::to_string(&out).expect("serialisable"));
+        outln!("{}", serde_json::to_string(&out).expect("serialisable"))?;
     } else {
         for (k, p) in run.predictions.iter().enumerate() {
             let values: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
-            println!(
+            outln!(
                 "{k:>5}  {:<12} [{}]",
                 class_of(p, &data.class_names),
                 values.join(", ")
-            );
+            )?;
         }
     }
     Ok(true)
@@ -458,15 +462,15 @@ pub fn evaluate(args: UseArgs) -> Result<bool, String> {
             packets: run.packets,
             dropped: run.dropped,
         };
-        println!("{}", serde_json::to_string(&out).expect("serialisable"));
+        outln!("{}", serde_json::to_string(&out).expect("serialisable"))?;
     } else {
-        println!(
+        outln!(
             "{} samples: accuracy {:.1} %, loss {:.5} (machine time {:.3} s)",
             data.len(),
             run.eval_accuracy * 100.0,
             run.eval_loss,
             run.sim_time_ns as f64 * 1e-9
-        );
+        )?;
     }
     Ok(true)
 }

@@ -703,3 +703,41 @@ fn run_takes_aplx_files_by_content() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn output_that_cannot_be_written_ends_the_command_with_status_2() {
+    // A reader that has gone (`spinn run ... | head -c1` once head has exited), and a full disk.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for json in [false, true] {
+        let outs: [(&str, std::process::Stdio); 2] = [
+            ("Broken pipe", writer.try_clone().unwrap().into()),
+            (
+                "No space left on device",
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap()
+                    .into(),
+            ),
+        ];
+        for (why, stdout) in outs {
+            let mut args = vec!["run".to_string(), elf("hello")];
+            if json {
+                args.push("--json".into());
+            }
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_spinn"))
+                .args(&args)
+                .stdout(stdout)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{why}, json {json}: {err}");
+            assert!(
+                err.contains("spinn: cannot write the output:") && err.contains(why),
+                "{err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
