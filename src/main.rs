@@ -12,6 +12,7 @@ mod nn_cli;
 mod out;
 mod serve_cli;
 use out::{out, outln};
+use spinn_hw::files;
 use spinn_hw::geometry::MachineDesc;
 use spinn_hw::program::Program;
 use spinn_hw::report::{CoreReport, StopReason};
@@ -82,6 +83,9 @@ enum TraceCommand {
 }
 
 fn read_trace(path: &Path) -> Result<Vec<trace::Record>, UsageError> {
+    // Read as a stream, so any size goes; but only from a file that ends.
+    files::check_input(path, u64::MAX)
+        .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
     let file = std::fs::File::open(path)
         .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
     trace::read_all(std::io::BufReader::new(file))
@@ -403,7 +407,7 @@ fn setup_from(args: &RunArgs) -> Result<(Setup, Cycle), UsageError> {
         ));
     }
     if let Some(path) = &args.routes {
-        let text = std::fs::read_to_string(path)
+        let text = files::read_text_input(path, files::MAX_IMAGE_BYTES)
             .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
         setup.routes = routes::parse(&path.display().to_string(), &text)
             .map_err(|e| UsageError(e.to_string()))?;
@@ -468,11 +472,13 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     let golden = if args.bless {
         None
     } else {
-        Some(std::fs::read_to_string(&args.golden).map_err(|e| {
-            UsageError(format!(
-                "{golden_name}: cannot read ({e}); run with --bless to create it"
-            ))
-        })?)
+        Some(
+            files::read_text_input(&args.golden, files::MAX_TEXT_BYTES).map_err(|e| {
+                UsageError(format!(
+                    "{golden_name}: cannot read ({e}); run with --bless to create it"
+                ))
+            })?,
+        )
     };
     // The packet trace is part of the fingerprint. Blessing keeps it beside the golden file
     // (NAME.golden.trc), so that a later mismatch can name the first event that differs.

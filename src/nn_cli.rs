@@ -171,7 +171,7 @@ fn target(args: &MachineArgs) -> Result<Box<dyn Target>, String> {
             }
             let board = match &args.boot_image {
                 Some(path) => {
-                    let image = std::fs::read(path)
+                    let image = spinn_hw::files::read_input(path, spinn_hw::files::MAX_IMAGE_BYTES)
                         .map_err(|e| format!("--boot-image {}: {e}", path.display()))?;
                     BoardTarget::connect_booting(host, &image, args.board_version)
                 }

@@ -741,3 +741,40 @@ fn output_that_cannot_be_written_ends_the_command_with_status_2() {
         }
     }
 }
+
+#[test]
+fn input_files_are_checked_for_kind_and_size_before_they_are_read() {
+    let dir = std::env::temp_dir().join(format!("spinn-cli-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A 3 GB file that takes no space: refused by its size, not read.
+    let big = dir.join("big.elf");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
+    let (fifo, big) = (fifo.display().to_string(), big.display().to_string());
+    let hello = elf("hello");
+    let not_regular = "not a regular file (a FIFO, socket or device)";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "/dev/zero"], not_regular),
+        (vec!["run", &fifo], not_regular),
+        (vec!["run", &big], "3221225472 bytes, more than the 67108864"),
+        (vec!["run", &hello, "--routes", &fifo], not_regular),
+        (vec!["run", &hello, "--machine", "/dev/zero"], not_regular),
+        (vec!["test", &hello, "--golden", &fifo], not_regular),
+        (vec!["trace", "stats", "/dev/zero"], not_regular),
+        (vec!["train", &fifo], not_regular),
+    ];
+    for (args, why) in cases {
+        let (code, _, err) = spinn_within(&args, &[], std::time::Duration::from_secs(60));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -524,10 +524,12 @@ impl MachineDesc {
             return r;
         }
         let path = PathBuf::from(s);
-        let text = std::fs::read_to_string(&path).map_err(|error| GeometryError::Unreadable {
-            path: path.clone(),
-            error,
-        })?;
+        let text = crate::files::read_text_input(&path, crate::files::MAX_TEXT_BYTES).map_err(
+            |error| GeometryError::Unreadable {
+                path: path.clone(),
+                error,
+            },
+        )?;
         Self::from_json(&text).map_err(|e| GeometryError::InFile {
             path,
             error: Box::new(e),

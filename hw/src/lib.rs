@@ -4,6 +4,7 @@
 //! core states, routing entries, programs (ELF and APLX) and run reports. No emulator here:
 //! a crate that only talks to a real board builds without Unicorn.
 
+pub mod files;
 pub mod geometry;
 pub mod map;
 pub mod program;

@@ -64,9 +64,11 @@ impl Program {
     /// (as SARK-built binaries ship), told apart by content, not by name.
     pub fn from_file(path: &Path) -> Result<Program, LoadError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
+        let bytes = crate::files::read_input(path, crate::files::MAX_IMAGE_BYTES).map_err(|e| {
+            LoadError::Unreadable {
+                file: file.clone(),
+                reason: e.to_string(),
+            }
         })?;
         let name = path
             .file_stem()

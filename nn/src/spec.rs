@@ -61,6 +61,8 @@ use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+use spinn_hw::files;
+
 use crate::data::{self, Dataset};
 use crate::layers::{Conv, Layer, Merge, MergeOp, Padding, Pool, PoolOp, Reshape, Shape};
 use crate::{Activation, Dense, History, Loss, NnError, Sequential, Sgd};
@@ -635,9 +637,11 @@ impl ModelSpec {
     /// relative to the file's directory.
     pub fn from_file(path: impl AsRef<Path>) -> Result<ModelSpec, SpecError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_path_buf(),
-            source,
+        let text = files::read_text_input(path, files::MAX_TEXT_BYTES).map_err(|source| {
+            SpecError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let base = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -930,10 +934,12 @@ impl ModelSpec {
                     )
                 })?;
                 let text =
-                    std::fs::read_to_string(&path).map_err(|source| SpecError::DataRead {
-                        origin: self.origin_name().to_string(),
-                        path: path.clone(),
-                        source,
+                    files::read_text_input(&path, files::MAX_DATA_BYTES).map_err(|source| {
+                        SpecError::DataRead {
+                            origin: self.origin_name().to_string(),
+                            path: path.clone(),
+                            source,
+                        }
                     })?;
                 let parsed = match format {
                     DataFormat::Iris => data::iris_from_csv(&text),
@@ -1077,9 +1083,11 @@ impl WeightsFile {
     /// Reads and checks a weights file written by [`WeightsFile::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<WeightsFile, SpecError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_path_buf(),
-            source,
+        let text = files::read_text_input(path, files::MAX_DATA_BYTES).map_err(|source| {
+            SpecError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let file: WeightsFile = serde_json::from_str(&text).map_err(|e| SpecError::Json {
             path: path.to_path_buf(),
