@@ -174,7 +174,7 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     ms: u64,
     /// Application ID given to the loaded cores (as SpiNNaker's tools allocate, 16..255).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(16..))]
     app_id: u8,
     /// Print one JSON object instead of text.
     #[arg(long)]

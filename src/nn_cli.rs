@@ -42,8 +42,8 @@ pub struct MachineArgs {
     /// Board version for booting: 3 (SpiNN-3) or 5 (SpiNN-5).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
     board_version: u8,
-    /// Most units of one layer on one core (default: the model file's, else 16).
-    #[arg(long, value_name = "N")]
+    /// Most units of one layer on one core, at least 1 (default: the model file's, else 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     units_per_core: Option<u32>,
     /// Drop every Nth multicast packet at each router (simulator fault injection, to see
     /// lost packets recovered).

@@ -137,6 +137,13 @@ fn bad_input_gets_one_clear_line_and_status_2() {
     let (code, _, err) = spinn(&["run", &elf("hello"), "--core", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("monitor"), "{err}");
+    // App IDs below 16 are not what SpiNNaker's tools hand out; no layer fits on zero cores.
+    let (code, _, err) = spinn(&["run", &elf("hello"), "--app-id", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("0 is not in 16..=255"), "{err}");
+    let (code, _, err) = spinn(&["train", "models/xor.toml", "--units-per-core", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("0 is not in 1.."), "{err}");
 }
 
 #[test]
