@@ -468,8 +468,10 @@ fn test(args: TestArgs) -> Result<ExitCode, UsageError> {
     let (mut setup, limit) = setup_from(&args.run)?;
     setup.fingerprint = true;
     let golden_name = args.golden.display().to_string();
-    // Read before running, so that a missing golden file is reported at once.
+    // Read before running, so that a missing golden file is reported at once; one to be
+    // written must be writable before the run.
     let golden = if args.bless {
+        out::check_output_path(&args.golden).map_err(UsageError)?;
         None
     } else {
         Some(

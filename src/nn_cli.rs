@@ -219,6 +219,11 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
     let mut model = spec.build();
     let start = model.clone();
     let opts = options(&spec, &args.machine);
+    let weights_path = args
+        .weights
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.weights.json", spec.name)));
+    crate::out::check_output_path(&weights_path)?;
     let mut target = target(&args.machine)?;
     let bar = progress_bar(
         (epochs * train_set.len() + test_set.len()) as u64,
@@ -241,9 +246,6 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         Ok(run) => run,
         Err(e) => return failed(e),
     };
-    let weights_path = args
-        .weights
-        .unwrap_or_else(|| PathBuf::from(format!("{}.weights.json", spec.name)));
     WeightsFile::from_model(&spec.name, &model)
         .save(&weights_path)
         .map_err(|e| e.to_string())?;

@@ -48,3 +48,23 @@ macro_rules! outln {
 }
 
 pub(crate) use {out, outln};
+
+/// Refuses an output file that could not be written, before a long run rather than after it:
+/// its directory must exist and the file must be creatable, or writable if it exists (an
+/// existing file is not changed here; a new one is removed again).
+pub fn check_output_path(path: &std::path::Path) -> Result<(), String> {
+    let cannot = |why: String| format!("{}: cannot write: {why}", path.display());
+    if path.is_dir() {
+        return Err(cannot("a directory".into()));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| cannot(e.to_string()))?;
+        return Ok(());
+    }
+    std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}

@@ -771,7 +771,10 @@ fn input_files_are_checked_for_kind_and_size_before_they_are_read() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "/dev/zero"], not_regular),
         (vec!["run", &fifo], not_regular),
-        (vec!["run", &big], "3221225472 bytes, more than the 67108864"),
+        (
+            vec!["run", &big],
+            "3221225472 bytes, more than the 67108864",
+        ),
         (vec!["run", &hello, "--routes", &fifo], not_regular),
         (vec!["run", &hello, "--machine", "/dev/zero"], not_regular),
         (vec!["test", &hello, "--golden", &fifo], not_regular),
@@ -784,4 +787,28 @@ fn input_files_are_checked_for_kind_and_size_before_they_are_read() {
         assert!(err.contains(why), "{args:?}: {err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_paths_are_checked_before_a_long_run() {
+    // digits trains for minutes: the refusal comes at once, before training.
+    let digits = model("digits");
+    for (args, why) in [
+        (
+            vec!["train", &digits, "--weights", "/nonexistent/w.json"],
+            "/nonexistent/w.json: cannot write: No such file or directory",
+        ),
+        (
+            vec!["train", &digits, "--weights", "/tmp"],
+            "/tmp: cannot write: a directory",
+        ),
+    ] {
+        let (code, _, err) = spinn_within(&args, &[], std::time::Duration::from_secs(20));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(why), "{err}");
+    }
+    let hello = elf("hello");
+    let (code, _, err) = spinn(&["test", &hello, "--golden", "/tmp", "--bless"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/tmp: cannot write: a directory"), "{err}");
 }
