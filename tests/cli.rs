@@ -144,6 +144,19 @@ fn bad_input_gets_one_clear_line_and_status_2() {
     let (code, _, err) = spinn(&["train", "models/xor.toml", "--units-per-core", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("0 is not in 1.."), "{err}");
+    // A damaged golden file is bad input (2), not a difference from the run (1).
+    let golden = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/hello.golden"),
+    )
+    .unwrap();
+    let mut damaged: Vec<&str> = golden.lines().collect();
+    damaged[2] = "core 0,0,1 user 0x600d";
+    let damaged = tmp("damaged.golden", damaged.join("\n").as_bytes());
+    bad_input(
+        &["test", &elf("hello"), "--golden", &damaged],
+        &damaged,
+        "line 3: not a fact",
+    );
 }
 
 #[test]

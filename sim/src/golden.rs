@@ -148,10 +148,24 @@ pub fn first_difference(golden: &str, lines: &[String]) -> Result<Option<Differe
             "not a spinn golden file (its first line is not `{HEADER}`)"
         ));
     }
+    // The whole file is checked first: a damaged golden file is bad input, not a difference.
+    let mut facts: Vec<(&str, &str)> = Vec::new();
+    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+    for (n, line) in it.enumerate().map(|(i, l)| (i + 2, l)) {
+        if line.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(": ").filter(|(k, _)| !k.is_empty()) else {
+            return Err(format!("line {n}: not a fact (`KEY: VALUE`): `{line}`"));
+        };
+        if let Some(first) = first_line.insert(key, n) {
+            return Err(format!("line {n}: `{key}` again (first on line {first})"));
+        }
+        facts.push((key, value));
+    }
     let actual: BTreeMap<&str, &str> = lines.iter().map(|l| split(l)).collect();
     let mut seen = std::collections::BTreeSet::new();
-    for line in it.filter(|l| !l.is_empty()) {
-        let (key, expected) = split(line);
+    for (key, expected) in facts {
         seen.insert(key);
         match actual.get(key) {
             Some(&a) if a == expected => {}
@@ -205,5 +219,20 @@ mod tests {
             .unwrap();
         assert_eq!(d.to_string(), "d: not in the golden file, this run has 9");
         assert!(first_difference("garbage\n", &[]).is_err());
+    }
+
+    #[test]
+    fn a_damaged_golden_file_is_an_error_not_a_difference() {
+        let run = lines(&["a: 1", "b: 2"]);
+        let garbled = format!("{HEADER}\na: 1\nb 2\n");
+        assert_eq!(
+            first_difference(&garbled, &run),
+            Err("line 3: not a fact (`KEY: VALUE`): `b 2`".into())
+        );
+        let twice = format!("{HEADER}\na: 1\nb: 2\na: 1\n");
+        assert_eq!(
+            first_difference(&twice, &run),
+            Err("line 4: `a` again (first on line 2)".into())
+        );
     }
 }
