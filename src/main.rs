@@ -88,8 +88,17 @@ fn read_trace(path: &Path) -> Result<Vec<trace::Record>, UsageError> {
         .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
     let file = std::fs::File::open(path)
         .map_err(|e| UsageError(format!("{}: cannot read: {e}", path.display())))?;
-    trace::read_all(std::io::BufReader::new(file))
-        .map_err(|e| UsageError(format!("{}: {e}", path.display())))
+    let read = trace::read_complete(std::io::BufReader::new(file))
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    if let Some(at) = read.truncated_at {
+        // A run stopped while writing it: what is complete is still worth reading.
+        eprintln!(
+            "spinn: {}: the trace ends inside a record at byte {at}; reading the {} complete records before it",
+            path.display(),
+            read.records.len()
+        );
+    }
+    Ok(read.records)
 }
 
 fn trace_command(cmd: TraceCommand) -> Result<ExitCode, UsageError> {

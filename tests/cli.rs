@@ -825,3 +825,32 @@ fn output_paths_are_checked_before_a_long_run() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/tmp: cannot write: a directory"), "{err}");
 }
+
+#[test]
+fn a_trace_cut_short_is_read_as_far_as_it_is_complete() {
+    let dir = std::env::temp_dir().join(format!("spinn-cli-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let full = dir.join("full.trc");
+    let (code, _, err) = spinn(&[
+        "run",
+        &elf("pingpong"),
+        "--core",
+        "1,2",
+        "--trace",
+        &full.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&full).unwrap();
+    let cut = dir.join("cut.trc");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+    let (code, out, err) = spinn(&["trace", "stats", &cut.display().to_string(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the trace ends inside a record at byte")
+            && err.contains("complete records before it"),
+        "{err}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(stats.is_object());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -411,10 +411,28 @@ fn decode(kind: u8, b: &[u8]) -> Option<Record> {
     Some(Record { cycle, x, y, event })
 }
 
-/// Reads a whole trace stream: its records in file order (unknown kinds skipped).
-pub fn read_all(mut input: impl Read) -> Result<Vec<Record>, TraceError> {
+/// A trace read as far as it is complete.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partial {
+    /// The complete records, in file order (unknown kinds skipped).
+    pub records: Vec<Record>,
+    /// The byte where a record cut short begins, when the stream ends inside one (the run
+    /// writing it was stopped); None when the stream ends between records.
+    pub truncated_at: Option<usize>,
+}
+
+/// Reads a trace stream as far as it is complete: a stream cut short inside a record (or
+/// inside its header) gives the records before the cut and where it is.
+pub fn read_complete(mut input: impl Read) -> Result<Partial, TraceError> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
+    let head = bytes.len().min(MAGIC.len());
+    if bytes.len() < 10 && bytes[..head] == MAGIC[..head] {
+        return Ok(Partial {
+            records: Vec::new(),
+            truncated_at: Some(0),
+        });
+    }
     if bytes.len() < 10 || &bytes[..8] != MAGIC {
         return Err(TraceError::Format("missing the SPINNTRC header".into()));
     }
@@ -422,22 +440,34 @@ pub fn read_all(mut input: impl Read) -> Result<Vec<Record>, TraceError> {
     if version > VERSION {
         return Err(TraceError::Format(format!("it is version {version}")));
     }
-    let mut out = Vec::new();
+    let mut records = Vec::new();
     let mut i = 10;
     while i < bytes.len() {
-        if i + 2 > bytes.len() {
-            return Err(TraceError::Format(format!("truncated record at byte {i}")));
+        let Some(&len) = bytes.get(i + 1) else {
+            break;
+        };
+        let Some(body) = bytes.get(i + 2..i + 2 + len as usize) else {
+            break;
+        };
+        if let Some(r) = decode(bytes[i], body) {
+            records.push(r);
         }
-        let (kind, len) = (bytes[i], bytes[i + 1] as usize);
-        let body = bytes
-            .get(i + 2..i + 2 + len)
-            .ok_or_else(|| TraceError::Format(format!("truncated record at byte {i}")))?;
-        if let Some(r) = decode(kind, body) {
-            out.push(r);
-        }
-        i += 2 + len;
+        i += 2 + len as usize;
     }
-    Ok(out)
+    Ok(Partial {
+        records,
+        truncated_at: (i < bytes.len()).then_some(i),
+    })
+}
+
+/// Reads a whole trace stream: its records in file order (unknown kinds skipped); a stream
+/// cut short is an error (see [`read_complete`] for what it holds).
+pub fn read_all(input: impl Read) -> Result<Vec<Record>, TraceError> {
+    let p = read_complete(input)?;
+    match p.truncated_at {
+        Some(i) => Err(TraceError::Format(format!("truncated record at byte {i}"))),
+        None => Ok(p.records),
+    }
 }
 
 /// Writes the stream header.
@@ -541,6 +571,32 @@ mod tests {
         assert!(read_all(&b"hello"[..]).is_err());
         bytes.push(7);
         assert!(read_all(&bytes[..]).is_err(), "truncated record");
+    }
+
+    #[test]
+    fn a_trace_cut_short_gives_its_complete_records_and_where_it_ends() {
+        let recs = all_events();
+        let mut bytes = Vec::new();
+        write_header(&mut bytes).unwrap();
+        let mut ends = vec![bytes.len()];
+        for r in &recs {
+            encode(r, &mut bytes);
+            ends.push(bytes.len());
+        }
+        for cut in 0..bytes.len() {
+            let p = read_complete(&bytes[..cut]).unwrap();
+            // The records whose bytes all lie before the cut, and the cut if it is inside one.
+            let whole = ends.iter().filter(|&&e| e <= cut).count().saturating_sub(1);
+            assert_eq!(p.records, recs[..whole], "cut at {cut}");
+            let at = if cut < 10 { 0 } else { ends[whole] };
+            assert_eq!(
+                p.truncated_at,
+                (cut != at || cut < 10).then_some(at),
+                "cut at {cut}"
+            );
+        }
+        let p = read_complete(&bytes[..]).unwrap();
+        assert_eq!((p.records, p.truncated_at), (recs, None));
     }
 
     #[test]
