@@ -126,6 +126,17 @@ fn bad_input_gets_one_clear_line_and_status_2() {
     let p = tmp("noload.elf", &no_load);
     bad_input(&["run", &p], &p, "no loadable segment");
 
+    // The second segment moved into the first: which bytes a core would see is a guess.
+    let mut overlapping = bytes.clone();
+    let second = phoff + phentsize + 12;
+    overlapping[second..second + 4].copy_from_slice(&0x100u32.to_le_bytes());
+    let p = tmp("overlap.elf", &overlapping);
+    bad_input(
+        &["run", &p],
+        &p,
+        "segments at 0x00000000 and 0x00000100 overlap",
+    );
+
     // The first segment moved to an address no memory answers at.
     bytes[phoff + 12..phoff + 16].copy_from_slice(&0x9000_0000u32.to_le_bytes());
     let p = tmp("outside.elf", &bytes);

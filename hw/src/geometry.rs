@@ -281,13 +281,46 @@ impl TryFrom<FileDesc> for MachineDesc {
                 ))
             }
         };
-        for (x, y, l) in f.dead_links.unwrap_or_default() {
+        // A list naming the same thing twice is a slip in the file: say so rather than guess.
+        let twice = |what: &str, items: Vec<String>| -> Result<(), GeometryError> {
+            let mut seen = BTreeSet::new();
+            match items.into_iter().find(|i| !seen.insert(i.clone())) {
+                Some(i) => Err(GeometryError::BadDescription(format!(
+                    "`{what}` lists {i} twice"
+                ))),
+                None => Ok(()),
+            }
+        };
+        let dead_links = f.dead_links.unwrap_or_default();
+        let dead_cores = f.dead_cores.unwrap_or_default();
+        let dead_chips = f.dead_chips.unwrap_or_default();
+        twice(
+            "dead_links",
+            dead_links
+                .iter()
+                .map(|(x, y, l)| format!("[{x}, {y}, {l}]"))
+                .collect(),
+        )?;
+        twice(
+            "dead_cores",
+            dead_cores
+                .iter()
+                .map(|(x, y, p)| format!("[{x}, {y}, {p}]"))
+                .collect(),
+        )?;
+        twice(
+            "dead_chips",
+            dead_chips
+                .iter()
+                .map(|(x, y)| format!("[{x}, {y}]"))
+                .collect(),
+        )?;
+        for (x, y, l) in dead_links {
             m.kill_link_raw(x, y, l)?;
         }
-        for (x, y, p) in f.dead_cores.unwrap_or_default() {
+        for (x, y, p) in dead_cores {
             m.kill_core_raw(x, y, p)?;
         }
-        let dead_chips = f.dead_chips.unwrap_or_default();
         for &(x, y) in &dead_chips {
             m.check_chip("dead chip", x, y)?;
         }
@@ -1068,7 +1101,7 @@ mod tests {
     fn dead_things_from_json() {
         let m = MachineDesc::from_json(
             r#"{ "base": "spinn5",
-                 "dead_chips": [[7, 7], [7, 7]],
+                 "dead_chips": [[7, 7]],
                  "dead_cores": [[1, 1, 17], [1, 1, 3], [7, 7, 2]],
                  "dead_links": [[0, 0, 1], [7, 6, 2]] }"#,
         )
@@ -1087,6 +1120,21 @@ mod tests {
         assert_eq!(m.hops((0, 0), (1, 1)), Some(2));
         assert_eq!(m.hops((0, 0), (7, 6)), Some(7));
         assert_symmetric(&m);
+
+        // A list naming the same thing twice is refused.
+        for (list, item) in [
+            ("dead_cores", "[[1, 1, 17], [1, 1, 17]]"),
+            ("dead_chips", "[[7, 7], [7, 7]]"),
+            ("dead_links", "[[0, 0, 1], [0, 0, 1]]"),
+        ] {
+            let e = MachineDesc::from_json(&format!(r#"{{"base": "spinn5", "{list}": {item}}}"#))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("`{list}` lists")) && e.contains("twice"),
+                "{e}"
+            );
+        }
 
         // Killing a wrapped link on a torus, from the far end's number.
         let t = MachineDesc::from_json(r#"{"base": "4x4", "dead_links": [[0, 0, 3]]}"#).unwrap();

@@ -54,6 +54,14 @@ pub enum LoadError {
     /// The bytes are not an APLX image this loader can run.
     #[error("{file}: not a loadable APLX image: {reason}")]
     BadAplx { file: String, reason: String },
+    /// Two segments claim the same memory: which one's bytes a core would see is a guess.
+    #[error("{file}: segments at {first:#010x} and {second:#010x} overlap at {at:#010x}")]
+    Overlap {
+        file: String,
+        first: u32,
+        second: u32,
+        at: u32,
+    },
 }
 
 /// Most table entries an APLX image may have before its EXEC or END (mkaplx writes four).
@@ -185,6 +193,19 @@ impl Program {
         }
         if segments.is_empty() {
             return Err(LoadError::NoSegments { file: f() });
+        }
+        let mut by_addr: Vec<&Segment> = segments.iter().collect();
+        by_addr.sort_by_key(|s| s.addr);
+        for w in by_addr.windows(2) {
+            // Sizes fit the memory map (checked above), so the end does not overflow.
+            if w[1].addr < w[0].addr + w[0].mem_size {
+                return Err(LoadError::Overlap {
+                    file: f(),
+                    first: w[0].addr,
+                    second: w[1].addr,
+                    at: w[1].addr,
+                });
+            }
         }
         let mut symbols = BTreeMap::new();
         for sym in elf.syms.iter() {

@@ -83,6 +83,15 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RouteEntry>, RoutesError> {
         if v[2] > u32::MAX as u64 || v[3] > u32::MAX as u64 {
             return Err(err("key and mask are 32-bit".into()));
         }
+        if v[2] & !v[3] != 0 {
+            // The router matches when (packet key & mask) == key: such an entry never does.
+            return Err(err(format!(
+                "key {:#x} has bits outside mask {:#x} ({:#x}): the entry could never match",
+                v[2],
+                v[3],
+                v[2] & !v[3]
+            )));
+        }
         if v[4] >= 1 << 24 {
             return Err(err(format!(
                 "route {:#x} has bits above 23 (links 0..5, cores 6..23)",
@@ -412,5 +421,12 @@ mod tests {
         assert!(e.starts_with("r.txt:2: `zz`"), "{e}");
         assert!(parse("r", "300 0 1 1 1").is_err());
         assert!(parse("r", "0 0 1 1 0x1000000").is_err());
+        let e = parse("r", "0 0 0x10001 0xFFFF0000 1")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "r:1: key 0x10001 has bits outside mask 0xffff0000 (0x1): the entry could never match"
+        );
     }
 }
