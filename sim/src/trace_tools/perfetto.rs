@@ -24,7 +24,8 @@ pub const LINK_TID: u32 = 100;
 /// is the closest double to the true value and Perfetto's rounding (`llround(ts * 1000)`)
 /// gets the nanosecond back: a span's `ts + dur` then lands exactly on the cycle it ends at.
 fn ts_us(cycle: Cycle) -> f64 {
-    (cycle * NS_PER_CYCLE) as f64 / 1000.0
+    // In u128: a damaged trace may hold any cycle count, and nanoseconds must not wrap.
+    (u128::from(cycle) * u128::from(NS_PER_CYCLE)) as f64 / 1000.0
 }
 
 /// Builds the trace-event list: events in processing order, each with its sort cycle.
@@ -321,6 +322,17 @@ pub fn perfetto(records: &[Record]) -> Value {
 mod tests {
     use super::*;
     use crate::trace_tools::tests::{rec, story};
+
+    #[test]
+    fn any_cycle_count_converts_without_overflow() {
+        // A damaged trace (found by fuzz/fuzz_targets/trace.rs) may hold any cycle count.
+        let v = perfetto(&[
+            rec(u64::MAX, 0, 0, Event::Sleep { p: 1 }),
+            rec(u64::MAX, 0, 0, Event::Wake { p: 1 }),
+        ]);
+        assert!(!events(&v).is_empty());
+        assert_eq!(ts_us(u64::MAX), u64::MAX as f64 * 5.0 / 1000.0);
+    }
 
     fn events(v: &Value) -> &Vec<Value> {
         v["traceEvents"]
