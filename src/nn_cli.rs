@@ -354,9 +354,17 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) -> Result<(), crate::out::W
 fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset), String> {
     let spec = load_spec(&args.model, &args.data)?;
     let mut model = spec.build();
-    WeightsFile::load(&args.weights)
-        .and_then(|w| w.apply(&mut model))
-        .map_err(|e| e.to_string())?;
+    let weights = WeightsFile::load(&args.weights).map_err(|e| e.to_string())?;
+    if weights.model != spec.name {
+        return Err(format!(
+            "{}: weights of model `{}`, not of `{}` ({})",
+            args.weights.display(),
+            weights.model,
+            spec.name,
+            args.model.display()
+        ));
+    }
+    weights.apply(&mut model).map_err(|e| e.to_string())?;
     let (train, test) = spec.load_data().map_err(|e| e.to_string())?;
     // With --data, every sample of that file; else the model file's held-out split.
     let data = if args.data.is_some() && spec.data.test_fraction > 0.0 {

@@ -495,6 +495,13 @@ fn train_predict_and_evaluate_a_model_file() {
 #[test]
 fn train_refuses_bad_input_with_status_2() {
     let bad = tmp("bad.toml", b"name = \"x\"\n[model]\ninputs = 2\n");
+    // Weights of the right shapes for xor, but labelled as another model's.
+    let weights = serde_json::json!({
+        "model": "not_xor",
+        "layers": [[2, 4], [4, 1]],
+        "weights": [vec![0.5; 8], vec![0.0; 4], vec![0.5; 4], vec![0.0; 1]],
+    });
+    let other_weights = tmp("other.weights.json", weights.to_string().as_bytes());
     for (args, needle) in [
         (vec!["train", "/nonexistent/m.toml"], "/nonexistent/m.toml"),
         (vec!["train", bad.as_str()], "bad.toml"),
@@ -522,6 +529,10 @@ fn train_refuses_bad_input_with_status_2() {
                 "/nonexistent/w.json",
             ],
             "/nonexistent/w.json",
+        ),
+        (
+            vec!["evaluate", &model("xor"), "--weights", &other_weights],
+            "weights of model `not_xor`, not of `xor`",
         ),
     ] {
         let (code, _, err) = spinn(&args);
