@@ -351,7 +351,9 @@ fn print_summary(s: &TrainSummary, run: &MachineRun) -> Result<(), crate::out::W
     Ok(())
 }
 
-fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset), String> {
+/// The model with its weights, the samples to run and each one's row in the data file
+/// (counting samples from 0).
+fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset, Vec<usize>), String> {
     let spec = load_spec(&args.model, &args.data)?;
     let mut model = spec.build();
     let weights = WeightsFile::load(&args.weights).map_err(|e| e.to_string())?;
@@ -365,21 +367,22 @@ fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset), Strin
         ));
     }
     weights.apply(&mut model).map_err(|e| e.to_string())?;
-    let (train, test) = spec.load_data().map_err(|e| e.to_string())?;
-    // With --data, every sample of that file; else the model file's held-out split.
-    let data = if args.data.is_some() && spec.data.test_fraction > 0.0 {
-        let mut all = train;
-        all.x.extend(test.x);
-        all.y.extend(test.y);
-        all
+    let all = spec.load_rows().map_err(|e| e.to_string())?;
+    // With --data, every sample of that file in its order; else the model file's held-out
+    // split, in the order training held it out.
+    let rows = if args.data.is_some() {
+        (0..all.len()).collect()
     } else {
-        test
+        spec.held_out_rows(all.len())
     };
-    Ok((spec, model, data))
+    Ok((spec, model, all.pick(&rows), rows))
 }
 
-fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> {
-    let (spec, model, data) = use_weights(args)?;
+/// The samples to run, their rows in the data file, and the machine's run of them forward.
+type Forward = (Dataset, Vec<usize>, MachineRun);
+
+fn run_forward(args: &UseArgs) -> Result<Option<Forward>, String> {
+    let (spec, model, data, rows) = use_weights(args)?;
     let opts = options(&spec, &args.machine);
     let mut target = target(&args.machine)?;
     let bar = progress_bar(data.len() as u64, args.machine.json);
@@ -388,7 +391,7 @@ fn run_forward(args: &UseArgs) -> Result<Option<(Dataset, MachineRun)>, String> 
     });
     bar.finish_and_clear();
     match result {
-        Ok(run) => Ok(Some((data, run))),
+        Ok(run) => Ok(Some((data, rows, run))),
         Err(e) => failed(e).map(|_| None),
     }
 }
@@ -415,12 +418,14 @@ fn class_of(v: &[f32], names: &[String]) -> String {
 
 /// `spinn predict`: the outputs and class of every sample.
 pub fn predict(args: UseArgs) -> Result<bool, String> {
-    let Some((data, run)) = run_forward(&args)? else {
+    let Some((data, rows, run)) = run_forward(&args)? else {
         return Ok(false);
     };
     if args.machine.json {
         #[derive(Serialize)]
         struct Out<'a> {
+            /// Each prediction's sample in the data file (counting from 0).
+            rows: &'a [usize],
             predictions: &'a [Vec<f32>],
             classes: Vec<String>,
             sim_time_ns: u64,
@@ -431,13 +436,14 @@ pub fn predict(args: UseArgs) -> Result<bool, String> {
             .map(|p| class_of(p, &data.class_names))
             .collect();
         let out = Out {
+            rows: &rows,
             predictions: &run.predictions,
             classes,
             sim_time_ns: run.sim_time_ns,
         };
         outln!("{}", serde_json::to_string(&out).expect("serialisable"))?;
     } else {
-        for (k, p) in run.predictions.iter().enumerate() {
+        for (k, p) in rows.iter().zip(&run.predictions) {
             let values: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
             outln!(
                 "{k:>5}  {:<12} [{}]",
@@ -451,7 +457,7 @@ pub fn predict(args: UseArgs) -> Result<bool, String> {
 
 /// `spinn evaluate`: loss and accuracy over the samples.
 pub fn evaluate(args: UseArgs) -> Result<bool, String> {
-    let Some((data, run)) = run_forward(&args)? else {
+    let Some((data, _, run)) = run_forward(&args)? else {
         return Ok(false);
     };
     if args.machine.json {

@@ -876,3 +876,82 @@ fn a_trace_cut_short_is_read_as_far_as_it_is_complete() {
     assert!(stats.is_object());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_keeps_the_data_file_s_order_and_names_each_row() {
+    // Weights of iris's shapes (4-16-3), not trained but different for every unit.
+    let w = |n: usize, k: f32| (0..n).map(|i| (i as f32 * k).sin()).collect::<Vec<f32>>();
+    let weights = serde_json::json!({
+        "model": "iris",
+        "layers": [[4, 16], [16, 3]],
+        "weights": [w(64, 0.7), w(16, 0.3), w(48, 1.3), w(3, 0.5)],
+    });
+    let weights = tmp("iris.weights.json", weights.to_string().as_bytes());
+    let iris =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/iris.csv"))
+            .unwrap();
+    let rows: Vec<&str> = iris.lines().skip(1).collect();
+    // Rows of all three classes, then the same rows backwards.
+    let picked = [rows[0], rows[60], rows[120], rows[1], rows[100]];
+    let file = |name: &str, rows: &[&str]| {
+        let text = format!(
+            "{},4,setosa,versicolor,virginica\n{}\n",
+            rows.len(),
+            rows.join("\n")
+        );
+        tmp(name, text.as_bytes())
+    };
+    let forward = file("five.csv", &picked);
+    let mut backward = picked;
+    backward.reverse();
+    let backward = file("five_backward.csv", &backward);
+    let predict = |data: &str| {
+        let (code, out, err) = spinn(&[
+            "predict",
+            &model("iris"),
+            "--weights",
+            &weights,
+            "--data",
+            data,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let rows: Vec<u64> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap())
+            .collect();
+        let p: Vec<Vec<f64>> = v["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        (rows, p)
+    };
+    let (rows_f, p_f) = predict(&forward);
+    let (rows_b, mut p_b) = predict(&backward);
+    assert_eq!(rows_f, [0, 1, 2, 3, 4]);
+    assert_eq!(rows_b, [0, 1, 2, 3, 4]);
+    p_b.reverse();
+    for (a, b) in p_f.iter().zip(&p_b) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{p_f:?}\n{p_b:?}");
+        }
+    }
+    assert!(
+        p_f[0] != p_f[1],
+        "different rows, different outputs: {p_f:?}"
+    );
+    // One row in, one prediction out.
+    let (rows_1, p_1) = predict(&file("one.csv", &picked[..1]));
+    assert_eq!((rows_1, p_1.len()), (vec![0], 1));
+}

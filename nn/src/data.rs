@@ -22,6 +22,15 @@ impl Dataset {
         self.x.len()
     }
 
+    /// The samples at `rows`, in that order.
+    pub fn pick(&self, rows: &[usize]) -> Dataset {
+        Dataset {
+            x: rows.iter().map(|&i| self.x[i].clone()).collect(),
+            y: rows.iter().map(|&i| self.y[i].clone()).collect(),
+            class_names: self.class_names.clone(),
+        }
+    }
+
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.x.is_empty()
@@ -256,16 +265,18 @@ pub fn waves_from_csv(text: &str) -> Result<Dataset, NnError> {
 /// Deterministic train/test split: shuffles indices with SplitMix64(`seed`)
 /// and holds out `round(len * test_fraction)` samples (fraction clamped to 0..=1).
 pub fn split(dataset: &Dataset, test_fraction: f32, seed: u64) -> (Dataset, Dataset) {
-    let mut order: Vec<usize> = (0..dataset.len()).collect();
+    let (train, test) = split_rows(dataset.len(), test_fraction, seed);
+    (dataset.pick(&train), dataset.pick(&test))
+}
+
+/// The rows (in file order's numbering) [`split`] puts in the training and held-out sets, in
+/// the order it puts them there.
+pub fn split_rows(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
     SplitMix64::new(seed).shuffle(&mut order);
-    let n_test = (dataset.len() as f32 * test_fraction.clamp(0.0, 1.0)).round() as usize;
-    let pick = |idx: &[usize]| Dataset {
-        x: idx.iter().map(|&i| dataset.x[i].clone()).collect(),
-        y: idx.iter().map(|&i| dataset.y[i].clone()).collect(),
-        class_names: dataset.class_names.clone(),
-    };
+    let n_test = (n as f32 * test_fraction.clamp(0.0, 1.0)).round() as usize;
     let (test, train) = order.split_at(n_test);
-    (pick(train), pick(test))
+    (train.to_vec(), test.to_vec())
 }
 
 #[cfg(test)]

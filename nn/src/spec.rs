@@ -924,6 +924,36 @@ impl ModelSpec {
     /// and `split_seed`; with `test_fraction = 0` (always for xor) the test
     /// set is the training set. Checks the data's shape against the model.
     pub fn load_data(&self) -> Result<(Dataset, Dataset), SpecError> {
+        let all = self.load_rows()?;
+        if self.data.test_fraction == 0.0 {
+            return Ok((all.clone(), all));
+        }
+        let (train, test) = data::split(&all, self.data.test_fraction, self.data.split_seed);
+        if train.is_empty() || test.is_empty() {
+            return Err(self.invalid(
+                "data.test_fraction",
+                format!(
+                    "splits {} samples into {} for training and {} for testing; both need some",
+                    all.len(),
+                    train.len(),
+                    test.len()
+                ),
+            ));
+        }
+        Ok((train, test))
+    }
+
+    /// The rows of the held-out set among `n` samples, in the order [`ModelSpec::load_data`]
+    /// gives them (every row when `test_fraction` is 0).
+    pub fn held_out_rows(&self, n: usize) -> Vec<usize> {
+        if self.data.test_fraction == 0.0 {
+            return (0..n).collect();
+        }
+        data::split_rows(n, self.data.test_fraction, self.data.split_seed).1
+    }
+
+    /// Every sample of the data, in the file's order, unsplit (one row is enough).
+    pub fn load_rows(&self) -> Result<Dataset, SpecError> {
         let all = match self.data.format {
             DataFormat::Xor => data::xor_dataset(),
             format => {
@@ -953,22 +983,7 @@ impl ModelSpec {
             return Err(self.invalid("data.file", "the data file has no samples"));
         }
         self.check_shape(all.x[0].len(), all.y[0].len())?;
-        if self.data.test_fraction == 0.0 {
-            return Ok((all.clone(), all));
-        }
-        let (train, test) = data::split(&all, self.data.test_fraction, self.data.split_seed);
-        if train.is_empty() || test.is_empty() {
-            return Err(self.invalid(
-                "data.test_fraction",
-                format!(
-                    "splits {} samples into {} for training and {} for testing; both need some",
-                    all.len(),
-                    train.len(),
-                    test.len()
-                ),
-            ));
-        }
-        Ok((train, test))
+        Ok(all)
     }
 
     /// Builds the network and trains it on `train` with the host reference
