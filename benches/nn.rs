@@ -29,8 +29,7 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
     let n = (epochs * train.len()) as f64;
     // The run ends with the cores' linger after the last sample; take it out of machine time.
     let opts = MachineOptions::for_model(&spec);
-    let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
-    let sim_ns = run.sim_time_ns.saturating_sub(linger_ns) as f64;
+    let sim_ns = run.sim_time_ns.saturating_sub(opts.linger_ns()) as f64;
     println!(
         "{name}: {} training samples on {} cores: machine {:.1} us/sample, host {:.3} ms/sample \
          ({:.0}x slower than the machine it simulates), {:.1} packets/sample, {} dropped; \

@@ -70,8 +70,7 @@ fn main() {
                 }
             };
             // The run ends with the cores' linger after the last sample; take it out.
-            let linger_ns = u64::from(opts.linger_ticks) * u64::from(opts.tick_us) * 1000;
-            let sim_ns = run.sim_time_ns.saturating_sub(linger_ns) as f64;
+            let sim_ns = run.sim_time_ns.saturating_sub(opts.linger_ns()) as f64;
             let n = train.len() as f64;
             println!(
                 "{name:<11} {units:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",

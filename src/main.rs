@@ -647,7 +647,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cli::serve(args).map_err(UsageError),
     };
     // What is left of the last line, so that its failure is reported too.
-    let result = result.and_then(|code| Ok(out::flush().map(|()| code)?));
+    let result = result.and_then(|code| out::flush().map(|()| code).map_err(UsageError::from));
     match result {
         Ok(code) => code,
         Err(UsageError(msg)) => {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Standard output that reports a failed write (a closed pipe, a full disk) as an error the
-//! command ends with, where `println!` would panic.
+//! The command line's output: standard output that reports a failed write (a closed pipe, a
+//! full disk) as an error the command ends with, where `println!` would panic; and output
+//! files checked before a long run.
 
 use std::io::Write;
 

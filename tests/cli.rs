@@ -927,13 +927,7 @@ fn predict_keeps_the_data_file_s_order_and_names_each_row() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| {
-                p.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap())
-                    .collect()
-            })
+            .map(common::numbers)
             .collect();
         (rows, p)
     };

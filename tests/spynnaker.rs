@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{root, tail, Scratch};
+use common::{numbers, root, tail, Scratch};
 
 /// How long one PyNN script may run.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
@@ -47,14 +47,6 @@ fn run_script(scratch: &Scratch, name: &str, out: &str, server_log: &Path) -> (V
     let took = start.elapsed();
     let text = std::fs::read_to_string(&out_path).expect("the script's JSON");
     (serde_json::from_str(&text).expect("JSON"), took)
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("an array")
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
 }
 
 #[test]

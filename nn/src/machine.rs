@@ -100,6 +100,12 @@ impl Default for MachineOptions {
 }
 
 impl MachineOptions {
+    /// Simulated time the cores stay after their last sample (their linger), which a run's
+    /// `sim_time_ns` includes.
+    pub fn linger_ns(&self) -> u64 {
+        u64::from(self.linger_ticks) * u64::from(self.tick_us) * 1000
+    }
+
     /// The defaults, with what a model file's `[machine]` section asks for.
     pub fn for_model(spec: &crate::ModelSpec) -> Self {
         let mut o = MachineOptions::default();
@@ -866,24 +872,24 @@ impl<'a> Mapped<'a> {
     /// How `v` paces its bursts: the slices of a layer send at once, so slice k of S starts k
     /// base gaps late and sends every S base gaps, and their packets interleave.
     fn pace(&self, v: MachineVertexId) -> (u32, u32) {
+        let (k, slices) = self.slice_of(v);
+        let base = self.opts.pace_cycles;
+        (k * base, slices * base)
+    }
+
+    /// Which slice of its layer `v` is, and of how many.
+    fn slice_of(&self, v: MachineVertexId) -> (u32, u32) {
         let mg = &self.mapping.graph;
         let app_vertex = mg.vertex(v).expect("placed vertex").app_vertex;
         let slices = mg.slices_of(app_vertex);
-        let k = slices.iter().position(|&s| s == v).unwrap_or(0) as u32;
-        let base = self.opts.pace_cycles;
-        (k * base, slices.len().max(1) as u32 * base)
+        let k = slices.iter().position(|&s| s == v).unwrap_or(0);
+        (k as u32, slices.len().max(1) as u32)
     }
 
     /// How long `v` waits before resending on request, given its outgoing partitions `out`.
     fn stagger_us(&self, v: MachineVertexId, out: [OutPart; 2]) -> u32 {
-        let mg = &self.mapping.graph;
-        let app_vertex = mg.vertex(v).expect("placed vertex").app_vertex;
         // Slices of a layer resend in turn: slice k waits for the packets of slices 0..k.
-        let slice_index = mg
-            .slices_of(app_vertex)
-            .iter()
-            .position(|&s| s == v)
-            .unwrap_or(0) as u32;
+        let (slice_index, _) = self.slice_of(v);
         let per_resend = out[0].count.max(out[1].count).max(1);
         slice_index * per_resend * RESEND_GAP_US
     }

@@ -164,9 +164,7 @@ pub fn first_difference(golden: &str, lines: &[String]) -> Result<Option<Differe
         facts.push((key, value));
     }
     let actual: BTreeMap<&str, &str> = lines.iter().map(|l| split(l)).collect();
-    let mut seen = std::collections::BTreeSet::new();
     for (key, expected) in facts {
-        seen.insert(key);
         match actual.get(key) {
             Some(&a) if a == expected => {}
             a => {
@@ -181,7 +179,7 @@ pub fn first_difference(golden: &str, lines: &[String]) -> Result<Option<Differe
     Ok(lines
         .iter()
         .map(|l| split(l))
-        .find(|(k, _)| !seen.contains(k))
+        .find(|(k, _)| !first_line.contains_key(k))
         .map(|(k, v)| Difference {
             key: k.to_string(),
             expected: None,

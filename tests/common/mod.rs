@@ -268,3 +268,12 @@ pub fn python_must_pass(
         None => panic!("{what} did not finish within {limit:?}:\n{report}"),
     }
 }
+
+/// The numbers of a JSON array.
+pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}

@@ -329,6 +329,12 @@ mod tests {
         for l in layers {
             m.try_add(l.clone()).unwrap();
         }
+        finish(&mut m);
+        m
+    }
+
+    /// Puts a softmax dense head on `m`, compiles it and draws its initial weights.
+    fn finish(m: &mut Sequential) {
         m.add(Dense::new(3, Softmax));
         m.compile(
             Loss::CategoricalCrossEntropy,
@@ -338,7 +344,6 @@ mod tests {
             },
         );
         m.init(5);
-        m
     }
 
     /// Graphs with merges: a residual block (conv, conv, add the first), and a concatenation
@@ -383,15 +388,7 @@ mod tests {
             ("concatenate two branches", branches),
         ];
         for (_, m) in &mut out {
-            m.add(Dense::new(3, Softmax));
-            m.compile(
-                Loss::CategoricalCrossEntropy,
-                Sgd {
-                    learning_rate: 0.1,
-                    batch_size: 2,
-                },
-            );
-            m.init(5);
+            finish(m);
         }
         out
     }

@@ -241,7 +241,7 @@ impl MachineLayer {
         }
         .expect("checked when added");
         let op = match &self.spec {
-            Layer::Pool(p) if p.op == PoolOp::Average => POOL_AVERAGE,
+            Layer::Pool(p) => pool_code(p.op),
             _ => POOL_MAX,
         };
         let u = |v: usize| v as u32;
@@ -249,14 +249,7 @@ impl MachineLayer {
         if let (Some((_, pool, w)), Layer::Conv(c)) = (&self.fused, &self.spec) {
             fused = vec![
                 (P_F_POOL, 1),
-                (
-                    P_F_OP,
-                    if pool.op == PoolOp::Average {
-                        POOL_AVERAGE
-                    } else {
-                        POOL_MAX
-                    },
-                ),
+                (P_F_OP, pool_code(pool.op)),
                 (P_F_OUT_ROWS, u(w.output[0])),
                 (P_F_OUT_COLS, u(w.output[1])),
                 (P_F_WIN_ROWS, u(w.size[0])),
@@ -282,6 +275,14 @@ impl MachineLayer {
             (P_G_POOL_OP, op),
         ]);
         fused
+    }
+}
+
+/// The firmware's code for a pooling operation (nn.h's POOL_*).
+fn pool_code(op: PoolOp) -> u32 {
+    match op {
+        PoolOp::Average => POOL_AVERAGE,
+        PoolOp::Max => POOL_MAX,
     }
 }
 
