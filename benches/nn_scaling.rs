@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-//! Issue 14's scaling curve, as far as it exists: training on a simulated SpiNN-5 with the
-//! layers spread thinner (units per core 16, 8, 4, 2, 1), per training sample: machine time,
-//! host time, multicast packets, drops and resend requests. Pipeline depth is 1: samples go
-//! one at a time (pipelining is not built yet).
+//! Issue 14's scaling curve: training on a simulated SpiNN-5 with the layers spread thinner
+//! (units per core 16, 8, 4, 2, 1) and several samples in flight at once (pipeline depth 1,
+//! 2, 4, 8), per training sample: machine time, host time, multicast packets, drops and
+//! resend requests. `depth` is the depth the toolchain chose (it lowers the one asked for to
+//! what every core's DTCM holds).
 //!
 //! Run: `cargo bench --bench nn_scaling` (knobs: `SAMPLES=N` training samples, one epoch,
-//! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`; `PACE=cycles`, the base gap of
-//! the slices' paced bursts, 0 for none).
+//! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`; `DEPTH=1,2,4,8`; `PACE=cycles`,
+//! the base gap of the slices' paced bursts, 0 for none).
 
 use std::time::Instant;
 
@@ -30,8 +31,16 @@ fn list(name: &str, default: &str) -> Vec<String> {
 fn main() {
     let samples = common::knob("SAMPLES", 100) as usize;
     println!(
-        "{:<11} {:>6} {:>6} {:>13} {:>12} {:>13} {:>8} {:>9}",
-        "model", "units", "cores", "machine us/s", "host ms/s", "packets/s", "dropped", "requests"
+        "{:<11} {:>6} {:>6} {:>6} {:>13} {:>12} {:>13} {:>8} {:>9}",
+        "model",
+        "units",
+        "depth",
+        "cores",
+        "machine us/s",
+        "host ms/s",
+        "packets/s",
+        "dropped",
+        "requests"
     );
     for name in list("MODELS", "digits,digits_cnn") {
         let (spec, mut train, mut test) = common::model(&name);
@@ -39,12 +48,19 @@ fn main() {
         train.y.truncate(samples);
         test.x.clear();
         test.y.clear();
-        for units in list("UNITS", "16,8,4,2,1") {
-            let Ok(units) = units.parse::<u32>() else {
-                continue;
-            };
+        let depths: Vec<u32> = list("DEPTH", "1,2,4,8")
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        let units = list("UNITS", "16,8,4,2,1");
+        let runs = units
+            .iter()
+            .filter_map(|u| u.parse::<u32>().ok())
+            .flat_map(|u| depths.iter().map(move |&d| (u, d)));
+        for (units, depth) in runs {
             let opts = MachineOptions {
                 units_per_core: units,
+                pipeline_depth: depth,
                 pace_cycles: common::knob("PACE", u64::from(machine::PACE_CYCLES)) as u32,
                 ..MachineOptions::for_model(&spec)
             };
@@ -65,7 +81,7 @@ fn main() {
             let run = match run {
                 Ok(run) => run,
                 Err(e) => {
-                    println!("{name:<11} {units:>6}  failed: {e}");
+                    println!("{name:<11} {units:>6} {depth:>6}  failed: {e}");
                     continue;
                 }
             };
@@ -73,7 +89,8 @@ fn main() {
             let sim_ns = run.sim_time_ns.saturating_sub(opts.linger_ns()) as f64;
             let n = train.len() as f64;
             println!(
-                "{name:<11} {units:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",
+                "{name:<11} {units:>6} {:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",
+                run.pipeline_depth,
                 run.cores,
                 sim_ns / n / 1e3,
                 host / n * 1e3,

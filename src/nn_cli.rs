@@ -45,6 +45,10 @@ pub struct MachineArgs {
     /// Most units of one layer on one core, at least 1 (default: the model file's, else 16).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     units_per_core: Option<u32>,
+    /// Most samples in flight at once, 1 to 8 (default: the model file's, else as many as
+    /// every core's DTCM holds); the weights come out the same bits at any depth.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
+    pipeline_depth: Option<u32>,
     /// Drop every Nth multicast packet at each router (simulator fault injection, to see
     /// lost packets recovered).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -104,6 +108,7 @@ struct TrainSummary {
     sim_time_ns: u64,
     host_time_s: f64,
     cores: usize,
+    pipeline_depth: u32,
     packets: u64,
     dropped: u64,
     resend_requests: u64,
@@ -140,6 +145,9 @@ fn options(spec: &ModelSpec, args: &MachineArgs) -> MachineOptions {
     let mut o = MachineOptions::for_model(spec);
     if let Some(n) = args.units_per_core {
         o.units_per_core = n;
+    }
+    if let Some(n) = args.pipeline_depth {
+        o.pipeline_depth = n;
     }
     if let Some(f) = &args.firmware {
         o.firmware = f.clone();
@@ -288,6 +296,7 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         sim_time_ns: run.sim_time_ns,
         host_time_s: host_time,
         cores: run.cores,
+        pipeline_depth: run.pipeline_depth,
         packets: run.packets,
         dropped: run.dropped,
         resend_requests: run.requests,
@@ -306,10 +315,11 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
 
 fn print_summary(s: &TrainSummary, run: &MachineRun) -> Result<(), crate::out::WriteError> {
     outln!(
-        "model {}: {} samples on {} cores",
+        "model {}: {} samples on {} cores, {} in flight at once",
         s.model,
         s.samples,
-        s.cores
+        s.cores,
+        s.pipeline_depth
     )?;
     outln!("epoch  loss      accuracy")?;
     let n = s.history.loss.len();

@@ -452,6 +452,8 @@ fn train_predict_and_evaluate_a_model_file() {
         assert!(v[key].as_u64().is_some(), "{key} in {out}");
     }
     assert_eq!(v["cores"], 4);
+    // As many samples in flight as DTCM holds: the most there are slots for.
+    assert_eq!(v["pipeline_depth"], 8);
     assert_eq!(v["dropped"], 0);
     assert_eq!(v["host_reference"]["within_tolerance"], true);
 
@@ -467,7 +469,7 @@ fn train_predict_and_evaluate_a_model_file() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 4, "{out}");
 
-    // Lost packets: recovered, counted, and the same weights.
+    // Lost packets, one sample at a time: recovered, counted, and the same weights.
     let lossy = tmp("xor.lossy.json", b"");
     let (code, out, err) = spinn(&[
         "train",
@@ -479,9 +481,12 @@ fn train_predict_and_evaluate_a_model_file() {
         "--json",
         "--drop-every",
         "17",
+        "--pipeline-depth",
+        "1",
     ]);
     assert_eq!(code, 0, "{err}");
     let l: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(l["pipeline_depth"], 1);
     assert!(
         l["dropped"].as_u64().unwrap() > 0 && l["resend_requests"].as_u64().unwrap() > 0,
         "{out}"

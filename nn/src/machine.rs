@@ -14,10 +14,18 @@
 //! stay small: [`WEIGHT_TOLERANCE`] bounds the trained weights' distance from the host
 //! reference's, and is checked by the tests on XOR and iris.
 //!
+//! # Samples in flight
+//! Within a batch the weights do not change, so up to [`MachineOptions::pipeline_depth`]
+//! samples go through the machine at once, forward and backward: the input core sends sample
+//! s once sample s - depth is done, and a batch's first sample once the batch before it is
+//! done. Every core keeps each sample's values in a slot of its own and takes the samples in
+//! order, so gradients add up in the same order and the weights are the same bits at any depth.
+//!
 //! # Lost packets
-//! Every value carries its sample's parity in the key and lands in a slot with a received
-//! flag; a core that waits too long sends a resend request and the senders repeat their last
-//! values. Losses cost time, not results: training with dropped packets gives the same bits.
+//! Every value carries its sample's tag (sequence number modulo twice the depth) in the key
+//! and lands in its sample's slot with a received flag; a core that waits too long asks for
+//! the oldest sample it waits for, and the senders repeat their values of that sample. Losses
+//! cost time, not results: training with dropped packets gives the same bits.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,6 +62,9 @@ pub const WEIGHT_TOLERANCE: f32 = 1e-3;
 /// out (18 drops, 55 resend requests in 100 samples); at 300 nothing was lost at any split.
 pub const PACE_CYCLES: u32 = 300;
 
+/// The deepest pipeline the firmware keeps slots for (samples in flight at once).
+pub const MAX_PIPELINE_DEPTH: u32 = MAX_DEPTH;
+
 /// The `nn` firmware built in this workspace.
 pub fn default_firmware() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/nn.elf")
@@ -81,6 +92,10 @@ pub struct MachineOptions {
     /// Core cycles between two packets reaching any receiver or link when a layer's slices
     /// send at once (0: no pacing, every burst at full speed).
     pub pace_cycles: u32,
+    /// Most samples in flight at once, forward and backward (0: as many as the firmware
+    /// keeps slots for, [`MAX_PIPELINE_DEPTH`]); lowered to a power of two that every core's
+    /// DTCM holds. The weights come out the same bits at any depth.
+    pub pipeline_depth: u32,
 }
 
 impl Default for MachineOptions {
@@ -95,6 +110,7 @@ impl Default for MachineOptions {
             linger_ticks: 60,
             stall_ms: 5000,
             pace_cycles: PACE_CYCLES,
+            pipeline_depth: 0,
         }
     }
 }
@@ -111,6 +127,9 @@ impl MachineOptions {
         let mut o = MachineOptions::default();
         if let Some(n) = spec.machine.units_per_core {
             o.units_per_core = n as u32;
+        }
+        if let Some(n) = spec.machine.pipeline_depth {
+            o.pipeline_depth = n as u32;
         }
         o
     }
@@ -217,6 +236,8 @@ pub struct MachineRun {
     pub resends: u64,
     /// Where each part of the network ran: (name, x, y, core).
     pub placements: Vec<(String, u8, u8, u8)>,
+    /// Samples that were in flight at once (the depth the toolchain chose).
+    pub pipeline_depth: u32,
 }
 
 /// The input core tracks "done" from each first-layer core by its slice number, below
@@ -261,6 +282,8 @@ struct Plan {
     /// they send per sample.
     sources: Vec<u32>,
     back: Vec<u32>,
+    /// Samples in flight at once.
+    depth: u32,
 }
 
 impl Plan {
@@ -379,26 +402,38 @@ fn plan(
             // Softmax normalises over a position's channels (a dense layer's units): they
             // must all be on one core.
             let one = l.atoms();
-            if l.dtcm(one, sources[k], back[k]) > DTCM_DATA_BYTES {
+            if l.dtcm(one, sources[k], back[k], 1) > DTCM_DATA_BYTES {
                 return Err(MachineError::Model(format!(
                     "layer {}: softmax needs all of the layer's {one} units or channels on one core, which {} bytes of DTCM do not hold",
                     l.k,
-                    l.dtcm(one, sources[k], back[k])
+                    l.dtcm(one, sources[k], back[k], 1)
                 )));
             }
             per[k] = one;
             continue;
         }
         let mut p = l.per_core(opts.units_per_core);
-        while p > 1 && l.dtcm(p, sources[k], back[k]) > DTCM_DATA_BYTES {
+        while p > 1 && l.dtcm(p, sources[k], back[k], 1) > DTCM_DATA_BYTES {
             p -= 1;
         }
         per[k] = p;
     }
+    // The split is the same at any depth; the depth is then the deepest that every slice's
+    // DTCM holds (each sample in flight needs its own buffers and room in the receive ring).
+    let fits = |d: u32| {
+        layers
+            .iter()
+            .enumerate()
+            .all(|(m, l)| l.dtcm(per[m], sources[m], back[m], d) <= DTCM_DATA_BYTES)
+    };
+    let mut depth = pipeline_depth(opts.pipeline_depth);
+    while depth > 1 && !fits(depth) {
+        depth /= 2;
+    }
     let mut ids = Vec::new();
     for (m, l) in layers.iter().enumerate() {
         let (atoms, per) = (l.atoms(), per[m]);
-        let dtcm = l.dtcm(per, sources[m], back[m]);
+        let dtcm = l.dtcm(per, sources[m], back[m], depth);
         if l.first() && atoms.div_ceil(per) > MAX_FIRST_LAYER_CORES {
             return Err(MachineError::Model(format!(
                 "layer {} would need {} cores, the input core follows at most {MAX_FIRST_LAYER_CORES}: raise units_per_core",
@@ -439,7 +474,16 @@ fn plan(
         mlayers: layers,
         sources,
         back,
+        depth,
     })
+}
+
+/// The deepest pipeline `asked` allows: a power of two, at most [`MAX_DEPTH`] (0: that).
+fn pipeline_depth(asked: u32) -> u32 {
+    match asked {
+        0 => MAX_DEPTH,
+        n => 1 << n.min(MAX_DEPTH).ilog2(),
+    }
 }
 
 /// The machine layers that take machine layer `k`'s values, in order.
@@ -468,9 +512,10 @@ fn partition_count(mg: &MachineGraph, plan: &Plan, model: &Sequential, p: &Parti
     }
 }
 
-/// Keys a partition's block needs: values with a parity bit, and the request key.
-fn block_keys(count: u32) -> u32 {
-    2 * (count + 1).next_power_of_two()
+/// Keys a partition's block needs with `depth` samples in flight: values with a tag of the
+/// sample (twice as many tags as samples in flight), and the request key.
+fn block_keys(count: u32, depth: u32) -> u32 {
+    2 * depth * (count + 1).next_power_of_two()
 }
 
 fn words_to_bytes(words: &[u32]) -> Vec<u8> {
@@ -584,9 +629,12 @@ fn execute(
         source,
     })?;
     let layout = lay_out(target, model, &job, opts)?;
+    let depth = layout.depth;
     let cores = load(target, layout, &program, opts.app_id)?;
     let sim_time_ns = run_to_end(target, &cores, &job, opts.stall_ms, progress)?;
-    read_back(target, model, &cores, &job, sim_time_ns)
+    let mut run = read_back(target, model, &cores, &job, sim_time_ns)?;
+    run.pipeline_depth = depth;
+    Ok(run)
 }
 
 /// The samples of one run, checked against the model, in the order the cores take them.
@@ -661,6 +709,8 @@ impl<'a> Job<'a> {
 struct Layout {
     cores: Vec<CoreImage>,
     routes: Vec<RouteEntry>,
+    /// Samples in flight at once.
+    depth: u32,
 }
 
 /// One core: where it is, and its parameter block and data at their SDRAM addresses.
@@ -688,6 +738,7 @@ fn lay_out(
     Ok(Layout {
         cores,
         routes: mapped.mapping.entries,
+        depth: mapped.plan.depth,
     })
 }
 
@@ -736,7 +787,9 @@ impl<'a> Mapped<'a> {
             machine,
             opts.placement_seed,
             &Algorithms::default(),
-            |mg: &MachineGraph, p: &PartitionId| block_keys(partition_count(mg, &plan, model, p)),
+            |mg: &MachineGraph, p: &PartitionId| {
+                block_keys(partition_count(mg, &plan, model, p), plan.depth)
+            },
         )?;
         let incoming = incoming_entries(&plan, &mapping, model);
         Ok(Mapped {
@@ -829,6 +882,7 @@ impl<'a> Mapped<'a> {
             stagger_us: self.stagger_us(v, out),
             pace: self.pace(v),
             rx_ring: self.rx_ring(part),
+            depth: self.plan.depth,
             role,
         };
         sdram.write(param_addr, words_to_bytes(&params.words()));
@@ -856,8 +910,8 @@ impl<'a> Mapped<'a> {
         match part {
             // "done" from each first-layer core and the loss core.
             Part::Input => kinds::rx_ring(MAX_FIRST_LAYER_CORES + 1),
-            Part::Layer(m) => self.plan.mlayers[m].rx_ring(self.plan.back[m]),
-            Part::Loss => kinds::rx_ring(self.model.outputs() as u32),
+            Part::Layer(m) => self.plan.mlayers[m].rx_ring(self.plan.back[m], self.plan.depth),
+            Part::Loss => kinds::rx_ring(self.model.outputs() as u32 * self.plan.depth),
         }
     }
 
@@ -904,6 +958,7 @@ impl<'a> Mapped<'a> {
             order,
             features: self.model.inputs() as u32,
             x,
+            batch: self.job.sgd.batch_size as u32,
         })
     }
 
@@ -1086,6 +1141,8 @@ struct Params {
     pace: (u32, u32),
     /// Packets the receive ring holds.
     rx_ring: u32,
+    /// Samples in flight at once.
+    depth: u32,
     role: RoleParams,
 }
 
@@ -1096,6 +1153,8 @@ enum RoleParams {
         order: u32,
         features: u32,
         x: u32,
+        /// Samples per update.
+        batch: u32,
     },
     Layer {
         kind: u32,
@@ -1159,12 +1218,19 @@ impl Params {
         w[P_STAGGER_US] = self.stagger_us;
         (w[P_PACE_START], w[P_PACE_GAP]) = self.pace;
         w[P_RX_RING] = self.rx_ring;
+        w[P_DEPTH] = self.depth;
         match &self.role {
-            &RoleParams::Input { order, features, x } => {
+            &RoleParams::Input {
+                order,
+                features,
+                x,
+                batch,
+            } => {
                 w[P_ROLE] = NN_ROLE_INPUT;
                 w[P_ORDER] = order;
                 w[P_IN_FEATURES] = features;
                 w[P_IN_X] = x;
+                w[P_IN_BATCH] = batch;
             }
             RoleParams::Layer {
                 kind,
@@ -1399,6 +1465,7 @@ fn read_back(
         dropped: 0,
         requests: 0,
         resends: 0,
+        pipeline_depth: 1,
         placements: cores
             .iter()
             .map(|c| (c.name.clone(), c.x, c.y, c.p))

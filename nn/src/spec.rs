@@ -23,6 +23,8 @@
 //! shuffle_seed = 9            # epoch_order; omit for no shuffling
 //! [machine]                   # optional
 //! units_per_core = 16         # optional: most output values of one layer on one core
+//! pipeline_depth = 4          # optional: most samples in flight at once (default: as many
+//!                             # as DTCM holds, up to 8; the weights are the same bits)
 //! ```
 //!
 //! Layers other than dense name their Keras type and take Keras's arguments, on an input
@@ -597,6 +599,9 @@ pub struct MachineSpec {
     /// Most units of one layer placed on one core (`None`: the mapper decides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units_per_core: Option<usize>,
+    /// Most samples in flight at once (`None`: as many as every core's DTCM holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_depth: Option<usize>,
 }
 
 /// A whole model file.
@@ -726,6 +731,11 @@ impl ModelSpec {
         }
         if self.machine.units_per_core == Some(0) {
             return Err(self.invalid("machine.units_per_core", "must be at least 1"));
+        }
+        if let Some(d) = self.machine.pipeline_depth {
+            if !(1..=8).contains(&d) {
+                return Err(self.invalid("machine.pipeline_depth", "must be 1 to 8"));
+            }
         }
         let d = &self.data;
         if !(0.0..1.0).contains(&d.test_fraction) {

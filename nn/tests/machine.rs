@@ -338,6 +338,106 @@ fn training_converges_to_the_same_bits_at_every_loss_rate() {
 }
 
 #[test]
+fn pipelined_training_gives_the_same_bits_as_one_sample_at_a_time() {
+    // Samples of a batch overlap on the machine at depths 2, 4 and 8; gradients still add up
+    // in sample order, and a batch's first sample waits for the update before it. digits at
+    // 4 units per core (13 cores), with losses at depth 8 on iris.
+    let cases = [
+        ("xor", 4, 30, 0),
+        ("iris", 1000, 1, 0),
+        ("iris", 1000, 1, 5),
+        ("digits", 40, 1, 0),
+    ];
+    for (name, samples, epochs, drop_every) in cases {
+        let (spec, mut train, mut test) = model_file(name);
+        train.x.truncate(samples);
+        train.y.truncate(samples);
+        test.x.truncate(20);
+        test.y.truncate(20);
+        let run = |depth: u32, drop_every: u32| {
+            let opts = MachineOptions {
+                pipeline_depth: depth,
+                units_per_core: if name == "digits" { 4 } else { 16 },
+                ..MachineOptions::for_model(&spec)
+            };
+            let config = ChipConfig {
+                drop_mc_every: drop_every,
+                ..ChipConfig::default()
+            };
+            let desc = if name == "digits" {
+                MachineDesc::spinn5()
+            } else {
+                MachineDesc::spinn3()
+            };
+            let data = (&train, &test);
+            let run = train_on(desc, config, &spec, data, epochs, &opts)
+                .unwrap_or_else(|e| panic!("{name} at depth {depth}: {e}"));
+            assert_eq!(run.pipeline_depth, depth, "{name}");
+            run
+        };
+        let one = run(1, 0);
+        let depths = if drop_every > 0 {
+            vec![8]
+        } else {
+            vec![2, 4, 8]
+        };
+        for depth in depths {
+            let deep = run(depth, drop_every);
+            let what = format!("{name} at depth {depth}, dropping every {drop_every}");
+            if drop_every > 0 {
+                assert!(deep.dropped > 0, "{what}");
+            } else {
+                assert_eq!((deep.dropped, deep.requests), (0, 0), "{what}");
+                assert!(deep.sim_time_ns < one.sim_time_ns, "{what}: not faster");
+            }
+            assert_eq!(bits(&one.weights), bits(&deep.weights), "{what}");
+            assert_eq!(one.predictions, deep.predictions, "{what}");
+            assert_eq!(one.history, deep.history, "{what}");
+        }
+    }
+}
+
+#[test]
+fn the_pipeline_is_as_deep_as_dtcm_holds() {
+    // 256 inputs into 8 units: each sample in flight needs 2 KiB of inputs and 2 KiB of
+    // receive ring beside the 16 KiB of weights and gradients, so 8 do not fit in DTCM and
+    // the toolchain goes down to 4. The run proves that the firmware's buffers fit too.
+    let mut m = Sequential::new(256);
+    m.add(Dense::new(8, Activation::Relu))
+        .add(Dense::new(2, Activation::Softmax));
+    m.compile(
+        Loss::CategoricalCrossEntropy,
+        Sgd {
+            learning_rate: 0.1,
+            batch_size: 4,
+        },
+    );
+    m.init(1);
+    let d = Dataset {
+        x: (0..8)
+            .map(|i| (0..256).map(|j| ((i * 7 + j) % 13) as f32 / 13.0).collect())
+            .collect(),
+        y: (0..8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    vec![1.0, 0.0]
+                } else {
+                    vec![0.0, 1.0]
+                }
+            })
+            .collect(),
+        class_names: vec![],
+    };
+    let opts = MachineOptions {
+        pipeline_depth: 0,
+        ..MachineOptions::default()
+    };
+    let mut target = SimTarget::new(MachineDesc::spinn3(), ChipConfig::default());
+    let run = machine::train(&mut target, &mut m, &d, &d, 1, Some(1), &opts, &mut |_| {}).unwrap();
+    assert_eq!(run.pipeline_depth, 4);
+}
+
+#[test]
 fn paced_layers_drop_nothing_and_more_cores_train_faster() {
     // digits on a SpiNN-5, 30 samples of one epoch, the layers spread over 5, 13, 23 and 44
     // cores (at 4 units per core, slices of unequal size lost packets with a shorter gap).

@@ -31,7 +31,10 @@ typedef struct {
     // convolution's pre-activations, outputs and their errors.
     uint fused, f_op, f_out_rows, f_out_cols, f_win_rows, f_win_cols;
     uint f_stride_rows, f_stride_cols, f_act;
-    float *fz, *fa, *fd;
+    float *fz, *fa, *fd;        // fz, fa: one set per sample in flight
+    // Samples in flight at once (set before setup), and the one whose buffers
+    // forward and backward use (set before each call).
+    uint depth, slot;
 } layer_t;
 
 // Pooling over a channels-last input of in_ch channels (valid windows), for

@@ -30,8 +30,8 @@ static uint conv_setup(layer_t *l)
             l->out_rows, l->out_cols, l->cols, l->f_out_rows, l->f_out_cols,
             l->f_win_rows, l->f_win_cols, l->f_stride_rows, l->f_stride_cols, l->f_op
         };
-        l->fz = spin1_malloc(4 * n);
-        l->fa = spin1_malloc(4 * n);
+        l->fz = spin1_malloc(4 * n * l->depth);
+        l->fa = spin1_malloc(4 * n * l->depth);
         l->fd = spin1_malloc(4 * n);
         if (l->fz == NULL || l->fa == NULL || l->fd == NULL)
             return 0;
@@ -87,10 +87,11 @@ static void conv_forward(const layer_t *l, const float *w, const float *bias,
         return;
     }
     uint n = l->out_rows * l->out_cols * l->cols;
+    float *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
 
-    conv_sums(l, w, bias, x, l->fz);
-    activate(l->f_act, l->fz, l->fa, n);
-    pool_forward_window(&fused, 0, l->cols, l->fa, z);
+    conv_sums(l, w, bias, x, fz);
+    activate(l->f_act, fz, fa, n);
+    pool_forward_window(&fused, 0, l->cols, fa, z);
 }
 
 static void conv_gradients(const layer_t *l, const float *w, const float *x,
@@ -104,12 +105,13 @@ static void conv_backward(const layer_t *l, const float *w, const float *x,
         return;
     }
     uint n = l->out_rows * l->out_cols * l->cols;
+    const float *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
 
     // Through the pooling, then the convolution's activation, to its sums.
     for (uint i = 0; i < n; i++)
         l->fd[i] = 0.0f;
-    pool_backward_window(&fused, 0, l->cols, l->fa, delta, l->fd);
-    activation_backward(l->f_act, l->fz, l->fa, l->fd, n);
+    pool_backward_window(&fused, 0, l->cols, fa, delta, l->fd);
+    activation_backward(l->f_act, fz, fa, l->fd, n);
     conv_gradients(l, w, x, l->fd, dw, dbias, dx);
 }
 

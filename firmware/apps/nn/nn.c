@@ -10,15 +10,21 @@
 //          layer_conv.c, layer_pool.c); the rest is the same for all;
 //   loss   applies the output activation, computes loss, accuracy and the
 //          error at the output, and records predictions on eval samples.
-// Samples go one at a time, forward then backward, with no host in the
-// loop: the input core sends sample s+1 once every first-layer core has
-// finished sample s (in eval, once the loss core has).
+// Samples go forward then backward with no host in the loop.  Up to DEPTH
+// (P_DEPTH) of them are in flight at once: the input core sends sample s
+// once sample s - DEPTH is done (every first-layer core has finished its
+// backward pass; in eval, the loss core its forward pass), and the first
+// sample of a batch only once the batch before it is done, so every sample of
+// a batch meets the same weights.  Every core keeps a slot of values per
+// sample in flight and takes its forward passes in sample order and its
+// backward passes in sample order, so gradients add up in the same order at
+// any depth and the weights come out the same bits.
 //
 // Lost packets: every core that waits longer than P_TIMEOUT ticks sends a
-// resend request to the cores it waits for; they resend their last values.
-// Values carry the sample's parity and land in slots with a received bitmap,
-// so duplicates and late resends are harmless, and training is bit-identical
-// with or without losses.
+// resend request for the oldest sample it waits for to the cores it waits on;
+// they resend their values of that sample.  Values carry the sample's tag and
+// land in slots with a received bitmap, so duplicates and late resends are
+// harmless, and training is bit-identical with or without losses.
 //
 // Arithmetic is binary32 in software (libgcc), in the same order as the host
 // reference (nn/src/model.rs), so one-core layers match it bit for bit up to
@@ -33,40 +39,52 @@ typedef union { float f; uint u; } fbits;
 static inline uint f2u(float f) { fbits b; b.f = f; return b.u; }
 static inline float u2f(uint u) { fbits b; b.u = u; return b.f; }
 
+// What a core waits for (S_WAIT's top byte; the host names them).
 enum { WAIT_FWD, WAIT_BWD, DONE };
 
 typedef struct {
-    uint base, mask, count, kind, arg, offset, half;
+    uint base, mask, count, kind, arg, offset, shift;
 } in_part_t;
 
 typedef struct {
-    uint base, half, count;
+    uint base, shift, count;
 } out_part_t;
 
 // --- common state ----------------------------------------------------------
 static volatile uint *prm;
 static volatile uint *status;
-static uint role, n_train, epochs, n_eval, total;
+static uint role, n_train, epochs, n_eval, total, n_trained;
 static uint timeout, linger;
 static in_part_t *in_parts;
 static uint n_in_parts;
 static out_part_t out[2];
 static volatile uint *order;
+// Samples in flight at most (a power of two), and the tags a key carries.
+static uint depth, tags;
 
 static volatile uint state;
 static volatile uint wait_ticks, idle_ticks;
-static volatile uint want_resend_fwd, want_resend_back;
 // Timeouts in a row without progress: each request goes out that many times
 // (at most MAX_COPIES) and asks for its values that many times, so that a
 // fault that drops every Nth packet of a fixed round trip cannot lose the
-// same packets for ever.  The largest asked of us since our last resend:
-static uint attempt, resend_copies;
+// same packets for ever.
+static uint attempt;
 #define MAX_COPIES 8
 static uint requests, resends, stale;
 
-// Samples are numbered 0 .. total-1: epochs * n_train training samples, then
-// n_eval forward-only ones.
-static inline uint is_train(uint seq) { return seq < epochs * n_train; }
+// Samples are numbered 0 .. total-1: epochs * n_train training samples
+// (n_trained), then n_eval forward-only ones.
+static inline uint is_train(uint seq) { return seq < n_trained; }
+
+// The slot of sample s's values, and its tag in keys.
+static inline uint slot_of(uint s) { return s & (depth - 1); }
+static inline uint tag_of(uint s) { return s & (tags - 1); }
+
+// The sample of tag t among the `tags` samples from `from` on.
+static inline uint sample_of(uint t, uint from)
+{
+    return from + ((t - from) & (tags - 1));
+}
 
 static void *alloc(uint bytes)
 {
@@ -89,6 +107,8 @@ static uint *alloc_bits(uint n)
     return p;
 }
 
+static inline uint bits_words(uint n) { return (n + 31) / 32; }
+
 static inline uint bit_test_set(uint *bits, uint i)
 {
     uint m = 1u << (i & 31);
@@ -100,7 +120,7 @@ static inline uint bit_test_set(uint *bits, uint i)
 
 static void bits_clear(uint *bits, uint n)
 {
-    for (uint i = 0; i < (n + 31) / 32; i++)
+    for (uint i = 0; i < bits_words(n); i++)
         bits[i] = 0;
 }
 
@@ -141,9 +161,9 @@ static void pace(void)
     burst_start = 0;
 }
 
-static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
+static void send_value(const out_part_t *o, uint idx, uint s, uint value)
 {
-    uint key = o->base | (parity ? o->half : 0) | idx;
+    uint key = o->base | (tag_of(s) << o->shift) | idx;
 
     for (uint c = 0; c < send_copies; c++) {
         pace();
@@ -152,9 +172,9 @@ static void send_value(const out_part_t *o, uint idx, uint parity, uint value)
     }
 }
 
-static void send_plain(const out_part_t *o, uint idx, uint parity)
+static void send_plain(const out_part_t *o, uint idx, uint s)
 {
-    uint key = o->base | (parity ? o->half : 0) | idx;
+    uint key = o->base | (tag_of(s) << o->shift) | idx;
 
     for (uint c = 0; c < send_copies; c++) {
         pace();
@@ -163,13 +183,14 @@ static void send_plain(const out_part_t *o, uint idx, uint parity)
     }
 }
 
-static void send_request(const out_part_t *o)
+// Asks the cores behind `o` for their values of sample s.
+static void send_request(const out_part_t *o, uint s)
 {
     uint key = o->base | o->count;
     uint copies = attempt < 1 ? 1 : (attempt > MAX_COPIES ? MAX_COPIES : attempt);
 
     for (uint c = 0; c < copies; c++)
-        while (!spin1_send_mc_packet(key, copies, WITH_PAYLOAD))
+        while (!spin1_send_mc_packet(key, s << 4 | copies, WITH_PAYLOAD))
             ;
     requests++;
     status[S_REQUESTS] = requests;
@@ -188,6 +209,13 @@ static void note_stale(void)
     stale++;
     status[S_STALE] = stale;
     spin1_set_user(3, stale);
+}
+
+// Samples this core has finished (the host's progress and stall report).
+static void note_samples(uint n)
+{
+    status[S_SAMPLES] = n;
+    spin1_set_user(1, n);
 }
 
 static void finish(void)
@@ -329,77 +357,94 @@ static uint correct(const float *p, const float *y, uint n)
 // --- input role -------------------------------------------------------------
 static uint features;
 static volatile float *x_rows;
-static volatile uint seq;               // sample sent and not yet finished
+static volatile uint next_send;         // the next sample to send
+static volatile uint done_seq;          // the oldest sample not done
 // "Done" senders: first-layer core k (0 <= k < first_slices) in training,
-// the loss core (DONE_FROM_LOSS) in evaluation.
+// the loss core (DONE_FROM_LOSS) in evaluation; a bitmap and a count per slot.
 #define DONE_FROM_LOSS 255
-static uint done_bits[(DONE_FROM_LOSS + 32) / 32];
-static volatile uint done_count;
-static uint first_slices;
+#define DONE_WORDS ((DONE_FROM_LOSS + 32) / 32)
+static uint done_bits[MAX_DEPTH][DONE_WORDS];
+static uint done_count[MAX_DEPTH];
+static uint first_slices, batch_size;
 
 static inline uint done_wanted(uint s, uint who)
 {
     return is_train(s) ? who < first_slices : who == DONE_FROM_LOSS;
 }
 
-static void input_send_sample(uint unused0, uint unused1)
+static inline uint done_needed(uint s)
 {
-    (void) unused0; (void) unused1;
-    uint s = seq;
+    return is_train(s) ? first_slices : 1;
+}
+
+static void input_send_sample(uint s)
+{
     uint row = order[s];
 
     begin_burst();
     for (uint i = 0; i < features; i++)
-        send_value(&out[0], i, s & 1, f2u(x_rows[row * features + i]));
+        send_value(&out[0], i, s, f2u(x_rows[row * features + i]));
 }
 
-static void input_next(uint unused0, uint unused1)
+// Sample s may go out now: it is within DEPTH of the oldest not done, and
+// the first of a batch (or of the evaluation) waits for all before it.
+static uint may_send(uint s)
 {
-    (void) unused0; (void) unused1;
-    uint cpsr = spin1_int_disable();
-    status[S_SAMPLES] = seq + 1;
-    spin1_set_user(1, seq + 1);
-    seq++;
-    bits_clear(done_bits, DONE_FROM_LOSS + 1);
-    done_count = 0;
-    progress();
-    spin1_mode_restore(cpsr);
-    if (seq == total) {
-        finish();
-        spin1_exit(0);
-        return;
-    }
-    input_send_sample(0, 0);
+    if (s >= total || s >= done_seq + depth)
+        return 0;
+    uint starts = s == n_trained || (is_train(s) && (s % n_train) % batch_size == 0);
+    return !starts || done_seq == s;
 }
 
-static void input_packet(const in_part_t *p, uint idx, uint parity)
+// Sends every sample that may go out.
+static void input_fill(void)
+{
+    while (may_send(next_send)) {
+        uint s = next_send;
+
+        next_send = s + 1;
+        input_send_sample(s);
+    }
+}
+
+static void input_packet(const in_part_t *p, uint t)
 {
     if (p->kind != KIND_DONE) {
         note_stale();
         return;
     }
-    if (idx == p->count) {              // a first-layer core lost some features
-        want_resend_fwd = 1;
-        return;
-    }
-    uint s = seq;
+    uint s = sample_of(t, done_seq);
     uint who = p->arg & DONE_FROM_LOSS;
-    if (s >= total || parity != (s & 1) || !done_wanted(s, who) || bit_test_set(done_bits, who)) {
+    uint k = slot_of(s);
+    if (s >= next_send || !done_wanted(s, who) || bit_test_set(done_bits[k], who)) {
         note_stale();
         return;
     }
-    done_count++;
     progress();
-    if (done_count == (is_train(s) ? first_slices : 1))
-        input_next(0, 0);
+    if (++done_count[k] < done_needed(s))
+        return;
+    // Samples are done in order: a later one done first waits for the others.
+    while (done_seq < next_send && done_count[slot_of(done_seq)] == done_needed(done_seq)) {
+        k = slot_of(done_seq);
+        bits_clear(done_bits[k], DONE_FROM_LOSS + 1);
+        done_count[k] = 0;
+        done_seq++;
+    }
+    note_samples(done_seq);
+    if (done_seq == total) {
+        finish();
+        spin1_exit(0);
+        return;
+    }
+    input_fill();
 }
 
 static void input_timeout(void)
 {
     // Ask the first layer to repeat "done", and the loss core too (in eval
     // it is the one that says done).
-    send_request(&out[0]);
-    send_request(&out[1]);
+    send_request(&out[0], done_seq);
+    send_request(&out[1], done_seq);
 }
 
 // --- layer role -------------------------------------------------------------
@@ -408,13 +453,15 @@ static const kernel_t *K;
 static uint n_in, units, act, flags, batch, n_src;
 static uint act_group;                  // softmax normalises groups of this many values
 static float lr;
-static float *w, *dw, *bias, *dbias, *z, *a, *delta, *a_in, *back_out, *partial;
-static uint *in_bits, *bwd_bits;
-static volatile uint in_got, bwd_got;
-static volatile uint fwd_seq, bwd_seq;
+static float *w, *dw, *bias, *dbias, *delta;
+// Per slot (DEPTH of each, one after the other): the inputs and what the
+// forward pass made of them, the partial sums from above, dL/dx for below.
+static float *z, *a, *a_in, *back_out, *partial;
+static uint *in_bits, *bwd_bits, *in_got, *bwd_got;
+static uint in_words, bwd_words;        // words of one slot's bitmaps
+static volatile uint fwd_seq, bwd_seq;  // the next sample to pass forward, backward
 static uint batch_count;
 static volatile uint *weights_sdram;
-static uint fwd_out_valid, fwd_out_parity, back_out_valid, back_out_parity;
 
 static void dense_store_weights(void)
 {
@@ -428,93 +475,97 @@ static void dense_store_weights(void)
         weights_sdram[n + j] = f2u(bias[j]);
 }
 
-static void dense_send_fwd(void)
+// Training and evaluation are over: the weights go to SDRAM.
+static void dense_check_done(void)
 {
-    const float *v = (flags & FLAG_LAST) ? z : a;
-
-    begin_burst();
-    for (uint j = 0; j < units; j++)
-        send_value(&out[0], K->out_index(&L, j), fwd_out_parity, f2u(v[j]));
-}
-
-static void dense_send_back(void)
-{
-    begin_burst();
-    if (flags & FLAG_FIRST) {
-        send_plain(&out[1], 0, back_out_parity);
-        return;
-    }
-    for (uint i = 0; i < n_in; i++)
-        send_value(&out[1], i, back_out_parity, f2u(back_out[i]));
-}
-
-static void dense_forward(uint unused0, uint unused1)
-{
-    (void) unused0; (void) unused1;
-    K->forward(&L, w, bias, a_in, z);
-    if (!(flags & FLAG_LAST))
-        for (uint p = 0; p < units; p += act_group)
-            activate(act, &z[p], &a[p], act_group);
-
-    uint cpsr = spin1_int_disable();
-    uint s = fwd_seq;
-    fwd_seq = s + 1;
-    in_got = 0;
-    bits_clear(in_bits, n_in);
-    progress();
-    if (is_train(s)) {
-        state = WAIT_BWD;
-    } else {
-        status[S_SAMPLES] = s + 1;
-        spin1_set_user(1, s + 1);
-        state = (s + 1 == total) ? DONE : WAIT_FWD;
-    }
-    fwd_out_parity = s & 1;
-    fwd_out_valid = 1;
-    spin1_mode_restore(cpsr);
-
-    dense_send_fwd();
-    if (state == DONE) {
+    if (fwd_seq == total && bwd_seq == n_trained) {
         dense_store_weights();
         finish();
     }
 }
 
-static void dense_backward(uint unused0, uint unused1)
+static void dense_send_fwd(uint s)
 {
-    (void) unused0; (void) unused1;
+    uint k = slot_of(s);
+    const float *v = (flags & FLAG_LAST) ? &z[k * units] : &a[k * units];
+
+    begin_burst();
+    for (uint j = 0; j < units; j++)
+        send_value(&out[0], K->out_index(&L, j), s, f2u(v[j]));
+}
+
+static void dense_send_back(uint s)
+{
+    begin_burst();
+    if (flags & FLAG_FIRST) {
+        send_plain(&out[1], 0, s);
+        return;
+    }
+    const float *v = &back_out[slot_of(s) * n_in];
+    for (uint i = 0; i < n_in; i++)
+        send_value(&out[1], i, s, f2u(v[i]));
+}
+
+static void dense_forward(void)
+{
+    uint s = fwd_seq;
+    uint k = slot_of(s);
+    float *zk = &z[k * units], *ak = &a[k * units];
+
+    L.slot = k;
+    K->forward(&L, w, bias, &a_in[k * n_in], zk);
+    if (!(flags & FLAG_LAST))
+        for (uint p = 0; p < units; p += act_group)
+            activate(act, &zk[p], &ak[p], act_group);
+
+    uint cpsr = spin1_int_disable();
+    fwd_seq = s + 1;
+    in_got[k] = 0;
+    bits_clear(&in_bits[k * in_words], n_in);
+    progress();
+    if (!is_train(s))
+        note_samples(s + 1);
+    spin1_mode_restore(cpsr);
+
+    dense_send_fwd(s);
+    dense_check_done();
+}
+
+static void dense_backward(void)
+{
     uint s = bwd_seq;
+    uint k = slot_of(s);
+    const float *pk = &partial[k * n_src * units];
+    float *zk = &z[k * units], *ak = &a[k * units];
 
     // Error at this slice's units: the loss core's dL/dz on the last layer,
     // else the sum of the layer above's partial sums (in sender order) times
     // the activation's derivative.
     for (uint j = 0; j < units; j++) {
-        float g = partial[j];
+        float g = pk[j];
 
-        for (uint k = 1; k < n_src; k++)
-            g += partial[k * units + j];
+        for (uint c = 1; c < n_src; c++)
+            g += pk[c * units + j];
         delta[j] = g;
     }
     if (!(flags & FLAG_LAST))
         for (uint p = 0; p < units; p += act_group)
-            activation_backward(act, &z[p], &a[p], &delta[p], act_group);
+            activation_backward(act, &zk[p], &ak[p], &delta[p], act_group);
 
     // Gradients, and this core's share of dL/dx for the layer below (with the
     // weights before this update).
-    K->backward(&L, w, a_in, delta, dw, dbias, (flags & FLAG_FIRST) ? NULL : back_out);
+    L.slot = k;
+    K->backward(&L, w, &a_in[k * n_in], delta, dw, dbias,
+                (flags & FLAG_FIRST) ? NULL : &back_out[k * n_in]);
 
     uint cpsr = spin1_int_disable();
     bwd_seq = s + 1;
-    bwd_got = 0;
-    bits_clear(bwd_bits, n_src * units);
+    bwd_got[k] = 0;
+    bits_clear(&bwd_bits[k * bwd_words], n_src * units);
     progress();
-    state = (s + 1 == total) ? DONE : WAIT_FWD;
-    status[S_SAMPLES] = s + 1;
-    spin1_set_user(1, s + 1);
-    back_out_parity = s & 1;
-    back_out_valid = 1;
+    note_samples(s + 1);
     spin1_mode_restore(cpsr);
-    dense_send_back();
+    dense_send_back(s);
 
     // Mini-batch update: mean gradient over the batch (the last batch of an
     // epoch may be short), as the host reference does.
@@ -523,9 +574,9 @@ static void dense_backward(uint unused0, uint unused1)
     if ((batch_count == batch || pos + 1 == n_train) && L.rows > 0) {
         float n = (float) batch_count;
 
-        for (uint k = 0; k < L.rows * L.cols; k++) {
-            w[k] -= lr * (dw[k] / n);
-            dw[k] = 0.0f;
+        for (uint i = 0; i < L.rows * L.cols; i++) {
+            w[i] -= lr * (dw[i] / n);
+            dw[i] = 0.0f;
         }
         for (uint j = 0; j < L.cols; j++) {
             bias[j] -= lr * (dbias[j] / n);
@@ -534,108 +585,125 @@ static void dense_backward(uint unused0, uint unused1)
     }
     if (batch_count == batch || pos + 1 == n_train)
         batch_count = 0;
-    if (state == DONE) {
-        dense_store_weights();
-        finish();
+    dense_check_done();
+}
+
+// Runs every pass whose values are all here, oldest first: a sample's
+// backward pass before a later sample's forward pass (the input core never
+// sends a sample whose forward pass needs weights still to be updated).
+static void dense_run(void)
+{
+    for (;;) {
+        if (bwd_seq < fwd_seq && bwd_got[slot_of(bwd_seq)] == n_src * units)
+            dense_backward();
+        else if (fwd_seq < total && in_got[slot_of(fwd_seq)] == n_in)
+            dense_forward();
+        else
+            return;
     }
 }
 
-static void dense_packet(const in_part_t *p, uint idx, uint parity, uint payload)
+static void dense_packet(const in_part_t *p, uint idx, uint t, uint payload)
 {
     if (p->kind == KIND_FWD) {
-        if (idx == p->count) {          // the layer below lost some partial sums
-            want_resend_back = 1;
-            return;
-        }
-        uint s = fwd_seq;
+        uint s = sample_of(t, fwd_seq);
         uint slot = p->arg + idx;
-        if (s >= total || parity != (s & 1) || slot >= n_in || bit_test_set(in_bits, slot)) {
+        uint k = slot_of(s);
+        if (s >= fwd_seq + depth || s >= total || slot >= n_in
+                || bit_test_set(&in_bits[k * in_words], slot)) {
             note_stale();
             return;
         }
-        a_in[slot] = u2f(payload);
+        a_in[k * n_in + slot] = u2f(payload);
         progress();
-        if (++in_got == n_in)
-            dense_forward(0, 0);
+        if (++in_got[k] == n_in)
+            dense_run();
     } else if (p->kind == KIND_BWD) {
-        if (idx == p->count) {          // the layer above lost some activations
-            want_resend_fwd = 1;
-            return;
-        }
         if (idx < p->offset || idx - p->offset >= L.n_out)
             return;                     // another layer's values
         uint local = K->local_of(&L, idx - p->offset);
         if (local >= units)
             return;                     // another slice's values
-        uint s = bwd_seq;
+        uint s = sample_of(t, bwd_seq);
         uint slot = p->arg * units + local;
-        if (state != WAIT_BWD || parity != (s & 1) || p->arg >= n_src
-                || bit_test_set(bwd_bits, slot)) {
+        uint k = slot_of(s);
+        if (s >= fwd_seq || !is_train(s) || p->arg >= n_src
+                || bit_test_set(&bwd_bits[k * bwd_words], slot)) {
             note_stale();
             return;
         }
-        partial[slot] = u2f(payload);
+        partial[k * n_src * units + slot] = u2f(payload);
         progress();
-        if (++bwd_got == n_src * units)
-            dense_backward(0, 0);
+        if (++bwd_got[k] == n_src * units)
+            dense_run();
     } else {
         note_stale();
     }
+}
+
+// What this layer core waits for first: a backward pass of the oldest sample
+// it has passed forward, else the next forward pass.
+static inline uint dense_waits_bwd(void)
+{
+    return bwd_seq < fwd_seq && is_train(bwd_seq);
 }
 
 static void dense_timeout(void)
 {
     // The first few timeouts go to IOBUF, for whoever reads a stalled run.
     if (requests < 3)
-        io_printf(IO_BUF, "timeout: state %u, next forward %u, next backward %u, inputs %u/%u, backward %u/%u\n",
-                  state, fwd_seq, bwd_seq, in_got, n_in, bwd_got, n_src * units);
-    if (state == WAIT_FWD)
-        send_request(&out[1]);          // ask the layer below (or the input core)
-    else if (state == WAIT_BWD)
-        send_request(&out[0]);          // ask the layer above (or the loss core)
+        io_printf(IO_BUF, "timeout: next forward %u, next backward %u, inputs %u/%u, backward %u/%u\n",
+                  fwd_seq, bwd_seq, in_got[slot_of(fwd_seq)], n_in,
+                  bwd_got[slot_of(bwd_seq)], n_src * units);
+    if (dense_waits_bwd())
+        send_request(&out[0], bwd_seq); // ask the layer above (or the loss core)
+    else
+        send_request(&out[1], fwd_seq); // ask the layer below (or the input core)
 }
 
 // --- loss role --------------------------------------------------------------
 static uint n_out, out_act, loss_kind;
 static volatile float *y_rows, *preds, *history;
-static float *lz, *lp, *lg;
-static uint *lz_bits;
-static volatile uint lz_got, loss_seq;
+static float *lz, *lp, *lg;             // lz, lg: per slot
+static uint *lz_bits, *lz_got;
+static uint lz_words;
+static volatile uint loss_seq;
 static float epoch_loss, eval_loss;
 static uint epoch_hits, eval_hits;
-static uint last_out_is_done, loss_out_parity, loss_out_valid;
 
-static void loss_send_back(void)
+static void loss_send_back(uint s)
 {
     begin_burst();
-    if (last_out_is_done) {
-        send_plain(&out[1], 0, loss_out_parity);
+    if (!is_train(s)) {
+        send_plain(&out[1], 0, s);      // "done" to the input core
         return;
     }
+    const float *g = &lg[slot_of(s) * n_out];
     for (uint j = 0; j < n_out; j++)
-        send_value(&out[0], j, loss_out_parity, f2u(lg[j]));
+        send_value(&out[0], j, s, f2u(g[j]));
 }
 
-static void loss_compute(uint unused0, uint unused1)
+static void loss_compute(void)
 {
-    (void) unused0; (void) unused1;
     uint s = loss_seq;
+    uint k = slot_of(s);
     uint row = order[s];
     float t[n_out];
+    float *zk = &lz[k * n_out], *gk = &lg[k * n_out];
 
     for (uint j = 0; j < n_out; j++)
         t[j] = y_rows[row * n_out + j];
-    activate(out_act, lz, lp, n_out);
+    activate(out_act, zk, lp, n_out);
     float l = sample_loss(loss_kind, lp, t, n_out);
     uint hit = correct(lp, t, n_out);
 
     if (is_train(s)) {
         if (out_act == ACT_SOFTMAX && loss_kind == LOSS_CCE) {
             for (uint j = 0; j < n_out; j++)
-                lg[j] = lp[j] - t[j];
+                gk[j] = lp[j] - t[j];
         } else {
-            loss_gradient(loss_kind, lp, t, lg, n_out);
-            activation_backward(out_act, lz, lp, lg, n_out);
+            loss_gradient(loss_kind, lp, t, gk, n_out);
+            activation_backward(out_act, zk, lp, gk, n_out);
         }
         epoch_loss += l;
         epoch_hits += hit;
@@ -647,9 +715,9 @@ static void loss_compute(uint unused0, uint unused1)
             epoch_hits = 0;
         }
     } else {
-        uint k = s - epochs * n_train;
+        uint e = s - n_trained;
         for (uint j = 0; j < n_out; j++)
-            preds[k * n_out + j] = lp[j];
+            preds[e * n_out + j] = lp[j];
         eval_loss += l;
         eval_hits += hit;
         status[S_HITS] = eval_hits;
@@ -658,99 +726,106 @@ static void loss_compute(uint unused0, uint unused1)
 
     uint cpsr = spin1_int_disable();
     loss_seq = s + 1;
-    lz_got = 0;
-    bits_clear(lz_bits, n_out);
+    lz_got[k] = 0;
+    bits_clear(&lz_bits[k * lz_words], n_out);
     progress();
-    last_out_is_done = !is_train(s);
-    loss_out_parity = s & 1;
-    loss_out_valid = 1;
-    status[S_SAMPLES] = s + 1;
-    spin1_set_user(1, s + 1);
+    note_samples(s + 1);
     spin1_mode_restore(cpsr);
-    loss_send_back();
+    loss_send_back(s);
     if (s + 1 == total)
         finish();
 }
 
-static void loss_packet(const in_part_t *p, uint idx, uint parity, uint payload)
+static void loss_packet(const in_part_t *p, uint idx, uint t, uint payload)
 {
-    if (p->kind == KIND_CTL || (p->kind == KIND_FWD && idx == p->count)) {
-        want_resend_back = 1;
-        return;
-    }
     if (p->kind != KIND_FWD) {
         note_stale();
         return;
     }
-    uint s = loss_seq;
+    uint s = sample_of(t, loss_seq);
     uint slot = p->arg + idx;
-    if (s >= total || parity != (s & 1) || slot >= n_out || bit_test_set(lz_bits, slot)) {
+    uint k = slot_of(s);
+    if (s >= loss_seq + depth || s >= total || slot >= n_out
+            || bit_test_set(&lz_bits[k * lz_words], slot)) {
         note_stale();
         return;
     }
-    lz[slot] = u2f(payload);
+    lz[k * n_out + slot] = u2f(payload);
     progress();
-    if (++lz_got == n_out)
-        loss_compute(0, 0);
+    if (++lz_got[k] < n_out)
+        return;
+    while (loss_seq < total && lz_got[slot_of(loss_seq)] == n_out)
+        loss_compute();
 }
 
 // --- events -----------------------------------------------------------------
 
-// A resend answers every request of its direction that comes within this many
-// ticks of it: it is multicast to every receiver, and a request's copies, or
-// several receivers' requests, must not each start another (they did, and a
-// storm of resends then kept receivers from ever catching up). A receiver asks
-// again only after a whole timeout, so no real request is held off.
+// A resend answers every request for the same sample and direction that comes
+// within this many ticks of it: it is multicast to every receiver, and a
+// request's copies, or several receivers' requests, must not each start
+// another (they did, and a storm of resends then kept receivers from ever
+// catching up).  A receiver asks again only after a whole timeout, so no real
+// request is held off.
 #define RESEND_HOLDOFF_TICKS 2
 static volatile uint now_tick;
-static uint resent_fwd, resent_back;    // the tick a resend ended, plus 1 (0: none yet)
 
-static inline uint held_off(uint resent)
+typedef struct {
+    uint tick;                          // the tick a resend ended, plus 1 (0: none yet)
+    uint seq;                           // the sample it was for
+} resent_t;
+
+static resent_t resent_fwd, resent_back;
+
+static inline uint held_off(const resent_t *r, uint s)
 {
-    return resent != 0 && now_tick + 1 - resent < RESEND_HOLDOFF_TICKS;
+    return r->tick != 0 && r->seq == s && now_tick + 1 - r->tick < RESEND_HOLDOFF_TICKS;
 }
 
-// Repeats this core's last values on request (packets are handled between
-// computations, so what goes out is always a complete set).
-static void resend(uint unused0, uint unused1)
+// This core's values of sample s in one direction (fwd: towards the loss
+// core; else towards the input core), if it still has them.
+static uint can_resend(uint fwd, uint s)
 {
-    (void) unused0; (void) unused1;
-    uint fwd = want_resend_fwd && !held_off(resent_fwd);
-    uint back = want_resend_back && !held_off(resent_back);
-    want_resend_fwd = want_resend_back = 0;
-    if (!fwd && !back)
-        return;
+    switch (role) {
+    case NN_ROLE_INPUT:
+        return fwd && s < next_send;
+    case NN_ROLE_DENSE:
+        if (fwd)
+            return s < fwd_seq && s + depth >= fwd_seq;
+        return s < bwd_seq && ((flags & FLAG_FIRST) || s + depth >= bwd_seq);
+    default:
+        // Its gradients (training) or "done" (evaluation).
+        return !fwd && s < loss_seq && (!is_train(s) || s + depth >= loss_seq);
+    }
+}
 
+// Repeats this core's values of sample s on request, `copies` times each
+// (packets are handled between computations, so what goes out is always a
+// complete set).
+static void resend(uint fwd, uint s, uint copies)
+{
+    resent_t *r = fwd ? &resent_fwd : &resent_back;
+
+    if (held_off(r, s) || !can_resend(fwd, s))
+        return;
+    idle_ticks = 0;
     // Cores of one layer take turns, each sending slowly: a receiver that
     // could not keep up with the first burst gets every value this time.
     if (prm[P_STAGGER_US])
         spin1_delay_us(prm[P_STAGGER_US]);
     pace_us = RESEND_GAP_US;
-    uint copies = resend_copies < 1 ? 1 : (resend_copies > MAX_COPIES ? MAX_COPIES : resend_copies);
-    resend_copies = 0;
-
-    uint sent = 1;
-    send_copies = copies;
-    if (role == NN_ROLE_INPUT && fwd && seq < total) {
-        input_send_sample(0, 0);
-    } else if (role == NN_ROLE_DENSE && ((fwd && fwd_out_valid) || (back && back_out_valid))) {
-        if (fwd && fwd_out_valid)
-            dense_send_fwd();
-        if (back && back_out_valid)
-            dense_send_back();
-    } else if (role == NN_ROLE_LOSS && back && loss_out_valid) {
-        loss_send_back();
-    } else {
-        sent = 0;
-    }
+    send_copies = copies < 1 ? 1 : (copies > MAX_COPIES ? MAX_COPIES : copies);
+    if (role == NN_ROLE_INPUT)
+        input_send_sample(s);
+    else if (role == NN_ROLE_DENSE && fwd)
+        dense_send_fwd(s);
+    else if (role == NN_ROLE_DENSE)
+        dense_send_back(s);
+    else
+        loss_send_back(s);
     send_copies = 1;
     pace_us = 0;
-    if (!sent)
-        return;
-    if (fwd)
-        resent_fwd = now_tick + 1;
-    if (back)
-        resent_back = now_tick + 1;
+    r->tick = now_tick + 1;
+    r->seq = s;
     resends++;
     status[S_RESENDS] = resends;
 }
@@ -778,24 +853,30 @@ static void packet(uint key, uint payload)
 {
     const in_part_t *p = find_part(key);
 
-    if (p != NULL) {
-        uint idx = key & (p->half - 1);
-        uint parity = (key & p->half) != 0;
-        if (idx == p->count && payload > resend_copies)
-            resend_copies = payload;    // a request: as many copies as it asks
-        if (role == NN_ROLE_INPUT)
-            input_packet(p, idx, parity);
-        else if (role == NN_ROLE_DENSE)
-            dense_packet(p, idx, parity, payload);
-        else
-            loss_packet(p, idx, parity, payload);
-        if (want_resend_fwd || want_resend_back) {
-            idle_ticks = 0;
-            resend(0, 0);
-        }
+    if (p == NULL) {
+        note_stale();
         return;
     }
-    note_stale();
+    uint idx = key & ((1u << p->shift) - 1);
+    uint t = (key >> p->shift) & (tags - 1);
+    if (idx == p->count) {
+        // A request for our values of a sample: it comes in on the partition
+        // whose senders we send to, so a forward partition's receivers ask
+        // for what we send backward, and the other way round.  The input
+        // core's "done" partitions come from the cores it sends forward to.
+        // The input core asks the loss core too, which only says "done" in
+        // evaluation: in training it has nothing the input core wants.
+        uint fwd = p->kind == KIND_BWD || role == NN_ROLE_INPUT;
+        if (!(p->kind == KIND_CTL && is_train(payload >> 4)))
+            resend(fwd, payload >> 4, payload & 15);
+        return;
+    }
+    if (role == NN_ROLE_INPUT)
+        input_packet(p, t);
+    else if (role == NN_ROLE_DENSE)
+        dense_packet(p, idx, t, payload);
+    else
+        loss_packet(p, idx, t, payload);
 }
 
 // Packets are taken in the FIQ, which only queues them: a handler that
@@ -804,8 +885,8 @@ static void packet(uint key, uint payload)
 // (and the forward and backward passes it starts) never interleaves with
 // that of another.
 // The ring holds P_RX_RING packets (a power of two the host sizes to the
-// largest burst this core can be sent, since a burst can keep the FIQ so
-// busy that the drain does not run until it ends).
+// largest bursts this core can be sent while it computes, since a burst can
+// keep the FIQ so busy that the drain does not run until it ends).
 static volatile uint *rx_key, *rx_data;
 static uint rx_mask;
 static volatile uint rx_head, rx_tail, rx_scheduled;
@@ -849,16 +930,23 @@ static void tick(uint ticks, uint unused)
 {
     (void) unused;
     now_tick = ticks;
-    uint missing = role == NN_ROLE_DENSE ? (state == WAIT_BWD ? n_src * units - bwd_got : n_in - in_got)
-                 : role == NN_ROLE_LOSS ? n_out - lz_got : 0;
-    status[S_WAIT] = state << 24 | (missing & 0xFFFFFF);
+    uint wait = WAIT_FWD, missing = 0;
+    if (role == NN_ROLE_DENSE && dense_waits_bwd()) {
+        wait = WAIT_BWD;
+        missing = n_src * units - bwd_got[slot_of(bwd_seq)];
+    } else if (role == NN_ROLE_DENSE && fwd_seq < total) {
+        missing = n_in - in_got[slot_of(fwd_seq)];
+    } else if (role == NN_ROLE_LOSS && loss_seq < total) {
+        missing = n_out - lz_got[slot_of(loss_seq)];
+    }
+    status[S_WAIT] = (state == DONE ? DONE : wait) << 24 | (missing & 0xFFFFFF);
     if (state == DONE) {
         if (role == NN_ROLE_INPUT || ++idle_ticks >= linger)
             spin1_exit(0);
         return;
     }
     if (role == NN_ROLE_INPUT && ticks == 1) {
-        input_send_sample(0, 0);        // the first sample, once everyone runs
+        input_fill();                   // the first samples, once everyone runs
         return;
     }
     if (++wait_ticks < timeout)
@@ -870,10 +958,26 @@ static void tick(uint ticks, uint unused)
     else if (role == NN_ROLE_DENSE)
         dense_timeout();
     else
-        send_request(&out[0]);          // ask the last layer for its outputs
+        send_request(&out[0], loss_seq); // ask the last layer for its outputs
 }
 
 // --- set-up -----------------------------------------------------------------
+
+// Set-up runs once: it is compiled for size, which keeps the image within
+// ITCM (the hot paths above stay at -O2).
+#pragma GCC optimize ("Os")
+
+// log2 of a power of two.
+static uint log2_of(uint v)
+{
+    uint n = 0;
+
+    while (v > 1) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
 
 static void setup_common(void)
 {
@@ -881,13 +985,18 @@ static void setup_common(void)
     n_train = prm[P_N_TRAIN];
     epochs = prm[P_EPOCHS];
     n_eval = prm[P_N_EVAL];
-    total = epochs * n_train + n_eval;
+    n_trained = epochs * n_train;
+    total = n_trained + n_eval;
     timeout = prm[P_TIMEOUT];
     linger = prm[P_LINGER];
     order = (volatile uint *) prm[P_ORDER];
     status = (volatile uint *) prm[P_STATUS];
     for (uint k = 0; k < S_WORDS; k++)
         status[k] = 0;
+    depth = prm[P_DEPTH];
+    if (depth == 0 || depth > MAX_DEPTH || (depth & (depth - 1)) != 0)
+        rt_error(RTE_SWERR, 8);
+    tags = 2 * depth;
 
     uint ring = prm[P_RX_RING];
     if (ring < 2 || (ring & (ring - 1)) != 0)
@@ -896,6 +1005,8 @@ static void setup_common(void)
     rx_data = alloc(4 * ring);
     rx_mask = ring - 1;
 
+    // A block of 2^b keys holds `tags` tags of 2^(b - log2 tags) keys each.
+    uint tag_bits = log2_of(tags);
     n_in_parts = prm[P_N_IN_PARTS];
     in_parts = alloc(sizeof(in_part_t) * (n_in_parts ? n_in_parts : 1));
     volatile uint *src = (volatile uint *) prm[P_IN_PARTS];
@@ -907,11 +1018,11 @@ static void setup_common(void)
         p->kind = src[k * IN_WORDS + IN_KIND];
         p->arg = src[k * IN_WORDS + IN_ARG];
         p->offset = src[k * IN_WORDS + IN_OFFSET];
-        p->half = (~p->mask + 1) >> 1;
+        p->shift = log2_of(~p->mask + 1) - tag_bits;
     }
     for (uint k = 0; k < 2; k++) {
         out[k].base = prm[P_OUT0_BASE + 3 * k];
-        out[k].half = (~prm[P_OUT0_MASK + 3 * k] + 1) >> 1;
+        out[k].shift = log2_of(~prm[P_OUT0_MASK + 3 * k] + 1) - tag_bits;
         out[k].count = prm[P_OUT0_COUNT + 3 * k];
     }
 }
@@ -920,11 +1031,14 @@ static void setup_input(void)
 {
     features = prm[P_IN_FEATURES];
     x_rows = (volatile float *) prm[P_IN_X];
+    batch_size = prm[P_IN_BATCH];
+    if (batch_size == 0)
+        rt_error(RTE_SWERR, 9);
     first_slices = 0;
     for (uint k = 0; k < n_in_parts; k++)
         if (in_parts[k].kind == KIND_DONE && in_parts[k].arg != DONE_FROM_LOSS)
             first_slices++;
-    seq = 0;
+    next_send = done_seq = 0;
 }
 
 static void setup_dense(void)
@@ -960,6 +1074,8 @@ static void setup_dense(void)
     L.merge_inputs = prm[P_M_INPUTS];
     for (uint k = 0; k < MERGE_MAX_INPUTS; k++)
         L.merge_ch[k] = prm[P_M_CH0 + k];
+    L.depth = depth;
+    L.slot = 0;
     switch (prm[P_D_KIND]) {
     case LAYER_DENSE: K = &kernel_dense; break;
     case LAYER_CONV: K = &kernel_conv; break;
@@ -987,14 +1103,18 @@ static void setup_dense(void)
     dw = alloc_floats(L.rows * L.cols);
     bias = alloc_floats(L.cols);
     dbias = alloc_floats(L.cols);
-    z = alloc_floats(units);
-    a = alloc_floats(units);
     delta = alloc_floats(units);
-    a_in = alloc_floats(n_in);
-    back_out = alloc_floats(n_in);
-    partial = alloc_floats(n_src * units);
-    in_bits = alloc_bits(n_in);
-    bwd_bits = alloc_bits(n_src * units);
+    z = alloc_floats(depth * units);
+    a = alloc_floats(depth * units);
+    a_in = alloc_floats(depth * n_in);
+    back_out = (flags & FLAG_FIRST) ? NULL : alloc_floats(depth * n_in);
+    partial = alloc_floats(depth * n_src * units);
+    in_words = bits_words(n_in);
+    bwd_words = bits_words(n_src * units);
+    in_bits = alloc_bits(depth * 32 * in_words);
+    bwd_bits = alloc_bits(depth * 32 * bwd_words);
+    in_got = alloc_bits(32 * depth);
+    bwd_got = alloc_bits(32 * depth);
     for (uint k = 0; k < L.rows * L.cols; k++) {
         w[k] = u2f(weights_sdram[k]);
         dw[k] = 0.0f;
@@ -1014,10 +1134,12 @@ static void setup_loss(void)
     y_rows = (volatile float *) prm[P_L_Y];
     preds = (volatile float *) prm[P_L_PRED];
     history = (volatile float *) prm[P_L_HISTORY];
-    lz = alloc_floats(n_out);
+    lz = alloc_floats(depth * n_out);
     lp = alloc_floats(n_out);
-    lg = alloc_floats(n_out);
-    lz_bits = alloc_bits(n_out);
+    lg = alloc_floats(depth * n_out);
+    lz_words = bits_words(n_out);
+    lz_bits = alloc_bits(depth * 32 * lz_words);
+    lz_got = alloc_bits(32 * depth);
     state = WAIT_FWD;
 }
 

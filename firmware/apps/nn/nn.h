@@ -7,11 +7,14 @@
 // IEEE-754 binary32 bit patterns.
 //
 // Keys.  A partition that carries `count` values owns an aligned block of
-// 2P keys, P the smallest power of two above `count`:
-//   key = base | parity * P | index      index < count: a value (payload)
-//   key = base | count                   a resend request (payload: copies)
-// The parity bit is bit 0 of the sample's sequence number, so a value
-// resent late for one sample can never be taken for the next one.
+// T * P keys, P the smallest power of two above `count` and T twice the
+// pipeline depth (P_DEPTH, the samples in flight at once):
+//   key = base | tag * P | index         index < count: a value (payload)
+//   key = base | count                   a resend request (payload:
+//                                        sample << 4 | copies)
+// The tag is the sample's sequence number modulo T: a receiver takes a value
+// for any of the DEPTH samples it may be sent next, and a value resent late
+// for one of the DEPTH samples before them can never be taken for another.
 
 #ifndef NN_H
 #define NN_H
@@ -84,7 +87,13 @@
 // base apart (the host picks base from what a receiver and a link can take).
 #define P_PACE_START   59
 #define P_PACE_GAP     60
-#define P_WORDS        61
+// Samples in flight at once (a power of two, at most MAX_DEPTH): within a
+// batch the weights do not change, so the input core sends the next samples
+// before the earlier ones are done; every core keeps each one's values in its
+// own slot, and handles samples in order, so the result is the same bits.
+#define P_DEPTH        61
+#define P_WORDS        62
+#define MAX_DEPTH      8
 #define MERGE_MAX_INPUTS 4
 #define MERGE_ADD         0
 #define MERGE_CONCATENATE 1
@@ -96,6 +105,7 @@
 // Input role.
 #define P_IN_FEATURES  18
 #define P_IN_X         19               // address: rows of FEATURES floats
+#define P_IN_BATCH     20               // samples per update (a batch's first sample waits for the batch before)
 
 // Layer role (any kind; "units" are a dense layer's units, or a window
 // layer's channels, which a core holds at every position).

@@ -171,25 +171,29 @@ impl MachineLayer {
     }
 
     /// Packets a slice's receive ring holds when the cores above send it `back` values per
-    /// sample: a sample's whole burst, forward (every input) or backward.
-    pub fn rx_ring(&self, back: u32) -> u32 {
-        rx_ring(self.n_in().max(back))
+    /// sample and `depth` samples are in flight: every sample's whole burst, forward (every
+    /// input) or backward, since all of them may come while the slice computes.
+    pub fn rx_ring(&self, back: u32, depth: u32) -> u32 {
+        rx_ring(self.n_in().max(back).saturating_mul(depth))
     }
 
     /// Bytes of DTCM a slice of `atoms` atoms needs with `sources` cores sending it `back`
-    /// backward values per sample (mirrors setup_common and setup_dense in nn.c, plus the
-    /// runtime's heap slack).
-    pub fn dtcm(&self, atoms: u32, sources: u32, back: u32) -> u32 {
+    /// backward values per sample and `depth` samples in flight (mirrors setup_common,
+    /// setup_dense and conv_setup in nn.c, plus the runtime's heap slack).
+    pub fn dtcm(&self, atoms: u32, sources: u32, back: u32, depth: u32) -> u32 {
         let (n_in, units) = (self.n_in(), self.slice_values(atoms));
-        let words = 2 * self.rows() * atoms
-            + 2 * atoms
-            + 3 * units
+        let fused = self.before_pooling(atoms);
+        // Each sample in flight: its inputs, what the forward pass made of them (and a fused
+        // pooling's input), the partial sums from above and dL/dx for below, their bitmaps.
+        let slot = 2 * units
             + 2 * n_in
             + sources * units
-            + 2 * self.rx_ring(back)
-            + 3 * self.before_pooling(atoms);
-        let bits = n_in.div_ceil(32) + (sources * units).div_ceil(32);
-        4 * (words + bits) + 512
+            + 2 * fused
+            + n_in.div_ceil(32)
+            + (sources * units).div_ceil(32)
+            + 2;
+        let shared = 2 * self.rows() * atoms + 2 * atoms + units + fused;
+        4 * (shared + depth * slot + 2 * self.rx_ring(back, depth)) + 512
     }
 
     /// The activation on its outputs (a fused pooling's: none).

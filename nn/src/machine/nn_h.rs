@@ -104,7 +104,11 @@ nn_h! {
     P_PACE_START: usize = 59;
     /// Cycles between two packets of a burst (a layer of S slices: S times the base gap).
     P_PACE_GAP: usize = 60;
-    P_WORDS: usize = 61;
+    /// Samples in flight at once (a power of two, at most MAX_DEPTH).
+    P_DEPTH: usize = 61;
+    P_WORDS: usize = 62;
+    /// The deepest pipeline the firmware keeps slots for.
+    MAX_DEPTH: u32 = 8;
     MERGE_MAX_INPUTS: usize = 4;
     MERGE_ADD: u32 = 0;
     MERGE_CONCATENATE: u32 = 1;
@@ -115,6 +119,8 @@ nn_h! {
     P_IN_FEATURES: usize = 18;
     /// Address: rows of P_IN_FEATURES floats.
     P_IN_X: usize = 19;
+    /// Samples per update: a batch's first sample waits for the batch before.
+    P_IN_BATCH: usize = 20;
 
     /// Units of the layer below (or features).
     P_D_INPUTS: usize = 18;
