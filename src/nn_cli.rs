@@ -5,11 +5,14 @@ use crate::out::outln;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use spinn_hw::geometry::MachineDesc;
-use spinn_nn::machine::{self, weights_close, MachineError, MachineOptions, MachineRun, Progress};
+use spinn_nn::machine::{
+    self, weights_close, Arithmetic, MachineError, MachineOptions, MachineRun, Progress,
+};
 use spinn_nn::{predicted_class, Dataset, ModelSpec, Sequential, WeightsFile};
 use spinn_sim::chip::ChipConfig;
 use spinn_toolchain::board::BoardTarget;
@@ -49,6 +52,10 @@ pub struct MachineArgs {
     /// every core's DTCM holds); the weights come out the same bits at any depth.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
     pipeline_depth: Option<u32>,
+    /// The numbers the layer cores compute in: float32 or s16.15 (fixed point) (default:
+    /// the model file's, else float32).
+    #[arg(long, value_name = "NUMBERS", value_parser = arithmetic_parser())]
+    arithmetic: Option<Arithmetic>,
     /// Drop every Nth multicast packet at each router (simulator fault injection, to see
     /// lost packets recovered).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -109,6 +116,7 @@ struct TrainSummary {
     host_time_s: f64,
     cores: usize,
     pipeline_depth: u32,
+    arithmetic: &'static str,
     packets: u64,
     dropped: u64,
     resend_requests: u64,
@@ -141,6 +149,19 @@ fn load_spec(model: &PathBuf, data: &Option<PathBuf>) -> Result<ModelSpec, Strin
     Ok(spec)
 }
 
+/// `--arithmetic`'s values, by their model-file names.
+fn arithmetic_parser() -> impl clap::builder::TypedValueParser<Value = Arithmetic> {
+    clap::builder::PossibleValuesParser::new(
+        [Arithmetic::Float32, Arithmetic::S16_15].map(Arithmetic::name),
+    )
+    .map(|name| {
+        [Arithmetic::Float32, Arithmetic::S16_15]
+            .into_iter()
+            .find(|a| a.name() == name)
+            .expect("a possible value")
+    })
+}
+
 fn options(spec: &ModelSpec, args: &MachineArgs) -> MachineOptions {
     let mut o = MachineOptions::for_model(spec);
     if let Some(n) = args.units_per_core {
@@ -149,8 +170,11 @@ fn options(spec: &ModelSpec, args: &MachineArgs) -> MachineOptions {
     if let Some(n) = args.pipeline_depth {
         o.pipeline_depth = n;
     }
+    if let Some(a) = args.arithmetic {
+        o.arithmetic = a;
+    }
     if let Some(f) = &args.firmware {
-        o.firmware = f.clone();
+        o.firmware = Some(f.clone());
     }
     o
 }
@@ -297,6 +321,7 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         host_time_s: host_time,
         cores: run.cores,
         pipeline_depth: run.pipeline_depth,
+        arithmetic: opts.arithmetic.name(),
         packets: run.packets,
         dropped: run.dropped,
         resend_requests: run.requests,

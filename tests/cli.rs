@@ -498,6 +498,41 @@ fn train_predict_and_evaluate_a_model_file() {
 }
 
 #[test]
+fn train_in_fixed_point() {
+    let weights = tmp("xor.s1615.json", b"");
+    let args = |numbers: &'static str| {
+        [
+            "train",
+            "MODEL",
+            "--epochs",
+            "40",
+            "--weights",
+            "W",
+            "--json",
+            "--arithmetic",
+            numbers,
+        ]
+    };
+    let xor = model("xor");
+    let run = |numbers| {
+        let a = args(numbers).map(|a| match a {
+            "MODEL" => xor.as_str(),
+            "W" => weights.as_str(),
+            other => other,
+        });
+        spinn(&a)
+    };
+    let (code, out, err) = run("s16.15");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["arithmetic"], "s16.15");
+    assert_eq!(v["history"]["loss"].as_array().unwrap().len(), 40);
+    let (code, _, err) = run("float16");
+    assert_eq!(code, 2);
+    assert!(err.contains("float32") && err.contains("s16.15"), "{err}");
+}
+
+#[test]
 fn train_refuses_bad_input_with_status_2() {
     let bad = tmp("bad.toml", b"name = \"x\"\n[model]\ninputs = 2\n");
     // Weights of the right shapes for xor, but labelled as another model's.

@@ -65,9 +65,50 @@ pub const PACE_CYCLES: u32 = 300;
 /// The deepest pipeline the firmware keeps slots for (samples in flight at once).
 pub const MAX_PIPELINE_DEPTH: u32 = MAX_DEPTH;
 
-/// The `nn` firmware built in this workspace.
+/// The `nn` firmware built in this workspace (binary32).
 pub fn default_firmware() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/build/nn.elf")
+    firmware_for(Arithmetic::Float32)
+}
+
+/// The `nn` firmware built in this workspace for `arithmetic`.
+pub fn firmware_for(arithmetic: Arithmetic) -> PathBuf {
+    let name = match arithmetic {
+        Arithmetic::Float32 => "nn.elf",
+        Arithmetic::S16_15 => "nn_s1615.elf",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/build")
+        .join(name)
+}
+
+/// The numbers the layer cores compute in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Arithmetic {
+    /// IEEE binary32 in software (libgcc's soft float), in the host reference's order.
+    #[default]
+    #[serde(rename = "float32")]
+    Float32,
+    /// s16.15 fixed point (SpiNNaker's `accum`: value × 2^15 in a 32-bit word), integer
+    /// multiplies rounded to nearest; sigmoid, tanh, softmax and the loss through binary32.
+    #[serde(rename = "s16.15")]
+    S16_15,
+}
+
+impl Arithmetic {
+    /// The name model files and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arithmetic::Float32 => "float32",
+            Arithmetic::S16_15 => "s16.15",
+        }
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            Arithmetic::Float32 => NN_ARITH_FLOAT32,
+            Arithmetic::S16_15 => NN_ARITH_S1615,
+        }
+    }
 }
 
 /// How a network is put on the machine.
@@ -77,8 +118,10 @@ pub struct MachineOptions {
     pub units_per_core: u32,
     /// Seed of the placer.
     pub placement_seed: u64,
-    /// The `nn` firmware ELF.
-    pub firmware: PathBuf,
+    /// The `nn` firmware ELF (`None`: this workspace's build for `arithmetic`).
+    pub firmware: Option<PathBuf>,
+    /// The numbers the layer cores compute in.
+    pub arithmetic: Arithmetic,
     /// Application id the cores run under.
     pub app_id: u8,
     /// Timer tick of every core, in microseconds.
@@ -103,7 +146,8 @@ impl Default for MachineOptions {
         MachineOptions {
             units_per_core: 16,
             placement_seed: 1,
-            firmware: default_firmware(),
+            firmware: None,
+            arithmetic: Arithmetic::Float32,
             app_id: 30,
             tick_us: 1000,
             timeout_ticks: 20,
@@ -116,6 +160,13 @@ impl Default for MachineOptions {
 }
 
 impl MachineOptions {
+    /// The firmware ELF the cores run.
+    pub fn firmware_path(&self) -> PathBuf {
+        self.firmware
+            .clone()
+            .unwrap_or_else(|| firmware_for(self.arithmetic))
+    }
+
     /// Simulated time the cores stay after their last sample (their linger), which a run's
     /// `sim_time_ns` includes.
     pub fn linger_ns(&self) -> u64 {
@@ -130,6 +181,9 @@ impl MachineOptions {
         }
         if let Some(n) = spec.machine.pipeline_depth {
             o.pipeline_depth = n as u32;
+        }
+        if let Some(a) = spec.machine.arithmetic {
+            o.arithmetic = a;
         }
         o
     }
@@ -624,8 +678,9 @@ fn execute(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<MachineRun, MachineError> {
     let job = Job::new(model, train, test, epochs, shuffle_seed)?;
-    let program = Program::from_file(&opts.firmware).map_err(|source| MachineError::Firmware {
-        path: opts.firmware.clone(),
+    let firmware = opts.firmware_path();
+    let program = Program::from_file(&firmware).map_err(|source| MachineError::Firmware {
+        path: firmware.clone(),
         source,
     })?;
     let layout = lay_out(target, model, &job, opts)?;
@@ -883,6 +938,7 @@ impl<'a> Mapped<'a> {
             pace: self.pace(v),
             rx_ring: self.rx_ring(part),
             depth: self.plan.depth,
+            arithmetic: self.opts.arithmetic,
             role,
         };
         sdram.write(param_addr, words_to_bytes(&params.words()));
@@ -1143,6 +1199,7 @@ struct Params {
     rx_ring: u32,
     /// Samples in flight at once.
     depth: u32,
+    arithmetic: Arithmetic,
     role: RoleParams,
 }
 
@@ -1219,6 +1276,7 @@ impl Params {
         (w[P_PACE_START], w[P_PACE_GAP]) = self.pace;
         w[P_RX_RING] = self.rx_ring;
         w[P_DEPTH] = self.depth;
+        w[P_ARITH] = self.arithmetic.code();
         match &self.role {
             &RoleParams::Input {
                 order,

@@ -25,6 +25,8 @@
 //! units_per_core = 16         # optional: most output values of one layer on one core
 //! pipeline_depth = 4          # optional: most samples in flight at once (default: as many
 //!                             # as DTCM holds, up to 8; the weights are the same bits)
+//! arithmetic = "s16.15"       # optional: the layer cores' numbers, "float32" (default) or
+//!                             # "s16.15" fixed point
 //! ```
 //!
 //! Layers other than dense name their Keras type and take Keras's arguments, on an input
@@ -602,6 +604,9 @@ pub struct MachineSpec {
     /// Most samples in flight at once (`None`: as many as every core's DTCM holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_depth: Option<usize>,
+    /// The numbers the layer cores compute in (`None`: binary32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arithmetic: Option<crate::machine::Arithmetic>,
 }
 
 /// A whole model file.
@@ -1229,6 +1234,27 @@ init_seed = 1
     }
 
     #[test]
+    fn machine_hints_parse_and_bad_ones_are_refused() {
+        let with = |extra: &str| IRIS.replacen("units_per_core = 16", extra, 1);
+        let s = parse(&with("pipeline_depth = 2\narithmetic = \"s16.15\"")).unwrap();
+        assert_eq!(s.machine.pipeline_depth, Some(2));
+        assert_eq!(
+            s.machine.arithmetic,
+            Some(crate::machine::Arithmetic::S16_15)
+        );
+        let s = parse(&with("arithmetic = \"float32\"")).unwrap();
+        assert_eq!(
+            s.machine.arithmetic,
+            Some(crate::machine::Arithmetic::Float32)
+        );
+        assert_eq!(parse(IRIS).unwrap().machine.arithmetic, None);
+        let e = parse(&with("arithmetic = \"float16\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("float16"), "{e}");
+    }
+
+    #[test]
     fn defaults_and_aliases() {
         // No [machine], no optimizer, no shuffle seed, "mse", integer learning rate.
         let s = parse(XOR).unwrap();
@@ -1345,6 +1371,16 @@ init_seed = 1
                 "units_per_core = 16",
                 "units_per_core = 0",
                 "machine.units_per_core",
+            ),
+            (
+                "units_per_core = 16",
+                "units_per_core = 16\npipeline_depth = 9",
+                "machine.pipeline_depth",
+            ),
+            (
+                "units_per_core = 16",
+                "units_per_core = 16\npipeline_depth = 0",
+                "machine.pipeline_depth",
             ),
             ("name = \"iris\"", "name = \" \"", "name"),
             ("file = \"../data/iris.csv\"\n", "", "data.file"),

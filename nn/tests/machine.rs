@@ -2,7 +2,7 @@
 //! Training on the simulated machine against the host reference.
 
 use spinn_hw::geometry::MachineDesc;
-use spinn_nn::machine::{self, weights_close, MachineOptions};
+use spinn_nn::machine::{self, weights_close, Arithmetic, MachineOptions};
 use spinn_nn::{
     data, Activation, Conv, Dataset, Dense, Loss, ModelSpec, Padding, Reshape, Sequential, Sgd,
 };
@@ -267,7 +267,7 @@ fn models_the_machine_cannot_run_are_refused_clearly() {
     );
 
     let opts = MachineOptions {
-        firmware: "/nonexistent/nn.elf".into(),
+        firmware: Some("/nonexistent/nn.elf".into()),
         ..MachineOptions::default()
     };
     let e = machine::train(
@@ -514,4 +514,59 @@ fn unpaced_bursts_cost_time_not_results() {
     assert!(unpaced.dropped > 1000, "{}", unpaced.dropped);
     assert_eq!(bits(&paced.weights), bits(&unpaced.weights));
     assert_eq!(paced.predictions, unpaced.predictions);
+}
+
+#[test]
+fn fixed_point_trains_iris_about_as_float_does() {
+    // Every layer core in s16.15 (nn_s1615.elf): iris still learns, its weights stay near
+    // the binary32 run's (not equal: it really computes in fixed point), it is faster than
+    // soft float, and pipelining changes no bit of it either.
+    let (spec, train, test) = model_file("iris");
+    let run = |arithmetic: Arithmetic, depth: u32| {
+        let opts = MachineOptions {
+            arithmetic,
+            pipeline_depth: depth,
+            ..MachineOptions::for_model(&spec)
+        };
+        train_on(
+            MachineDesc::spinn3(),
+            ChipConfig::default(),
+            &spec,
+            (&train, &test),
+            10,
+            &opts,
+        )
+        .unwrap_or_else(|e| panic!("{} at depth {depth}: {e}", arithmetic.name()))
+    };
+    let float = run(Arithmetic::Float32, 0);
+    let fixed = run(Arithmetic::S16_15, 0);
+    let fixed_one = run(Arithmetic::S16_15, 1);
+    assert!(fixed.eval_accuracy >= 0.9, "{}", fixed.eval_accuracy);
+    assert_ne!(bits(&float.weights), bits(&fixed.weights));
+    machine::weights_within(&float.weights, &fixed.weights, 1e-2).unwrap();
+    assert!(fixed.sim_time_ns < float.sim_time_ns);
+    assert_eq!(bits(&fixed.weights), bits(&fixed_one.weights));
+    assert_eq!(fixed.history, fixed_one.history);
+}
+
+#[test]
+fn a_parameter_block_for_the_other_image_is_refused() {
+    // The binary32 image given a block for s16.15: every core stops at once (SWERR) rather
+    // than reading fixed-point words as floats.
+    let (spec, train, test) = model_file("xor");
+    let opts = MachineOptions {
+        arithmetic: Arithmetic::S16_15,
+        firmware: Some(machine::firmware_for(Arithmetic::Float32)),
+        ..MachineOptions::for_model(&spec)
+    };
+    let e = train_on(
+        MachineDesc::spinn3(),
+        ChipConfig::default(),
+        &spec,
+        (&train, &test),
+        1,
+        &opts,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("SWERR"), "{e}");
 }

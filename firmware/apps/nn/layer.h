@@ -12,6 +12,7 @@
 
 #include "spin1_api.h"
 #include "nn.h"
+#include "real.h"
 
 // One core's share of a layer.
 typedef struct {
@@ -31,7 +32,7 @@ typedef struct {
     // convolution's pre-activations, outputs and their errors.
     uint fused, f_op, f_out_rows, f_out_cols, f_win_rows, f_win_cols;
     uint f_stride_rows, f_stride_cols, f_act;
-    float *fz, *fa, *fd;        // fz, fa: one set per sample in flight
+    real *fz, *fa, *fd;        // fz, fa: one set per sample in flight
     // Samples in flight at once (set before setup), and the one whose buffers
     // forward and backward use (set before each call).
     uint depth, slot;
@@ -44,20 +45,20 @@ typedef struct {
     uint win_rows, win_cols, stride_rows, stride_cols, op;
 } pool_geom_t;
 
-void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const float *x, float *z);
-void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const float *x,
-                          const float *delta, float *dx);
+void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const real *x, real *z);
+void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const real *x,
+                          const real *delta, real *dx);
 
 typedef struct {
     // Sets units and rows from the rest (0 on a geometry it cannot take).
     uint (*setup)(layer_t *l);
     // Pre-activations z[units] of inputs x[n_in] (w: rows x cols, bias: cols).
-    void (*forward)(const layer_t *l, const float *w, const float *bias,
-                    const float *x, float *z);
+    void (*forward)(const layer_t *l, const real *w, const real *bias,
+                    const real *x, real *z);
     // Adds this sample's gradients for delta (dL/dz) to dw, dbias; when dx is
     // not NULL, writes this core's share of dL/dx[n_in] there.
-    void (*backward)(const layer_t *l, const float *w, const float *x,
-                     const float *delta, float *dw, float *dbias, float *dx);
+    void (*backward)(const layer_t *l, const real *w, const real *x,
+                     const real *delta, real *dw, real *dbias, real *dx);
     // The key index local output j goes out under.
     uint (*out_index)(const layer_t *l, uint j);
     // The local output a backward value of key index idx is for (units: not ours).
@@ -65,6 +66,11 @@ typedef struct {
 } kernel_t;
 
 extern const kernel_t kernel_dense, kernel_conv, kernel_pool, kernel_merge;
+
+// nn.c: activations over n values (softmax normalises all n), and dL/dz from
+// dL/da (g), in place.
+void activate(uint act, const real *z, real *a, uint n);
+void activation_backward(uint act, const real *z, const real *a, real *g, uint n);
 
 // The numbering of a kind split by channels (conv, pool, merge): local output j
 // is position j / cols, channel lo + j % cols, sent under its index in the

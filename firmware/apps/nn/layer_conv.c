@@ -48,14 +48,14 @@ static inline int source(uint o, uint k, uint stride, uint pad, uint size)
     return (v < 0 || v >= (int) size) ? -1 : v;
 }
 
-static void conv_sums(const layer_t *l, const float *w, const float *bias,
-                      const float *x, float *z)
+static void conv_sums(const layer_t *l, const real *w, const real *bias,
+                      const real *x, real *z)
 {
     uint nc = l->cols, c = l->in_ch;
 
     for (uint oy = 0; oy < l->out_rows; oy++)
         for (uint ox = 0; ox < l->out_cols; ox++) {
-            float *zo = &z[(oy * l->out_cols + ox) * nc];
+            real *zo = &z[(oy * l->out_cols + ox) * nc];
 
             for (uint f = 0; f < nc; f++)
                 zo[f] = bias[f];
@@ -68,64 +68,64 @@ static void conv_sums(const layer_t *l, const float *w, const float *bias,
                     if (ix < 0)
                         continue;
                     for (uint ci = 0; ci < c; ci++) {
-                        float xi = x[((uint) iy * l->in_cols + (uint) ix) * c + ci];
-                        const float *row = &w[((ky * l->win_cols + kx) * c + ci) * nc];
+                        real xi = x[((uint) iy * l->in_cols + (uint) ix) * c + ci];
+                        const real *row = &w[((ky * l->win_cols + kx) * c + ci) * nc];
 
                         for (uint f = 0; f < nc; f++)
-                            zo[f] += xi * row[f];
+                            zo[f] += r_mul(xi, row[f]);
                     }
                 }
             }
         }
 }
 
-static void conv_forward(const layer_t *l, const float *w, const float *bias,
-                         const float *x, float *z)
+static void conv_forward(const layer_t *l, const real *w, const real *bias,
+                         const real *x, real *z)
 {
     if (!l->fused) {
         conv_sums(l, w, bias, x, z);
         return;
     }
     uint n = l->out_rows * l->out_cols * l->cols;
-    float *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
+    real *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
 
     conv_sums(l, w, bias, x, fz);
     activate(l->f_act, fz, fa, n);
     pool_forward_window(&fused, 0, l->cols, fa, z);
 }
 
-static void conv_gradients(const layer_t *l, const float *w, const float *x,
-                           const float *delta, float *dw, float *dbias, float *dx);
+static void conv_gradients(const layer_t *l, const real *w, const real *x,
+                           const real *delta, real *dw, real *dbias, real *dx);
 
-static void conv_backward(const layer_t *l, const float *w, const float *x,
-                          const float *delta, float *dw, float *dbias, float *dx)
+static void conv_backward(const layer_t *l, const real *w, const real *x,
+                          const real *delta, real *dw, real *dbias, real *dx)
 {
     if (!l->fused) {
         conv_gradients(l, w, x, delta, dw, dbias, dx);
         return;
     }
     uint n = l->out_rows * l->out_cols * l->cols;
-    const float *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
+    const real *fz = l->fz + l->slot * n, *fa = l->fa + l->slot * n;
 
     // Through the pooling, then the convolution's activation, to its sums.
     for (uint i = 0; i < n; i++)
-        l->fd[i] = 0.0f;
+        l->fd[i] = R_ZERO;
     pool_backward_window(&fused, 0, l->cols, fa, delta, l->fd);
     activation_backward(l->f_act, fz, fa, l->fd, n);
     conv_gradients(l, w, x, l->fd, dw, dbias, dx);
 }
 
-static void conv_gradients(const layer_t *l, const float *w, const float *x,
-                           const float *delta, float *dw, float *dbias, float *dx)
+static void conv_gradients(const layer_t *l, const real *w, const real *x,
+                           const real *delta, real *dw, real *dbias, real *dx)
 {
     uint nc = l->cols, c = l->in_ch;
 
     if (dx != NULL)
         for (uint i = 0; i < l->n_in; i++)
-            dx[i] = 0.0f;
+            dx[i] = R_ZERO;
     for (uint oy = 0; oy < l->out_rows; oy++)
         for (uint ox = 0; ox < l->out_cols; ox++) {
-            const float *d = &delta[(oy * l->out_cols + ox) * nc];
+            const real *d = &delta[(oy * l->out_cols + ox) * nc];
 
             for (uint f = 0; f < nc; f++)
                 dbias[f] += d[f];
@@ -140,15 +140,15 @@ static void conv_gradients(const layer_t *l, const float *w, const float *x,
                     for (uint ci = 0; ci < c; ci++) {
                         uint i = ((uint) iy * l->in_cols + (uint) ix) * c + ci;
                         uint r = ((ky * l->win_cols + kx) * c + ci) * nc;
-                        float xi = x[i];
+                        real xi = x[i];
 
                         for (uint f = 0; f < nc; f++)
-                            dw[r + f] += xi * d[f];
+                            dw[r + f] += r_mul(xi, d[f]);
                         if (dx != NULL) {
-                            float s = w[r] * d[0];
+                            real s = r_mul(w[r], d[0]);
 
                             for (uint f = 1; f < nc; f++)
-                                s += w[r + f] * d[f];
+                                s += r_mul(w[r + f], d[f]);
                             dx[i] += s;
                         }
                     }

@@ -13,44 +13,44 @@ static uint dense_setup(layer_t *l)
     return 1;
 }
 
-static void dense_forward(const layer_t *l, const float *w, const float *bias,
-                          const float *x, float *z)
+static void dense_forward(const layer_t *l, const real *w, const real *bias,
+                          const real *x, real *z)
 {
     uint units = l->units;
 
     for (uint j = 0; j < units; j++)
         z[j] = bias[j];
     for (uint i = 0; i < l->n_in; i++) {
-        float ai = x[i];
-        const float *row = &w[i * units];
+        real ai = x[i];
+        const real *row = &w[i * units];
 
         for (uint j = 0; j < units; j++)
-            z[j] += ai * row[j];
+            z[j] += r_mul(ai, row[j]);
     }
 }
 
-static void dense_backward(const layer_t *l, const float *w, const float *x,
-                           const float *delta, float *dw, float *dbias, float *dx)
+static void dense_backward(const layer_t *l, const real *w, const real *x,
+                           const real *delta, real *dw, real *dbias, real *dx)
 {
     uint units = l->units;
 
     for (uint i = 0; i < l->n_in; i++) {
-        float ai = x[i];
-        float *g = &dw[i * units];
+        real ai = x[i];
+        real *g = &dw[i * units];
 
         for (uint j = 0; j < units; j++)
-            g[j] += ai * delta[j];
+            g[j] += r_mul(ai, delta[j]);
     }
     for (uint j = 0; j < units; j++)
         dbias[j] += delta[j];
     if (dx == NULL)
         return;
     for (uint i = 0; i < l->n_in; i++) {
-        const float *row = &w[i * units];
-        float sum = row[0] * delta[0];
+        const real *row = &w[i * units];
+        real sum = r_mul(row[0], delta[0]);
 
         for (uint j = 1; j < units; j++)
-            sum += row[j] * delta[j];
+            sum += r_mul(row[j], delta[j]);
         dx[i] = sum;
     }
 }

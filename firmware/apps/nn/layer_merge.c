@@ -57,14 +57,14 @@ static uint source(const layer_t *l, uint p, uint ch, uint k)
     return 0;                   // not reached: ch < channels
 }
 
-static void merge_forward(const layer_t *l, const float *w, const float *bias,
-                          const float *x, float *z)
+static void merge_forward(const layer_t *l, const real *w, const real *bias,
+                          const real *x, real *z)
 {
     (void) w; (void) bias;
     for (uint p = 0; p < positions; p++)
         for (uint c = 0; c < l->cols; c++) {
             uint ch = l->lo + c;
-            float v = x[source(l, p, ch, 0)];
+            real v = x[source(l, p, ch, 0)];
 
             if (l->merge_op == MERGE_ADD)
                 for (uint k = 1; k < l->merge_inputs; k++)
@@ -73,18 +73,18 @@ static void merge_forward(const layer_t *l, const float *w, const float *bias,
         }
 }
 
-static void merge_backward(const layer_t *l, const float *w, const float *x,
-                           const float *delta, float *dx_, float *dbias, float *dx)
+static void merge_backward(const layer_t *l, const real *w, const real *x,
+                           const real *delta, real *dx_, real *dbias, real *dx)
 {
     (void) w; (void) x; (void) dx_; (void) dbias;
     if (dx == NULL)
         return;
     for (uint i = 0; i < l->n_in; i++)
-        dx[i] = 0.0f;
+        dx[i] = R_ZERO;
     for (uint p = 0; p < positions; p++)
         for (uint c = 0; c < l->cols; c++) {
             uint ch = l->lo + c;
-            float d = delta[p * l->cols + c];
+            real d = delta[p * l->cols + c];
             uint n = l->merge_op == MERGE_ADD ? l->merge_inputs : 1;
 
             for (uint k = 0; k < n; k++)

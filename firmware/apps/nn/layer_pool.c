@@ -17,18 +17,18 @@ static inline uint cell(const pool_geom_t *g, uint oy, uint ox, uint k, uint ch)
     return (iy * g->in_cols + ix) * g->in_ch + ch;
 }
 
-void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const float *x, float *z)
+void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const real *x, real *z)
 {
-    float area = (float) (g->win_rows * g->win_cols);
+    uint area = g->win_rows * g->win_cols;
 
     for (uint oy = 0; oy < g->out_rows; oy++)
         for (uint ox = 0; ox < g->out_cols; ox++)
             for (uint c = 0; c < cols; c++) {
                 uint ch = lo + c;
-                float v = x[cell(g, oy, ox, 0, ch)];
+                real v = x[cell(g, oy, ox, 0, ch)];
 
                 for (uint k = 1; k < g->win_rows * g->win_cols; k++) {
-                    float u = x[cell(g, oy, ox, k, ch)];
+                    real u = x[cell(g, oy, ox, k, ch)];
 
                     if (g->op == POOL_MAX) {
                         if (u > v)
@@ -38,22 +38,21 @@ void pool_forward_window(const pool_geom_t *g, uint lo, uint cols, const float *
                     }
                 }
                 if (g->op != POOL_MAX)
-                    v = v / area;
+                    v = r_div(v, area);
                 z[(oy * g->out_cols + ox) * cols + c] = v;
             }
 }
 
-void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const float *x,
-                          const float *delta, float *dx)
+void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const real *x,
+                          const real *delta, real *dx)
 {
-    float area = (float) (g->win_rows * g->win_cols);
     uint n = g->win_rows * g->win_cols;
 
     for (uint oy = 0; oy < g->out_rows; oy++)
         for (uint ox = 0; ox < g->out_cols; ox++)
             for (uint c = 0; c < cols; c++) {
                 uint ch = lo + c;
-                float d = delta[(oy * g->out_cols + ox) * cols + c];
+                real d = delta[(oy * g->out_cols + ox) * cols + c];
 
                 if (g->op == POOL_MAX) {
                     uint best = cell(g, oy, ox, 0, ch);
@@ -66,7 +65,7 @@ void pool_backward_window(const pool_geom_t *g, uint lo, uint cols, const float 
                     }
                     dx[best] += d;
                 } else {
-                    float share = d / area;
+                    real share = r_div(d, n);
 
                     for (uint k = 0; k < n; k++)
                         dx[cell(g, oy, ox, k, ch)] += share;
@@ -91,21 +90,21 @@ static uint pool_setup(layer_t *l)
     return 1;
 }
 
-static void pool_forward(const layer_t *l, const float *w, const float *bias,
-                         const float *x, float *z)
+static void pool_forward(const layer_t *l, const real *w, const real *bias,
+                         const real *x, real *z)
 {
     (void) w; (void) bias;
     pool_forward_window(&geom, l->lo, l->cols, x, z);
 }
 
-static void pool_backward(const layer_t *l, const float *w, const float *x,
-                          const float *delta, float *dw, float *dbias, float *dx)
+static void pool_backward(const layer_t *l, const real *w, const real *x,
+                          const real *delta, real *dw, real *dbias, real *dx)
 {
     (void) w; (void) dw; (void) dbias;
     if (dx == NULL)
         return;
     for (uint i = 0; i < l->n_in; i++)
-        dx[i] = 0.0f;
+        dx[i] = R_ZERO;
     pool_backward_window(&geom, l->lo, l->cols, x, delta, dx);
 }
 

@@ -34,11 +34,6 @@
 #include "nn.h"
 #include "layer.h"
 
-typedef union { float f; uint u; } fbits;
-
-static inline uint f2u(float f) { fbits b; b.f = f; return b.u; }
-static inline float u2f(uint u) { fbits b; b.u = u; return b.f; }
-
 // What a core waits for (S_WAIT's top byte; the host names them).
 enum { WAIT_FWD, WAIT_BWD, DONE };
 
@@ -95,7 +90,8 @@ static void *alloc(uint bytes)
     return p;
 }
 
-static float *alloc_floats(uint n) { return alloc(4 * (n ? n : 1)); }
+// n words: floats or s16.15 (real.h).
+static void *alloc_floats(uint n) { return alloc(4 * (n ? n : 1)); }
 
 static uint *alloc_bits(uint n)
 {
@@ -227,7 +223,16 @@ static void finish(void)
 
 // --- activations and losses (as nn/src/model.rs computes them) --------------
 
-void activate(uint act, const float *z, float *a, uint n)
+// The loss core's, in binary32 on either image; also the layers' on nn.elf.
+#ifdef NN_FIXED
+#define FLOAT_ACT static
+#else
+#define FLOAT_ACT
+#define activate_f activate
+#define activation_backward_f activation_backward
+#endif
+
+FLOAT_ACT void activate_f(uint act, const float *z, float *a, uint n)
 {
     switch (act) {
     case ACT_RELU:
@@ -265,7 +270,7 @@ void activate(uint act, const float *z, float *a, uint n)
 }
 
 // dL/dz from dL/da (g), in place.
-void activation_backward(uint act, const float *z, const float *a, float *g, uint n)
+FLOAT_ACT void activation_backward_f(uint act, const float *z, const float *a, float *g, uint n)
 {
     switch (act) {
     case ACT_RELU:
@@ -294,6 +299,74 @@ void activation_backward(uint act, const float *z, const float *a, float *g, uin
         break;
     }
 }
+
+#ifdef NN_FIXED
+// A layer's activations in s16.15: ReLU exactly, the others through binary32.
+void activate(uint act, const real *z, real *a, uint n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (uint j = 0; j < n; j++)
+            a[j] = z[j] > 0 ? z[j] : 0;
+        break;
+    case ACT_SIGMOID:
+        for (uint j = 0; j < n; j++)
+            a[j] = r_from_float(1.0f / (1.0f + nn_expf(-r_to_float(z[j]))));
+        break;
+    case ACT_TANH:
+        for (uint j = 0; j < n; j++)
+            a[j] = r_from_float(nn_tanhf(r_to_float(z[j])));
+        break;
+    case ACT_SOFTMAX: {
+        real max = z[0];
+        float sum = 0.0f;
+
+        for (uint j = 1; j < n; j++)
+            if (z[j] > max)
+                max = z[j];
+        for (uint j = 0; j < n; j++)
+            sum += nn_expf(r_to_float(z[j] - max));
+        for (uint j = 0; j < n; j++)
+            a[j] = r_from_float(nn_expf(r_to_float(z[j] - max)) / sum);
+        break;
+    }
+    default:
+        for (uint j = 0; j < n; j++)
+            a[j] = z[j];
+        break;
+    }
+}
+
+void activation_backward(uint act, const real *z, const real *a, real *g, uint n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (uint j = 0; j < n; j++)
+            if (!(z[j] > 0))
+                g[j] = 0;
+        break;
+    case ACT_SIGMOID:
+        for (uint j = 0; j < n; j++)
+            g[j] = r_mul(r_mul(g[j], a[j]), R_ONE - a[j]);
+        break;
+    case ACT_TANH:
+        for (uint j = 0; j < n; j++)
+            g[j] = r_mul(g[j], R_ONE - r_mul(a[j], a[j]));
+        break;
+    case ACT_SOFTMAX: {
+        real dot = 0;
+
+        for (uint j = 0; j < n; j++)
+            dot += r_mul(g[j], a[j]);
+        for (uint j = 0; j < n; j++)
+            g[j] = r_mul(a[j], g[j] - dot);
+        break;
+    }
+    default:
+        break;
+    }
+}
+#endif
 
 #define EPSILON 1e-7f
 
@@ -383,7 +456,7 @@ static void input_send_sample(uint s)
 
     begin_burst();
     for (uint i = 0; i < features; i++)
-        send_value(&out[0], i, s, f2u(x_rows[row * features + i]));
+        send_value(&out[0], i, s, word_of_r(r_from_float(x_rows[row * features + i])));
 }
 
 // Sample s may go out now: it is within DEPTH of the oldest not done, and
@@ -452,11 +525,11 @@ static layer_t L;
 static const kernel_t *K;
 static uint n_in, units, act, flags, batch, n_src;
 static uint act_group;                  // softmax normalises groups of this many values
-static float lr;
-static float *w, *dw, *bias, *dbias, *delta;
+static real lr;
+static real *w, *dw, *bias, *dbias, *delta;
 // Per slot (DEPTH of each, one after the other): the inputs and what the
 // forward pass made of them, the partial sums from above, dL/dx for below.
-static float *z, *a, *a_in, *back_out, *partial;
+static real *z, *a, *a_in, *back_out, *partial;
 static uint *in_bits, *bwd_bits, *in_got, *bwd_got;
 static uint in_words, bwd_words;        // words of one slot's bitmaps
 static volatile uint fwd_seq, bwd_seq;  // the next sample to pass forward, backward
@@ -470,9 +543,9 @@ static void dense_store_weights(void)
     if (L.rows == 0)
         return;
     for (uint k = 0; k < n; k++)
-        weights_sdram[k] = f2u(w[k]);
+        weights_sdram[k] = f2u(r_to_float(w[k]));
     for (uint j = 0; j < L.cols; j++)
-        weights_sdram[n + j] = f2u(bias[j]);
+        weights_sdram[n + j] = f2u(r_to_float(bias[j]));
 }
 
 // Training and evaluation are over: the weights go to SDRAM.
@@ -487,11 +560,11 @@ static void dense_check_done(void)
 static void dense_send_fwd(uint s)
 {
     uint k = slot_of(s);
-    const float *v = (flags & FLAG_LAST) ? &z[k * units] : &a[k * units];
+    const real *v = (flags & FLAG_LAST) ? &z[k * units] : &a[k * units];
 
     begin_burst();
     for (uint j = 0; j < units; j++)
-        send_value(&out[0], K->out_index(&L, j), s, f2u(v[j]));
+        send_value(&out[0], K->out_index(&L, j), s, word_of_r(v[j]));
 }
 
 static void dense_send_back(uint s)
@@ -501,16 +574,16 @@ static void dense_send_back(uint s)
         send_plain(&out[1], 0, s);
         return;
     }
-    const float *v = &back_out[slot_of(s) * n_in];
+    const real *v = &back_out[slot_of(s) * n_in];
     for (uint i = 0; i < n_in; i++)
-        send_value(&out[1], i, s, f2u(v[i]));
+        send_value(&out[1], i, s, word_of_r(v[i]));
 }
 
 static void dense_forward(void)
 {
     uint s = fwd_seq;
     uint k = slot_of(s);
-    float *zk = &z[k * units], *ak = &a[k * units];
+    real *zk = &z[k * units], *ak = &a[k * units];
 
     L.slot = k;
     K->forward(&L, w, bias, &a_in[k * n_in], zk);
@@ -535,14 +608,14 @@ static void dense_backward(void)
 {
     uint s = bwd_seq;
     uint k = slot_of(s);
-    const float *pk = &partial[k * n_src * units];
-    float *zk = &z[k * units], *ak = &a[k * units];
+    const real *pk = &partial[k * n_src * units];
+    real *zk = &z[k * units], *ak = &a[k * units];
 
     // Error at this slice's units: the loss core's dL/dz on the last layer,
     // else the sum of the layer above's partial sums (in sender order) times
     // the activation's derivative.
     for (uint j = 0; j < units; j++) {
-        float g = pk[j];
+        real g = pk[j];
 
         for (uint c = 1; c < n_src; c++)
             g += pk[c * units + j];
@@ -572,15 +645,13 @@ static void dense_backward(void)
     batch_count++;
     uint pos = s % n_train;
     if ((batch_count == batch || pos + 1 == n_train) && L.rows > 0) {
-        float n = (float) batch_count;
-
         for (uint i = 0; i < L.rows * L.cols; i++) {
-            w[i] -= lr * (dw[i] / n);
-            dw[i] = 0.0f;
+            w[i] -= r_mul(lr, r_div(dw[i], batch_count));
+            dw[i] = R_ZERO;
         }
         for (uint j = 0; j < L.cols; j++) {
-            bias[j] -= lr * (dbias[j] / n);
-            dbias[j] = 0.0f;
+            bias[j] -= r_mul(lr, r_div(dbias[j], batch_count));
+            dbias[j] = R_ZERO;
         }
     }
     if (batch_count == batch || pos + 1 == n_train)
@@ -614,7 +685,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint t, uint payload)
             note_stale();
             return;
         }
-        a_in[k * n_in + slot] = u2f(payload);
+        a_in[k * n_in + slot] = r_of_word(payload);
         progress();
         if (++in_got[k] == n_in)
             dense_run();
@@ -632,7 +703,7 @@ static void dense_packet(const in_part_t *p, uint idx, uint t, uint payload)
             note_stale();
             return;
         }
-        partial[k * n_src * units + slot] = u2f(payload);
+        partial[k * n_src * units + slot] = r_of_word(payload);
         progress();
         if (++bwd_got[k] == n_src * units)
             dense_run();
@@ -680,7 +751,7 @@ static void loss_send_back(uint s)
     }
     const float *g = &lg[slot_of(s) * n_out];
     for (uint j = 0; j < n_out; j++)
-        send_value(&out[0], j, s, f2u(g[j]));
+        send_value(&out[0], j, s, word_of_r(r_from_float(g[j])));
 }
 
 static void loss_compute(void)
@@ -693,7 +764,7 @@ static void loss_compute(void)
 
     for (uint j = 0; j < n_out; j++)
         t[j] = y_rows[row * n_out + j];
-    activate(out_act, zk, lp, n_out);
+    activate_f(out_act, zk, lp, n_out);
     float l = sample_loss(loss_kind, lp, t, n_out);
     uint hit = correct(lp, t, n_out);
 
@@ -703,7 +774,7 @@ static void loss_compute(void)
                 gk[j] = lp[j] - t[j];
         } else {
             loss_gradient(loss_kind, lp, t, gk, n_out);
-            activation_backward(out_act, zk, lp, gk, n_out);
+            activation_backward_f(out_act, zk, lp, gk, n_out);
         }
         epoch_loss += l;
         epoch_hits += hit;
@@ -750,7 +821,7 @@ static void loss_packet(const in_part_t *p, uint idx, uint t, uint payload)
         note_stale();
         return;
     }
-    lz[k * n_out + slot] = u2f(payload);
+    lz[k * n_out + slot] = r_to_float(r_of_word(payload));
     progress();
     if (++lz_got[k] < n_out)
         return;
@@ -993,6 +1064,8 @@ static void setup_common(void)
     status = (volatile uint *) prm[P_STATUS];
     for (uint k = 0; k < S_WORDS; k++)
         status[k] = 0;
+    if (prm[P_ARITH] != NN_ARITH)
+        rt_error(RTE_SWERR, 10);        // a block for the other image
     depth = prm[P_DEPTH];
     if (depth == 0 || depth > MAX_DEPTH || (depth & (depth - 1)) != 0)
         rt_error(RTE_SWERR, 8);
@@ -1094,7 +1167,7 @@ static void setup_dense(void)
     if (act_group == 0 || units % act_group != 0)
         rt_error(RTE_SWERR, 7);
     flags = prm[P_D_FLAGS];
-    lr = u2f(prm[P_D_LR]);
+    lr = r_from_float(u2f(prm[P_D_LR]));
     batch = prm[P_D_BATCH];
     n_src = prm[P_D_BWD_SRCS];
     weights_sdram = (volatile uint *) prm[P_D_WEIGHTS];
@@ -1116,12 +1189,12 @@ static void setup_dense(void)
     in_got = alloc_bits(32 * depth);
     bwd_got = alloc_bits(32 * depth);
     for (uint k = 0; k < L.rows * L.cols; k++) {
-        w[k] = u2f(weights_sdram[k]);
-        dw[k] = 0.0f;
+        w[k] = r_from_float(u2f(weights_sdram[k]));
+        dw[k] = R_ZERO;
     }
     for (uint j = 0; j < L.cols && L.rows > 0; j++) {
-        bias[j] = u2f(weights_sdram[L.rows * L.cols + j]);
-        dbias[j] = 0.0f;
+        bias[j] = r_from_float(u2f(weights_sdram[L.rows * L.cols + j]));
+        dbias[j] = R_ZERO;
     }
     state = WAIT_FWD;
 }

@@ -92,7 +92,12 @@
 // before the earlier ones are done; every core keeps each one's values in its
 // own slot, and handles samples in order, so the result is the same bits.
 #define P_DEPTH        61
-#define P_WORDS        62
+// The numbers the image computes in (NN_ARITH_*): a core refuses a block
+// written for the other image.
+#define P_ARITH        62
+#define P_WORDS        63
+#define NN_ARITH_FLOAT32 0              // nn.elf
+#define NN_ARITH_S1615   1              // nn_s1615.elf (real.h)
 #define MAX_DEPTH      8
 #define MERGE_MAX_INPUTS 4
 #define MERGE_ADD         0
@@ -176,11 +181,6 @@
 #define LOSS_MSE 0
 #define LOSS_BCE 1
 #define LOSS_CCE 2
-
-// nn.c: activations over n values (softmax normalises all n).
-void activate(unsigned int act, const float *z, float *a, unsigned int n);
-void activation_backward(unsigned int act, const float *z, const float *a, float *g,
-                         unsigned int n);
 
 // nn_math.c: binary32 functions with no libm.
 float nn_expf(float x);

@@ -106,7 +106,13 @@ nn_h! {
     P_PACE_GAP: usize = 60;
     /// Samples in flight at once (a power of two, at most MAX_DEPTH).
     P_DEPTH: usize = 61;
-    P_WORDS: usize = 62;
+    /// The numbers the image computes in (NN_ARITH_*).
+    P_ARITH: usize = 62;
+    P_WORDS: usize = 63;
+    /// nn.elf: IEEE binary32 in software.
+    NN_ARITH_FLOAT32: u32 = 0;
+    /// nn_s1615.elf: s16.15 fixed point.
+    NN_ARITH_S1615: u32 = 1;
     /// The deepest pipeline the firmware keeps slots for.
     MAX_DEPTH: u32 = 8;
     MERGE_MAX_INPUTS: usize = 4;
