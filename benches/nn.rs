@@ -8,8 +8,6 @@
 
 use std::time::Instant;
 
-use spinn_nn::machine::MachineOptions;
-
 mod common;
 
 fn bench(name: &str, epochs: usize, train_samples: usize) {
@@ -27,9 +25,8 @@ fn bench(name: &str, epochs: usize, train_samples: usize) {
         .unwrap();
     let reference_host = t.elapsed().as_secs_f64();
     let n = (epochs * train.len()) as f64;
-    // The run ends with the cores' linger after the last sample; take it out of machine time.
-    let opts = MachineOptions::for_model(&spec);
-    let sim_ns = run.sim_time_ns.saturating_sub(opts.linger_ns()) as f64;
+    // The run ends when the last sample is done (the input core then stops every core).
+    let sim_ns = run.sim_time_ns as f64;
     println!(
         "{name}: {} training samples on {} cores: machine {:.1} us/sample, host {:.3} ms/sample \
          ({:.0}x slower than the machine it simulates), {:.1} packets/sample, {} dropped; \

@@ -7,12 +7,13 @@
 //!
 //! Run: `cargo bench --bench nn_scaling` (knobs: `SAMPLES=N` training samples, one epoch,
 //! default 100; `MODELS=digits,digits_cnn`; `UNITS=16,8,4,2,1`; `DEPTH=1,2,4,8`; `PACE=cycles`,
-//! the base gap of the slices' paced bursts, 0 for none).
+//! the base gap of the slices' paced bursts, 0 for none; `ARITH=float32,s16.15`, the layer
+//! cores' numbers, default float32).
 
 use std::time::Instant;
 
 use spinn_hw::geometry::MachineDesc;
-use spinn_nn::machine::{self, MachineOptions};
+use spinn_nn::machine::{self, Arithmetic, MachineOptions};
 use spinn_sim::chip::ChipConfig;
 use spinn_toolchain::target::SimTarget;
 
@@ -31,8 +32,9 @@ fn list(name: &str, default: &str) -> Vec<String> {
 fn main() {
     let samples = common::knob("SAMPLES", 100) as usize;
     println!(
-        "{:<11} {:>6} {:>6} {:>6} {:>13} {:>12} {:>13} {:>8} {:>9}",
+        "{:<11} {:>7} {:>6} {:>6} {:>6} {:>13} {:>12} {:>13} {:>8} {:>9}",
         "model",
+        "numbers",
         "units",
         "depth",
         "cores",
@@ -52,15 +54,30 @@ fn main() {
             .iter()
             .filter_map(|d| d.parse().ok())
             .collect();
-        let units = list("UNITS", "16,8,4,2,1");
-        let runs = units
+        let ariths: Vec<Arithmetic> = list("ARITH", "float32")
             .iter()
-            .filter_map(|u| u.parse::<u32>().ok())
-            .flat_map(|u| depths.iter().map(move |&d| (u, d)));
-        for (units, depth) in runs {
+            .filter_map(|a| {
+                [Arithmetic::Float32, Arithmetic::S16_15]
+                    .into_iter()
+                    .find(|k| k.name() == a)
+            })
+            .collect();
+        let units: Vec<u32> = list("UNITS", "16,8,4,2,1")
+            .iter()
+            .filter_map(|u| u.parse().ok())
+            .collect();
+        let mut runs = Vec::new();
+        for &a in &ariths {
+            for &u in &units {
+                runs.extend(depths.iter().map(|&d| (a, u, d)));
+            }
+        }
+        for (arithmetic, units, depth) in runs {
+            let numbers = arithmetic.name();
             let opts = MachineOptions {
                 units_per_core: units,
                 pipeline_depth: depth,
+                arithmetic,
                 pace_cycles: common::knob("PACE", u64::from(machine::PACE_CYCLES)) as u32,
                 ..MachineOptions::for_model(&spec)
             };
@@ -81,15 +98,15 @@ fn main() {
             let run = match run {
                 Ok(run) => run,
                 Err(e) => {
-                    println!("{name:<11} {units:>6} {depth:>6}  failed: {e}");
+                    println!("{name:<11} {numbers:>7} {units:>6} {depth:>6}  failed: {e}");
                     continue;
                 }
             };
-            // The run ends with the cores' linger after the last sample; take it out.
-            let sim_ns = run.sim_time_ns.saturating_sub(opts.linger_ns()) as f64;
+            // The run ends when the last sample is done (the input core then stops every core).
+            let sim_ns = run.sim_time_ns as f64;
             let n = train.len() as f64;
             println!(
-                "{name:<11} {units:>6} {:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",
+                "{name:<11} {numbers:>7} {units:>6} {:>6} {:>6} {:>13.0} {:>12.1} {:>13.0} {:>8} {:>9}",
                 run.pipeline_depth,
                 run.cores,
                 sim_ns / n / 1e3,

@@ -246,7 +246,7 @@ fn report(bar: &ProgressBar, epochs: usize, p: &Progress) {
 /// `spinn train`: exit status 0 when training finished, 1 when it failed on the machine.
 pub fn train(args: TrainArgs) -> Result<bool, String> {
     let spec = load_spec(&args.model, &args.data)?;
-    let (train_set, test_set) = spec.load_data().map_err(|e| e.to_string())?;
+    let (train_set, test_set, normalisation) = spec.load_prepared().map_err(|e| e.to_string())?;
     let epochs = args.epochs.unwrap_or(spec.training.epochs);
     let mut model = spec.build();
     let start = model.clone();
@@ -278,9 +278,11 @@ pub fn train(args: TrainArgs) -> Result<bool, String> {
         Ok(run) => run,
         Err(e) => return failed(e),
     };
-    WeightsFile::from_model(&spec.name, &model)
-        .save(&weights_path)
-        .map_err(|e| e.to_string())?;
+    // The file carries what new data needs to be read and scaled as the training data was.
+    let mut saved = WeightsFile::from_model(&spec.name, &model);
+    saved.normalisation = normalisation;
+    saved.classes = train_set.class_names.clone();
+    saved.save(&weights_path).map_err(|e| e.to_string())?;
 
     let host_reference = if args.compare_host {
         let mut host = start;
@@ -402,7 +404,21 @@ fn use_weights(args: &UseArgs) -> Result<(ModelSpec, Sequential, Dataset, Vec<us
         ));
     }
     weights.apply(&mut model).map_err(|e| e.to_string())?;
-    let all = spec.load_rows().map_err(|e| e.to_string())?;
+    let classes = (!weights.classes.is_empty()).then_some(weights.classes.as_slice());
+    let mut all = spec.load_rows_as(classes).map_err(|e| e.to_string())?;
+    // Scaled as the training data was: with what the weights file saved, or (a file from
+    // before it saved any) with what the model file's training split gives again.
+    let normalisation = match weights.normalisation {
+        Some(n) => Some(n),
+        None => {
+            let own = load_spec(&args.model, &None)?;
+            own.load_prepared().map_err(|e| e.to_string())?.2
+        }
+    };
+    if let Some(n) = &normalisation {
+        n.apply(&mut all.x)
+            .map_err(|e| format!("{}: {e}", args.weights.display()))?;
+    }
     // With --data, every sample of that file in its order; else the model file's held-out
     // split, in the order training held it out.
     let rows = if args.data.is_some() {

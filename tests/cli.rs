@@ -989,3 +989,79 @@ fn predict_keeps_the_data_file_s_order_and_names_each_row() {
     let (rows_1, p_1) = predict(&file("one.csv", &picked[..1]));
     assert_eq!((rows_1, p_1.len()), (vec![0], 1));
 }
+
+#[test]
+fn a_table_of_your_own_trains_and_new_rows_are_scaled_as_the_training_rows() {
+    // Iris as a user would have it: a header, the class by name in a column of its own.
+    let names = ["setosa", "versicolor", "virginica"];
+    let iris =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/iris.csv"))
+            .unwrap();
+    let rows: Vec<String> = iris
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (features, class) = l.rsplit_once(',').unwrap();
+            let class: usize = class.parse().unwrap();
+            format!("{},{features}", names[class])
+        })
+        .collect();
+    let table = |name: &str, rows: &[String]| {
+        let text = format!(
+            "species,sepal length,sepal width,petal length,petal width\n{}\n",
+            rows.join("\n")
+        );
+        tmp(name, text.as_bytes())
+    };
+    let all = table("iris_table.csv", &rows);
+    let spec = format!(
+        "name = \"iris_table\"\n[data]\nfile = {all:?}\nformat = \"csv\"\nlabel = \"species\"\n\
+         test_fraction = 0.3\nsplit_seed = 1\n[model]\ninputs = 4\nlayers = [ {{ units = 16, \
+         activation = \"relu\" }}, {{ units = 3, activation = \"softmax\" }} ]\n\
+         loss = \"categorical_crossentropy\"\n[training]\noptimizer = \"sgd\"\n\
+         learning_rate = 0.05\nbatch_size = 16\nepochs = 50\ninit_seed = 3\nshuffle_seed = 9\n"
+    );
+    let spec = tmp("iris_table.toml", spec.as_bytes());
+    let weights = tmp("iris_table.weights.json", b"");
+    let (code, out, err) = spinn(&["train", &spec, "--weights", &weights, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["test_accuracy"].as_f64().unwrap() >= 0.9, "{out}");
+    let w: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&weights).unwrap()).unwrap();
+    assert_eq!(w["classes"], serde_json::json!(names));
+    assert_eq!(w["normalisation"]["mean"].as_array().unwrap().len(), 4);
+
+    // Three clearly virginica rows on their own: scaled with the training split's statistics
+    // (not their own), all three come back as virginica.
+    let three = table("three.csv", &rows[140..143]);
+    let run = |cmd: &str, data: &str| {
+        let (code, out, err) =
+            spinn(&[cmd, &spec, "--weights", &weights, "--data", data, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let p = run("predict", &three);
+    assert_eq!(
+        p["classes"],
+        serde_json::json!(["virginica", "virginica", "virginica"]),
+        "{p}"
+    );
+    // The whole table in file order: predict's classes against the labels give evaluate's
+    // accuracy on the same rows.
+    let p = run("predict", &all);
+    let classes = p["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 150);
+    let right = classes
+        .iter()
+        .zip(&rows)
+        .filter(|(c, r)| r.starts_with(c.as_str().unwrap()))
+        .count();
+    let e = run("evaluate", &all);
+    assert_eq!(e["samples"], 150);
+    let accuracy = e["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - right as f64 / 150.0).abs() < 1e-6,
+        "{accuracy} against {right}/150"
+    );
+}

@@ -8,6 +8,7 @@ pub mod machine;
 mod model;
 mod rng;
 pub mod spec;
+pub mod table;
 
 pub use data::Dataset;
 pub mod layers;

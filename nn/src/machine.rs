@@ -128,7 +128,8 @@ pub struct MachineOptions {
     pub tick_us: u32,
     /// Ticks a core waits for missing values before asking for them again.
     pub timeout_ticks: u32,
-    /// Idle ticks a core stays to answer requests after its last sample.
+    /// Idle ticks a core stays to answer requests after its last sample when the input
+    /// core's "stop" (sent once every sample is done) does not reach it.
     pub linger_ticks: u32,
     /// Simulated time without any sample finishing after which the run is declared stalled.
     pub stall_ms: u64,
@@ -151,7 +152,7 @@ impl Default for MachineOptions {
             app_id: 30,
             tick_us: 1000,
             timeout_ticks: 20,
-            linger_ticks: 60,
+            linger_ticks: 1000,
             stall_ms: 5000,
             pace_cycles: PACE_CYCLES,
             pipeline_depth: 0,
@@ -165,12 +166,6 @@ impl MachineOptions {
         self.firmware
             .clone()
             .unwrap_or_else(|| firmware_for(self.arithmetic))
-    }
-
-    /// Simulated time the cores stay after their last sample (their linger), which a run's
-    /// `sim_time_ns` includes.
-    pub fn linger_ns(&self) -> u64 {
-        u64::from(self.linger_ticks) * u64::from(self.tick_us) * 1000
     }
 
     /// The defaults, with what a model file's `[machine]` section asks for.
@@ -509,7 +504,12 @@ fn plan(
     let loss = graph.add_vertex(one_core("loss", model.outputs(), loss_sdram));
     parts.insert(loss, Part::Loss);
 
+    // The input core's control partition: its requests to the loss core, and to every core
+    // the "stop" that ends the run once every sample is done.
     graph.add_edge(input, loss, "ctl");
+    for &id in &ids {
+        graph.add_edge(input, id, "ctl");
+    }
     for (m, l) in layers.iter().enumerate() {
         for src in &l.sources {
             let below = src.map_or(input, |s| ids[s]);
@@ -550,7 +550,8 @@ fn partition_count(mg: &MachineGraph, plan: &Plan, model: &Sequential, p: &Parti
     let v = mg.vertex(p.source).expect("partition source");
     match (plan.parts[&v.app_vertex], p.name.as_str()) {
         (Part::Input, "fwd") => model.inputs() as u32,
-        (Part::Input, _) => 0,
+        // "ctl": value 0 is "stop" (every sample is done).
+        (Part::Input, _) => 1,
         (Part::Layer(m), "fwd") => {
             let l = &plan.mlayers[m];
             if l.layer_indices() {
@@ -686,7 +687,8 @@ fn execute(
     let layout = lay_out(target, model, &job, opts)?;
     let depth = layout.depth;
     let cores = load(target, layout, &program, opts.app_id)?;
-    let sim_time_ns = run_to_end(target, &cores, &job, opts.stall_ms, progress)?;
+    let start_ns = start_together(target, &cores, opts.app_id, opts.stall_ms)?;
+    let sim_time_ns = run_to_end(target, &cores, &job, start_ns, opts.stall_ms, progress)?;
     let mut run = read_back(target, model, &cores, &job, sim_time_ns)?;
     run.pipeline_depth = depth;
     Ok(run)
@@ -1368,12 +1370,52 @@ fn load(
     Ok(cores)
 }
 
-/// Runs the machine in slices of time until every core has finished, reporting progress after
-/// each slice; the machine time at the end.
+/// Runs the machine until every core has set itself up and waits at the SYNC0 barrier, then
+/// releases them together (SIG_SYNC0), as SpiNNaker's tools start an application; the machine
+/// time then.
+fn start_together(
+    target: &mut dyn Target,
+    cores: &[CoreInfo],
+    app_id: u8,
+    stall_ms: u64,
+) -> Result<u64, MachineError> {
+    let slice_ns = 1_000_000;
+    let mut now = 0;
+    loop {
+        now = target.run(now + slice_ns)?.time_ns;
+        check_cores(target, cores)?;
+        let reports = target.cores()?;
+        let waiting = |c: &CoreInfo| {
+            reports
+                .iter()
+                .any(|r| (r.x, r.y, r.p) == (c.x, c.y, c.p) && r.state == CpuState::Sync0)
+        };
+        if cores.iter().all(waiting) {
+            target.signal_sync0(app_id)?;
+            return Ok(now);
+        }
+        if now > stall_ms * 1_000_000 {
+            return Err(MachineError::Model(format!(
+                "after {} ms the cores had not all set themselves up: {}",
+                now / 1_000_000,
+                cores
+                    .iter()
+                    .filter(|c| !waiting(c))
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+}
+
+/// Runs the machine in slices of time from `start_ns` until every core has finished,
+/// reporting progress after each slice; the machine time at the end.
 fn run_to_end(
     target: &mut dyn Target,
     cores: &[CoreInfo],
     job: &Job,
+    start_ns: u64,
     stall_ms: u64,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<u64, MachineError> {
@@ -1382,9 +1424,9 @@ fn run_to_end(
         .find(|c| c.part == Part::Loss)
         .expect("a loss core");
     let slice_ns = 20 * 1_000_000;
-    let mut now = 0;
+    let mut now = start_ns;
     let mut last_done = 0u64;
-    let mut last_progress_ns = 0u64;
+    let mut last_progress_ns = start_ns;
     loop {
         let end = target.run(now + slice_ns)?;
         now = end.time_ns;
@@ -1489,8 +1531,8 @@ fn stall_report(target: &mut dyn Target, cores: &[CoreInfo]) -> Result<String, M
             .get((st[S_WAIT] >> 24) as usize)
             .unwrap_or(&"?");
         lines.push(format!(
-            "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} ignored {}",
-            i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], user[3], r.map_or("", |c| c.iobuf.as_str())
+            "{} {state}: {} samples done, waits for {waiting} ({} missing), {} requests, {} resends, {} ignored {}",
+            i.name, user[1], st[S_WAIT] & 0xFF_FFFF, user[2], st[S_RESENDS], user[3], r.map_or("", |c| c.iobuf.as_str())
         ));
     }
     Ok(lines.join("; "))
@@ -1532,9 +1574,19 @@ fn read_back(
     for c in cores {
         let st = read_status(target, c)?;
         if std::env::var_os("NN_DEBUG").is_some() {
+            let iobuf = target
+                .cores()?
+                .into_iter()
+                .find(|r| (r.x, r.y, r.p) == (c.x, c.y, c.p))
+                .map(|r| r.iobuf)
+                .unwrap_or_default();
             eprintln!(
-                "{}: requests {} resends {} stale {}",
-                c.name, st[S_REQUESTS], st[S_RESENDS], st[S_STALE]
+                "{}: requests {} resends {} stale {} {}",
+                c.name,
+                st[S_REQUESTS],
+                st[S_RESENDS],
+                st[S_STALE],
+                iobuf.trim()
             );
         }
         run.requests += u64::from(st[S_REQUESTS]);

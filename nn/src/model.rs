@@ -799,7 +799,11 @@ mod tests {
         // The project ships its copy (data/README.md), so this always runs.
         let text = std::fs::read_to_string(path).expect("data/iris.csv is committed");
         let d = data::iris_from_csv(&text).unwrap();
-        let (train, test) = data::split(&d, 0.3, 1);
+        let (mut train, mut test) = data::split(&d, 0.3, 1);
+        // Standardised with the training split's statistics, as a model file does.
+        let n = crate::table::Normalisation::fit(&train.x);
+        n.apply(&mut train.x).unwrap();
+        n.apply(&mut test.x).unwrap();
         let mut m = Sequential::new(4);
         m.add(Dense::new(16, Relu)).add(Dense::new(3, Softmax));
         m.compile(

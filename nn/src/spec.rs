@@ -7,9 +7,14 @@
 //! name = "iris"
 //! [data]
 //! file = "../data/iris.csv"   # relative to this file's directory; none for xor
-//! format = "iris"             # xor | iris | digits | waves
+//! format = "iris"             # xor | iris | digits | waves | csv (a table of your own)
 //! test_fraction = 0.3         # held-out share; 0 = evaluate on the training set
 //! split_seed = 1
+//! normalise = "standard"      # optional: "standard" (learnt on the training split, saved
+//!                             # with the weights; default for iris and csv) or "none"
+//! # csv only: label = "species" (a column by name, or number from 0; default the last) of
+//! # class names or numbers, or label = ["cat", "dog"] (one-hot columns); header = true|false
+//! # (default: found out)
 //! [model]
 //! inputs = 4
 //! layers = [ { units = 16, activation = "relu" }, { units = 3, activation = "softmax" } ]
@@ -69,6 +74,7 @@ use spinn_hw::files;
 
 use crate::data::{self, Dataset};
 use crate::layers::{Conv, Layer, Merge, MergeOp, Padding, Pool, PoolOp, Reshape, Shape};
+use crate::table::{read_csv, CsvOptions, Label, Normalisation};
 use crate::{Activation, Dense, History, Loss, NnError, Sequential, Sgd};
 
 /// Where a model description came from, for error messages.
@@ -273,12 +279,15 @@ impl<'de> Deserialize<'de> for Loss {
 pub enum DataFormat {
     /// The four XOR samples, built in (no file): 2 features, 1 target.
     Xor,
-    /// [`data::iris_from_csv`]: size header, features standardised, one-hot classes.
+    /// [`data::iris_from_csv`]: size header, one-hot classes (standardised by default).
     Iris,
     /// [`data::digits_from_csv`]: 64 pixels scaled to 0..=1, 10 one-hot classes.
     Digits,
     /// [`data::waves_from_csv`]: 32-step noisy waveforms, 4 one-hot classes.
     Waves,
+    /// [`crate::table::read_csv`]: a table of your own, numeric features and a label column
+    /// (`label`, `header`; standardised by default).
+    Csv,
 }
 
 impl DataFormat {
@@ -290,8 +299,29 @@ impl DataFormat {
             DataFormat::Iris => None,
             DataFormat::Digits => Some((64, 10)),
             DataFormat::Waves => Some((data::WAVE_STEPS, data::WAVE_CLASSES.len())),
+            DataFormat::Csv => None,
         }
     }
+
+    /// How the format's features are scaled unless `normalise` says otherwise: tables of
+    /// measurements are standardised, the image and waveform sets come scaled.
+    pub fn default_normalise(self) -> Normalise {
+        match self {
+            DataFormat::Iris | DataFormat::Csv => Normalise::Standard,
+            DataFormat::Xor | DataFormat::Digits | DataFormat::Waves => Normalise::None,
+        }
+    }
+}
+
+/// How features are scaled before training, and then for every use of the trained model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalise {
+    /// Zero mean and unit variance per feature, learnt on the training split
+    /// ([`Normalisation`]) and saved with the weights.
+    Standard,
+    /// As the file has them.
+    None,
 }
 
 impl fmt::Display for DataFormat {
@@ -301,6 +331,7 @@ impl fmt::Display for DataFormat {
             DataFormat::Iris => "iris",
             DataFormat::Digits => "digits",
             DataFormat::Waves => "waves",
+            DataFormat::Csv => "csv",
         })
     }
 }
@@ -321,6 +352,16 @@ pub struct DataSpec {
     /// Seed of [`data::split`].
     #[serde(default)]
     pub split_seed: u64,
+    /// csv: the label, a column (name or number from 0) of class names or numbers, or a list
+    /// of one-hot columns (default: the last column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// csv: whether the first row names the columns (default: found out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// How features are scaled (default: the format's, [`DataFormat::default_normalise`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalise: Option<Normalise>,
 }
 
 /// A layer and where its inputs come from (`None`: the model's input).
@@ -764,13 +805,23 @@ impl ModelSpec {
                     "must be 0 for xor (all four samples train and test)",
                 ))
             }
-            (DataFormat::Iris | DataFormat::Digits | DataFormat::Waves, None) => {
+            (DataFormat::Iris | DataFormat::Digits | DataFormat::Waves | DataFormat::Csv, None) => {
                 return Err(self.invalid(
                     "data.file",
                     format!("format \"{}\" needs a data file", d.format),
                 ))
             }
             _ => {}
+        }
+        if d.format != DataFormat::Csv {
+            for (set, field) in [
+                (d.label.is_some(), "data.label"),
+                (d.header.is_some(), "data.header"),
+            ] {
+                if set {
+                    return Err(self.invalid(field, "is for format \"csv\" only"));
+                }
+            }
         }
         if let Some((features, targets)) = d.format.shape() {
             self.check_shape(features, targets)?;
@@ -937,8 +988,41 @@ impl ModelSpec {
 
     /// Loads the data and splits it into (train, test) with `test_fraction`
     /// and `split_seed`; with `test_fraction = 0` (always for xor) the test
-    /// set is the training set. Checks the data's shape against the model.
+    /// set is the training set. Checks the data's shape against the model. Features are
+    /// scaled as `normalise` says, with what [`ModelSpec::normalisation_of`] learns on the
+    /// training split.
     pub fn load_data(&self) -> Result<(Dataset, Dataset), SpecError> {
+        let (train, test, _) = self.load_prepared()?;
+        Ok((train, test))
+    }
+
+    /// [`ModelSpec::load_data`], and the normalisation it applied (to save with the weights).
+    pub fn load_prepared(&self) -> Result<(Dataset, Dataset, Option<Normalisation>), SpecError> {
+        let (mut train, mut test) = self.split_rows()?;
+        let norm = self.normalisation_of(&train);
+        if let Some(n) = &norm {
+            let err = |source| SpecError::Nn {
+                origin: self.origin_name().to_string(),
+                source,
+            };
+            n.apply(&mut train.x).map_err(err)?;
+            n.apply(&mut test.x).map_err(err)?;
+        }
+        Ok((train, test, norm))
+    }
+
+    /// The standardisation `normalise` asks for, learnt on `train` (`None`: features as they
+    /// are).
+    pub fn normalisation_of(&self, train: &Dataset) -> Option<Normalisation> {
+        let kind = self
+            .data
+            .normalise
+            .unwrap_or_else(|| self.data.format.default_normalise());
+        (kind == Normalise::Standard).then(|| Normalisation::fit(&train.x))
+    }
+
+    /// The rows, unscaled, split into (train, test).
+    fn split_rows(&self) -> Result<(Dataset, Dataset), SpecError> {
         let all = self.load_rows()?;
         if self.data.test_fraction == 0.0 {
             return Ok((all.clone(), all));
@@ -967,8 +1051,15 @@ impl ModelSpec {
         data::split_rows(n, self.data.test_fraction, self.data.split_seed).1
     }
 
-    /// Every sample of the data, in the file's order, unsplit (one row is enough).
+    /// Every sample of the data, in the file's order, unsplit (one row is enough) and
+    /// unscaled.
     pub fn load_rows(&self) -> Result<Dataset, SpecError> {
+        self.load_rows_as(None)
+    }
+
+    /// [`ModelSpec::load_rows`], a table's labels read as `classes` (a trained model's; the
+    /// file may hold any of them).
+    pub fn load_rows_as(&self, classes: Option<&[String]>) -> Result<Dataset, SpecError> {
         let all = match self.data.format {
             DataFormat::Xor => data::xor_dataset(),
             format => {
@@ -986,9 +1077,14 @@ impl ModelSpec {
                             source,
                         }
                     })?;
+                let table = CsvOptions {
+                    header: self.data.header,
+                    label: self.data.label.clone(),
+                };
                 let parsed = match format {
                     DataFormat::Iris => data::iris_from_csv(&text),
                     DataFormat::Waves => data::waves_from_csv(&text),
+                    DataFormat::Csv => read_csv(&text, &table, classes),
                     _ => data::digits_from_csv(&text),
                 };
                 parsed.map_err(|source| SpecError::Data { path, source })?
@@ -1034,6 +1130,12 @@ pub struct WeightsFile {
     pub layers: Vec<(usize, usize)>,
     /// Kernel and bias of each layer, in Keras order.
     pub weights: Vec<Vec<f32>>,
+    /// The standardisation learnt on the training split, which new data gets too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalisation: Option<Normalisation>,
+    /// The classes of the training data, in output order (a table's labels are read as these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 impl WeightsFile {
@@ -1057,6 +1159,8 @@ impl WeightsFile {
             model: model.to_string(),
             layers,
             weights,
+            normalisation: None,
+            classes: Vec::new(),
         }
     }
 
@@ -1065,6 +1169,9 @@ impl WeightsFile {
     pub fn check(&self) -> Result<(), String> {
         if self.layers.is_empty() {
             return Err("no layers".into());
+        }
+        if let Some(n) = &self.normalisation {
+            n.check().map_err(|m| format!("normalisation: {m}"))?;
         }
         if self.weights.len() != 2 * self.layers.len() {
             return Err(format!(
@@ -1383,6 +1490,16 @@ init_seed = 1
                 "machine.pipeline_depth",
             ),
             ("name = \"iris\"", "name = \" \"", "name"),
+            (
+                "format = \"iris\"",
+                "format = \"iris\"\nlabel = 0",
+                "data.label",
+            ),
+            (
+                "format = \"iris\"",
+                "format = \"iris\"\nheader = true",
+                "data.header",
+            ),
             ("file = \"../data/iris.csv\"\n", "", "data.file"),
             // digits has a fixed shape: 64 inputs, 10 outputs.
             ("format = \"iris\"", "format = \"digits\"", "model.inputs"),

@@ -42,6 +42,8 @@ const APLX_BUFFER: u32 = SDRAM_SYS;
 const TABLE_BUFFER: u32 = SDRAM_SYS + 0x3_0000;
 /// Signals (§6.4).
 const SIG_START: u32 = 3;
+/// Releases the cores waiting at the SYNC0 barrier (§6.4).
+const SIG_SYNC0: u32 = 4;
 /// Router register block and its first diagnostic counter (§2.5).
 const RTR_DGC0: u32 = ROUTER_BASE + router_reg::DGC0;
 
@@ -628,6 +630,10 @@ fn describe(p: &Pending) -> String {
 impl Target for BoardTarget {
     fn machine(&self) -> &MachineDesc {
         &self.desc
+    }
+
+    fn signal_sync0(&mut self, app_id: u8) -> Result<(), TargetError> {
+        self.signal(SIG_SYNC0, app_id)
     }
 
     fn load(

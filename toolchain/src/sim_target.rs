@@ -6,7 +6,7 @@ use spinn_hw::program::Program;
 use spinn_hw::report::CoreReport;
 use spinn_hw::routes::RouteEntry;
 use spinn_hw::{Cycle, NS_PER_CYCLE};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use spinn_sim::budget::{Estimate, Host};
 use spinn_sim::chip::ChipConfig;
@@ -24,6 +24,8 @@ pub struct SimTarget {
     host: Option<Host>,
     /// Every core loaded so far (a core loaded again holds no second emulator).
     loaded: BTreeSet<(u8, u8, u32)>,
+    /// The application id each loaded core was last loaded with.
+    app_ids: BTreeMap<(u8, u8, u32), u8>,
 }
 
 impl SimTarget {
@@ -34,6 +36,7 @@ impl SimTarget {
             sdram: SdramLayout::new(),
             host: None,
             loaded: BTreeSet::new(),
+            app_ids: BTreeMap::new(),
         }
     }
 
@@ -89,6 +92,11 @@ impl Target for SimTarget {
         }
         self.machine.load(x, y, p, program, app_id)?;
         self.loaded.insert((x, y, p));
+        self.app_ids.insert((x, y, p), app_id);
+        // SC&MP raises a core's SC flag when it starts an application, for its SYNC barriers.
+        if let Some(chip) = self.machine.chip(x, y) {
+            chip.set_sc_flags(1 << p);
+        }
         Ok(())
     }
 
@@ -136,6 +144,32 @@ impl Target for SimTarget {
 
     fn cores(&mut self) -> Result<Vec<CoreReport>, TargetError> {
         Ok(self.machine.reports())
+    }
+
+    fn signal_sync0(&mut self, app_id: u8) -> Result<(), TargetError> {
+        // Per chip: the virtual cores of the application (their SC flags) and the physical
+        // ones (their CPU interrupts), as SC&MP's SIG_SYNC0 handler sets them.
+        let mut masks: BTreeMap<(u8, u8), (u32, u32)> = BTreeMap::new();
+        for r in self.machine.reports() {
+            if self.app_ids.get(&(r.x, r.y, u32::from(r.p))) == Some(&app_id) {
+                let m = masks.entry((r.x, r.y)).or_default();
+                m.0 |= 1 << r.p;
+                m.1 |= 1 << r.phys;
+            }
+        }
+        let now = self.machine.now();
+        for ((x, y), (virt, phys)) in masks {
+            let chip = self
+                .machine
+                .chip_mut(x, y)
+                .ok_or(MachineError::NoChip(x, y))?;
+            chip.advance_to(now);
+            chip.clear_sc_flags(virt);
+            chip.raise_cpu_ints(phys);
+            // The cores sleep in their barrier: they wake to the interrupt now.
+            chip.host_touched();
+        }
+        Ok(())
     }
 
     fn packet_counts(&mut self) -> Result<PacketCounts, TargetError> {

@@ -97,6 +97,10 @@ pub trait Target {
     fn read_memory(&mut self, x: u8, y: u8, addr: u32, len: usize) -> Result<Vec<u8>, TargetError>;
     /// Runs until every loaded core has finished or `limit_ns` of time has passed.
     fn run(&mut self, limit_ns: u64) -> Result<RunEnd, TargetError>;
+    /// Releases the cores of `app_id` waiting at the SYNC0 barrier (`spin1_start(SYNC_WAIT)`)
+    /// with SC&MP's SIG_SYNC0: their SC flag bits cleared and a CPU interrupt raised, so that
+    /// they start together once every one has finished its set-up.
+    fn signal_sync0(&mut self, app_id: u8) -> Result<(), TargetError>;
     /// Every loaded core: state, run-time error, user words, IOBUF, cycles.
     fn cores(&mut self) -> Result<Vec<CoreReport>, TargetError>;
     /// Multicast traffic so far over the whole machine, from the routers' counters.

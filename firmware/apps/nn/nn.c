@@ -428,6 +428,10 @@ static uint correct(const float *p, const float *y, uint n)
 }
 
 // --- input role -------------------------------------------------------------
+// The input core's control partition goes to every other core: value
+// CTL_STOP says that every sample is done.
+#define CTL_STOP 0
+#define STOP_COPIES 4
 static uint features;
 static volatile float *x_rows;
 static volatile uint next_send;         // the next sample to send
@@ -505,8 +509,14 @@ static void input_packet(const in_part_t *p, uint t)
     }
     note_samples(done_seq);
     if (done_seq == total) {
+        // Every sample is done everywhere: the others may go (they stay until
+        // then to answer requests).  A few copies, as a router may drop one;
+        // the input core itself goes at its next tick, once they are out.
+        for (uint c = 0; c < STOP_COPIES; c++) {
+            spin1_delay_us(RESEND_GAP_US);
+            send_plain(&out[1], CTL_STOP, 0);
+        }
         finish();
-        spin1_exit(0);
         return;
     }
     input_fill();
@@ -853,19 +863,24 @@ static inline uint held_off(const resent_t *r, uint s)
 }
 
 // This core's values of sample s in one direction (fwd: towards the loss
-// core; else towards the input core), if it still has them.
+// core; else towards the input core), if it still has them and they are of
+// one of its last DEPTH samples.  Never older: a receiver can be at most DEPTH
+// samples past what its sender last sent, so a resend of an older sample (for
+// a request copy that came late) could arrive when its tag is another
+// sample's; within DEPTH, the receiver's window and the resent sample span at
+// most 2 * DEPTH samples, which the tags tell apart.
 static uint can_resend(uint fwd, uint s)
 {
     switch (role) {
     case NN_ROLE_INPUT:
-        return fwd && s < next_send;
+        return fwd && s >= done_seq && s < next_send;
     case NN_ROLE_DENSE:
         if (fwd)
             return s < fwd_seq && s + depth >= fwd_seq;
-        return s < bwd_seq && ((flags & FLAG_FIRST) || s + depth >= bwd_seq);
+        return s < bwd_seq && s + depth >= bwd_seq;
     default:
         // Its gradients (training) or "done" (evaluation).
-        return !fwd && s < loss_seq && (!is_train(s) || s + depth >= loss_seq);
+        return !fwd && s < loss_seq && s + depth >= loss_seq;
     }
 }
 
@@ -938,8 +953,14 @@ static void packet(uint key, uint payload)
         // The input core asks the loss core too, which only says "done" in
         // evaluation: in training it has nothing the input core wants.
         uint fwd = p->kind == KIND_BWD || role == NN_ROLE_INPUT;
-        if (!(p->kind == KIND_CTL && is_train(payload >> 4)))
-            resend(fwd, payload >> 4, payload & 15);
+        if (p->kind == KIND_CTL && (role != NN_ROLE_LOSS || is_train(payload >> 4)))
+            return;
+        resend(fwd, payload >> 4, payload & 15);
+        return;
+    }
+    if (p->kind == KIND_CTL) {
+        if (idx == CTL_STOP && state == DONE)
+            spin1_exit(0);
         return;
     }
     if (role == NN_ROLE_INPUT)
@@ -1237,5 +1258,8 @@ void c_main(void)
     spin1_callback_on(TIMER_TICK, tick, 2);
     spin1_callback_on(MC_PACKET_RECEIVED, rx_fiq, -1);
     spin1_callback_on(MCPL_PACKET_RECEIVED, rx_fiq, -1);
-    spin1_start(SYNC_NOWAIT);
+    // Every core waits at the SYNC0 barrier once set up (a large layer takes a while to
+    // convert its weights), and the host releases them together: the input core's first
+    // sample, on its first tick, then finds every receiver ready.
+    spin1_start(SYNC_WAIT);
 }

@@ -34,7 +34,8 @@
 #define P_N_EVAL       4                // forward-only samples after training
 #define P_TICK_US      5
 #define P_TIMEOUT      6                // ticks of waiting before a resend request
-#define P_LINGER       7                // idle ticks after the last sample before exit
+#define P_LINGER       7                // idle ticks after the last sample before a core exits
+                                        // without the input core's "stop" (it may have been lost)
 #define P_N_IN_PARTS   8                // incoming partitions
 #define P_IN_PARTS     9                // address of N_IN_PARTS entries of IN_* words
 #define P_OUT0_BASE    10               // first outgoing partition: base, mask, count
@@ -158,7 +159,7 @@
 #define KIND_FWD  0     // values flowing forward; ARG = first input slot they fill
 #define KIND_BWD  1     // values flowing backward; ARG = index of the sending core
 #define KIND_DONE 2     // "sample finished" to the input core; ARG = index of the sender
-#define KIND_CTL  3     // input core to loss core: resend requests only
+#define KIND_CTL  3     // input core to every core: "stop" (value 0); requests (to the loss core)
 
 // Status block written by every core (words).
 #define S_STATE     0   // 0 running, 1 all samples done
