@@ -3,6 +3,7 @@
 //! networks; training on the simulated SpiNNaker is later compared with it.
 #![warn(missing_docs)]
 
+pub mod arrays;
 pub mod data;
 pub mod machine;
 mod model;
@@ -75,6 +76,13 @@ pub enum NnError {
         /// What is wrong with it.
         message: String,
     },
+    /// A NumPy array (`.npy`, or one of a `.npz`) cannot be used.
+    Array {
+        /// Which array: `x`, `y`, or a file.
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl fmt::Display for NnError {
@@ -95,6 +103,7 @@ impl fmt::Display for NnError {
             ),
             NnError::Shape(message) => write!(f, "shape mismatch: {message}"),
             NnError::Data { line, message } => write!(f, "line {line}: {message}"),
+            NnError::Array { name, message } => write!(f, "array {name}: {message}"),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! name = "iris"
 //! [data]
 //! file = "../data/iris.csv"   # relative to this file's directory; none for xor
-//! format = "iris"             # xor | iris | digits | waves | csv (a table of your own)
+//! format = "iris"             # xor | iris | digits | waves | csv (a table of your own) |
+//!                             # npy (file: samples, labels_file: labels) | npz (arrays x, y)
 //! test_fraction = 0.3         # held-out share; 0 = evaluate on the training set
 //! split_seed = 1
 //! normalise = "standard"      # optional: "standard" (learnt on the training split, saved
@@ -72,6 +73,7 @@ use serde::{Deserialize, Serialize};
 
 use spinn_hw::files;
 
+use crate::arrays;
 use crate::data::{self, Dataset};
 use crate::layers::{Conv, Layer, Merge, MergeOp, Padding, Pool, PoolOp, Reshape, Shape};
 use crate::table::{read_csv, CsvOptions, Label, Normalisation};
@@ -288,6 +290,11 @@ pub enum DataFormat {
     /// [`crate::table::read_csv`]: a table of your own, numeric features and a label column
     /// (`label`, `header`; standardised by default).
     Csv,
+    /// [`crate::arrays`]: NumPy arrays, samples in `file` and labels in `labels_file` (class
+    /// numbers, or targets per sample).
+    Npy,
+    /// [`crate::arrays`]: a NumPy archive holding arrays `x` (samples) and `y` (labels).
+    Npz,
 }
 
 impl DataFormat {
@@ -299,7 +306,7 @@ impl DataFormat {
             DataFormat::Iris => None,
             DataFormat::Digits => Some((64, 10)),
             DataFormat::Waves => Some((data::WAVE_STEPS, data::WAVE_CLASSES.len())),
-            DataFormat::Csv => None,
+            DataFormat::Csv | DataFormat::Npy | DataFormat::Npz => None,
         }
     }
 
@@ -308,7 +315,11 @@ impl DataFormat {
     pub fn default_normalise(self) -> Normalise {
         match self {
             DataFormat::Iris | DataFormat::Csv => Normalise::Standard,
-            DataFormat::Xor | DataFormat::Digits | DataFormat::Waves => Normalise::None,
+            DataFormat::Xor
+            | DataFormat::Digits
+            | DataFormat::Waves
+            | DataFormat::Npy
+            | DataFormat::Npz => Normalise::None,
         }
     }
 }
@@ -332,6 +343,8 @@ impl fmt::Display for DataFormat {
             DataFormat::Digits => "digits",
             DataFormat::Waves => "waves",
             DataFormat::Csv => "csv",
+            DataFormat::Npy => "npy",
+            DataFormat::Npz => "npz",
         })
     }
 }
@@ -359,6 +372,9 @@ pub struct DataSpec {
     /// csv: whether the first row names the columns (default: found out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
+    /// npy: the labels' array file, relative to the model file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_file: Option<PathBuf>,
     /// How features are scaled (default: the format's, [`DataFormat::default_normalise`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalise: Option<Normalise>,
@@ -805,13 +821,26 @@ impl ModelSpec {
                     "must be 0 for xor (all four samples train and test)",
                 ))
             }
-            (DataFormat::Iris | DataFormat::Digits | DataFormat::Waves | DataFormat::Csv, None) => {
+            (DataFormat::Xor, None) => {}
+            (_, None) => {
                 return Err(self.invalid(
                     "data.file",
                     format!("format \"{}\" needs a data file", d.format),
                 ))
             }
             _ => {}
+        }
+        match (d.format, &d.labels_file) {
+            (DataFormat::Npy, None) => {
+                return Err(self.invalid(
+                    "data.labels_file",
+                    "format \"npy\" needs the labels' array file",
+                ))
+            }
+            (DataFormat::Npy, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(self.invalid("data.labels_file", "is for format \"npy\" only"))
+            }
         }
         if d.format != DataFormat::Csv {
             for (set, field) in [
@@ -1069,6 +1098,9 @@ impl ModelSpec {
                         format!("format \"{format}\" needs a data file"),
                     )
                 })?;
+                if matches!(format, DataFormat::Npy | DataFormat::Npz) {
+                    return self.load_arrays(&path, classes);
+                }
                 let text =
                     files::read_text_input(&path, files::MAX_DATA_BYTES).map_err(|source| {
                         SpecError::DataRead {
@@ -1093,6 +1125,37 @@ impl ModelSpec {
         if all.is_empty() {
             return Err(self.invalid("data.file", "the data file has no samples"));
         }
+        self.check_shape(all.x[0].len(), all.y[0].len())?;
+        Ok(all)
+    }
+
+    /// The samples of a `.npy` pair or a `.npz` archive at `path`, checked against the model.
+    fn load_arrays(&self, path: &Path, classes: Option<&[String]>) -> Result<Dataset, SpecError> {
+        let read = |p: &Path| {
+            files::read_input(p, files::MAX_DATA_BYTES).map_err(|source| SpecError::DataRead {
+                origin: self.origin_name().to_string(),
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let bad = |p: &Path| {
+            let path = p.to_path_buf();
+            move |source| SpecError::Data { path, source }
+        };
+        let bytes = read(path)?;
+        let (x, y) = match &self.data.labels_file {
+            Some(labels) => {
+                let labels = self.base_dir.join(labels);
+                let x = arrays::read_npy(&bytes, "x").map_err(bad(path))?;
+                let y = arrays::read_npy(&read(&labels)?, "y").map_err(bad(&labels))?;
+                (x, y)
+            }
+            None => (
+                arrays::read_npz(&bytes, "x").map_err(bad(path))?,
+                arrays::read_npz(&bytes, "y").map_err(bad(path))?,
+            ),
+        };
+        let all = arrays::dataset(&x, &y, classes).map_err(bad(path))?;
         self.check_shape(all.x[0].len(), all.y[0].len())?;
         Ok(all)
     }
