@@ -56,11 +56,7 @@ fn main() {
             .collect();
         let ariths: Vec<Arithmetic> = list("ARITH", "float32")
             .iter()
-            .filter_map(|a| {
-                [Arithmetic::Float32, Arithmetic::S16_15]
-                    .into_iter()
-                    .find(|k| k.name() == a)
-            })
+            .filter_map(|a| Arithmetic::from_name(a))
             .collect();
         let units: Vec<u32> = list("UNITS", "16,8,4,2,1")
             .iter()

@@ -151,15 +151,8 @@ fn load_spec(model: &PathBuf, data: &Option<PathBuf>) -> Result<ModelSpec, Strin
 
 /// `--arithmetic`'s values, by their model-file names.
 fn arithmetic_parser() -> impl clap::builder::TypedValueParser<Value = Arithmetic> {
-    clap::builder::PossibleValuesParser::new(
-        [Arithmetic::Float32, Arithmetic::S16_15].map(Arithmetic::name),
-    )
-    .map(|name| {
-        [Arithmetic::Float32, Arithmetic::S16_15]
-            .into_iter()
-            .find(|a| a.name() == name)
-            .expect("a possible value")
-    })
+    clap::builder::PossibleValuesParser::new(Arithmetic::ALL.map(Arithmetic::name))
+        .map(|name| Arithmetic::from_name(&name).expect("a possible value"))
 }
 
 fn options(spec: &ModelSpec, args: &MachineArgs) -> MachineOptions {

@@ -95,6 +95,14 @@ pub enum Arithmetic {
 }
 
 impl Arithmetic {
+    /// Every kind, in the order the command line lists them.
+    pub const ALL: [Arithmetic; 2] = [Arithmetic::Float32, Arithmetic::S16_15];
+
+    /// The kind of a model-file or command-line name.
+    pub fn from_name(name: &str) -> Option<Arithmetic> {
+        Arithmetic::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// The name model files and the command line use.
     pub fn name(self) -> &'static str {
         match self {
@@ -689,9 +697,7 @@ fn execute(
     let cores = load(target, layout, &program, opts.app_id)?;
     let start_ns = start_together(target, &cores, opts.app_id, opts.stall_ms)?;
     let sim_time_ns = run_to_end(target, &cores, &job, start_ns, opts.stall_ms, progress)?;
-    let mut run = read_back(target, model, &cores, &job, sim_time_ns)?;
-    run.pipeline_depth = depth;
-    Ok(run)
+    read_back(target, model, &cores, &job, sim_time_ns, depth)
 }
 
 /// The samples of one run, checked against the model, in the order the cores take them.
@@ -1546,6 +1552,7 @@ fn read_back(
     cores: &[CoreInfo],
     job: &Job,
     sim_time_ns: u64,
+    pipeline_depth: u32,
 ) -> Result<MachineRun, MachineError> {
     let (n_eval, outputs) = (job.n_eval, model.outputs());
     let mlayers = MachineLayer::of(model);
@@ -1565,21 +1572,24 @@ fn read_back(
         dropped: 0,
         requests: 0,
         resends: 0,
-        pipeline_depth: 1,
+        pipeline_depth,
         placements: cores
             .iter()
             .map(|c| (c.name.clone(), c.x, c.y, c.p))
             .collect(),
     };
+    // NN_DEBUG: each core's counts and IOBUF on stderr.
+    let debug = match std::env::var_os("NN_DEBUG") {
+        Some(_) => Some(target.cores()?),
+        None => None,
+    };
     for c in cores {
         let st = read_status(target, c)?;
-        if std::env::var_os("NN_DEBUG").is_some() {
-            let iobuf = target
-                .cores()?
-                .into_iter()
+        if let Some(reports) = &debug {
+            let iobuf = reports
+                .iter()
                 .find(|r| (r.x, r.y, r.p) == (c.x, c.y, c.p))
-                .map(|r| r.iobuf)
-                .unwrap_or_default();
+                .map_or("", |r| r.iobuf.as_str());
             eprintln!(
                 "{}: requests {} resends {} stale {} {}",
                 c.name,

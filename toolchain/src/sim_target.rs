@@ -6,7 +6,7 @@ use spinn_hw::program::Program;
 use spinn_hw::report::CoreReport;
 use spinn_hw::routes::RouteEntry;
 use spinn_hw::{Cycle, NS_PER_CYCLE};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use spinn_sim::budget::{Estimate, Host};
 use spinn_sim::chip::ChipConfig;
@@ -22,10 +22,9 @@ pub struct SimTarget {
     /// What the host had when the machine was built, to refuse loads it cannot hold (None:
     /// built without the check).
     host: Option<Host>,
-    /// Every core loaded so far (a core loaded again holds no second emulator).
-    loaded: BTreeSet<(u8, u8, u32)>,
-    /// The application id each loaded core was last loaded with.
-    app_ids: BTreeMap<(u8, u8, u32), u8>,
+    /// Every core loaded so far (a core loaded again holds no second emulator), with the
+    /// application id it was last loaded with.
+    loaded: BTreeMap<(u8, u8, u32), u8>,
 }
 
 impl SimTarget {
@@ -35,8 +34,7 @@ impl SimTarget {
             machine: Machine::new(desc, config),
             sdram: SdramLayout::new(),
             host: None,
-            loaded: BTreeSet::new(),
-            app_ids: BTreeMap::new(),
+            loaded: BTreeMap::new(),
         }
     }
 
@@ -85,14 +83,13 @@ impl Target for SimTarget {
         program: &Program,
         app_id: u8,
     ) -> Result<(), TargetError> {
-        let new = !self.loaded.contains(&(x, y, p));
+        let new = !self.loaded.contains_key(&(x, y, p));
         if new {
             // Refused before the core's emulator exists.
             self.check_capacity(1)?;
         }
         self.machine.load(x, y, p, program, app_id)?;
-        self.loaded.insert((x, y, p));
-        self.app_ids.insert((x, y, p), app_id);
+        self.loaded.insert((x, y, p), app_id);
         // SC&MP raises a core's SC flag when it starts an application, for its SYNC barriers.
         if let Some(chip) = self.machine.chip(x, y) {
             chip.set_sc_flags(1 << p);
@@ -151,7 +148,7 @@ impl Target for SimTarget {
         // ones (their CPU interrupts), as SC&MP's SIG_SYNC0 handler sets them.
         let mut masks: BTreeMap<(u8, u8), (u32, u32)> = BTreeMap::new();
         for r in self.machine.reports() {
-            if self.app_ids.get(&(r.x, r.y, u32::from(r.p))) == Some(&app_id) {
+            if self.loaded.get(&(r.x, r.y, u32::from(r.p))) == Some(&app_id) {
                 let m = masks.entry((r.x, r.y)).or_default();
                 m.0 |= 1 << r.p;
                 m.1 |= 1 << r.phys;

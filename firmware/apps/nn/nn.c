@@ -93,9 +93,9 @@ static void *alloc(uint bytes)
 // n words: floats or s16.15 (real.h).
 static void *alloc_floats(uint n) { return alloc(4 * (n ? n : 1)); }
 
-static uint *alloc_bits(uint n)
+// n words, all 0 (bitmaps, counts).
+static uint *alloc_zeroed(uint words)
 {
-    uint words = (n + 31) / 32;
     uint *p = alloc(4 * (words ? words : 1));
 
     for (uint i = 0; i < words; i++)
@@ -1205,10 +1205,10 @@ static void setup_dense(void)
     partial = alloc_floats(depth * n_src * units);
     in_words = bits_words(n_in);
     bwd_words = bits_words(n_src * units);
-    in_bits = alloc_bits(depth * 32 * in_words);
-    bwd_bits = alloc_bits(depth * 32 * bwd_words);
-    in_got = alloc_bits(32 * depth);
-    bwd_got = alloc_bits(32 * depth);
+    in_bits = alloc_zeroed(depth * in_words);
+    bwd_bits = alloc_zeroed(depth * bwd_words);
+    in_got = alloc_zeroed(depth);
+    bwd_got = alloc_zeroed(depth);
     for (uint k = 0; k < L.rows * L.cols; k++) {
         w[k] = r_from_float(u2f(weights_sdram[k]));
         dw[k] = R_ZERO;
@@ -1232,8 +1232,8 @@ static void setup_loss(void)
     lp = alloc_floats(n_out);
     lg = alloc_floats(depth * n_out);
     lz_words = bits_words(n_out);
-    lz_bits = alloc_bits(depth * 32 * lz_words);
-    lz_got = alloc_bits(32 * depth);
+    lz_bits = alloc_zeroed(depth * lz_words);
+    lz_got = alloc_zeroed(depth);
     state = WAIT_FWD;
 }
 
